@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname as osDirname, join } from 'node:path';
+import { type Readable, Writable } from 'node:stream';
+import {
+  checkPath,
+  type FileInfo,
+  type FileWriter,
+  InvalidOffsetError,
+  PathNotFoundError,
+  SkipDir,
+  type StorageDriver,
+  StopWalk,
+  type WalkFn,
+  type WalkResult,
+} from '@regop/storage';
+
+const NAME = 'filesystem';
+const READ_CHUNK = 1024 * 1024;
+// Temporary names used by putContent; they never match a registry path and are hidden from list/walk.
+const TEMP_NAME = /^\..*\.[0-9a-f]{16}\.tmp$/;
+
+export interface FilesystemDriverOptions {
+  /** Directory that holds the tree (distribution's `rootdirectory`, default /var/lib/registry). */
+  rootDirectory: string;
+}
+
+const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException)?.code === code;
+
+/** Stores every driver path as the same path below the root directory, as distribution's filesystem driver. */
+export class FilesystemDriver implements StorageDriver {
+  readonly name = NAME;
+  readonly root: string;
+
+  constructor(options: FilesystemDriverOptions) {
+    this.root = options.rootDirectory;
+  }
+
+  private full(path: string): string {
+    return join(this.root, checkPath(path, NAME));
+  }
+
+  /** Runs an fs call, turning ENOENT/ENOTDIR into PathNotFoundError for `path`. */
+  private async notFound<T>(path: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) {
+        throw new PathNotFoundError(path, NAME);
+      }
+      throw err;
+    }
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    const full = this.full(path);
+    return this.notFound(path, () => readFile(full));
+  }
+
+  async putContent(path: string, content: Uint8Array | string): Promise<void> {
+    const full = this.full(path);
+    const dir = osDirname(full);
+    const temp = join(dir, `.${path.slice(path.lastIndexOf('/') + 1)}.${randomBytes(8).toString('hex')}.tmp`);
+    await mkdir(dir, { recursive: true });
+    try {
+      await writeFile(temp, content);
+      await rename(temp, full);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async reader(path: string, offset = 0): Promise<Readable> {
+    const full = this.full(path);
+    const info = await this.notFound(path, () => stat(full));
+    if (info.isDirectory()) throw new PathNotFoundError(path, NAME);
+    if (offset < 0 || offset > info.size) throw new InvalidOffsetError(path, offset, NAME);
+    return createReadStream(full, { start: offset, highWaterMark: READ_CHUNK });
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const full = this.full(path);
+    await mkdir(osDirname(full), { recursive: true });
+    const handle = await open(full, append ? 'a' : 'w');
+    const size = append ? (await handle.stat()).size : 0;
+    return new FilesystemWriter(handle, full, size);
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const full = this.full(path);
+    const info = await this.notFound(path, () => stat(full));
+    return { path, size: info.isDirectory() ? 0 : info.size, modTime: info.mtime, isDir: info.isDirectory() };
+  }
+
+  async list(path: string): Promise<string[]> {
+    const full = this.full(path);
+    const names = await this.notFound(path, () => readdir(full));
+    const prefix = path === '/' ? '' : path;
+    return names
+      .filter((n) => !TEMP_NAME.test(n))
+      .sort()
+      .map((n) => `${prefix}/${n}`);
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const source = this.full(sourcePath);
+    const dest = this.full(destPath);
+    await this.notFound(sourcePath, () => stat(source));
+    await mkdir(osDirname(dest), { recursive: true });
+    await this.notFound(sourcePath, () => rename(source, dest));
+  }
+
+  async delete(path: string): Promise<void> {
+    const full = this.full(path);
+    await this.notFound(path, () => stat(full));
+    await rm(full, { recursive: true, force: true });
+  }
+
+  async walk(path: string, fn: WalkFn): Promise<void> {
+    const full = this.full(path);
+    await this.notFound(path, () => readdir(full));
+    await this.walkDir(path, full, fn);
+  }
+
+  private async walkDir(path: string, full: string, fn: WalkFn): Promise<WalkResult> {
+    let entries: string[];
+    try {
+      entries = (await readdir(full)).filter((n) => !TEMP_NAME.test(n)).sort();
+    } catch (err) {
+      // A directory removed while we walk (a concurrent delete) simply has no children.
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    const prefix = path === '/' ? '' : path;
+    for (const name of entries) {
+      let info: Awaited<ReturnType<typeof stat>>;
+      try {
+        info = await stat(join(full, name));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue;
+        throw err;
+      }
+      const child = `${prefix}/${name}`;
+      const isDir = info.isDirectory();
+      const result = await fn({ path: child, size: isDir ? 0 : info.size, modTime: info.mtime, isDir });
+      if (result === StopWalk) return StopWalk;
+      if (isDir && result !== SkipDir) {
+        if ((await this.walkDir(child, join(full, name), fn)) === StopWalk) return StopWalk;
+      }
+    }
+  }
+}
+
+/** Writes straight into the file (fs paths are not visible to registry clients until moved or linked). */
+class FilesystemWriter extends Writable implements FileWriter {
+  #size: number;
+  #done = false;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly file: string,
+    initialSize: number,
+  ) {
+    super({ highWaterMark: READ_CHUNK });
+    this.#size = initialSize;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.handle.write(chunk).then(({ bytesWritten }) => {
+      this.#size += bytesWritten;
+      cb();
+    }, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.handle.writev(chunks.map((c) => c.chunk)).then(({ bytesWritten }) => {
+      this.#size += bytesWritten;
+      cb();
+    }, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.handle.close().then(() => cb(), cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // Closing twice is harmless; a close after _final resolves at once.
+    this.handle.close().then(
+      () => cb(err),
+      () => cb(err),
+    );
+  }
+
+  async commit(): Promise<void> {
+    if (this.#done) throw new Error('writer already committed or cancelled');
+    this.#done = true;
+    if (!this.writableFinished) {
+      await new Promise<void>((resolve, reject) => {
+        this.once('error', reject);
+        this.end(() => resolve());
+      });
+    }
+  }
+
+  async cancel(): Promise<void> {
+    this.#done = true;
+    await new Promise<void>((resolve) => {
+      if (this.destroyed) return resolve();
+      this.once('close', () => resolve());
+      this.destroy();
+    });
+    await rm(this.file, { force: true });
+  }
+}

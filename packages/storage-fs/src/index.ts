@@ -1,0 +1,1 @@
+export { FilesystemDriver, type FilesystemDriverOptions } from './driver.js';

@@ -1,0 +1,270 @@
+/**
+ * The driver contract suite, after distribution's storagedriver testsuites: every driver runs it,
+ * unchanged, against its real backend. Call it from a driver's test file:
+ *   runDriverContract('filesystem', async () => ({ driver, cleanup }))
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SkipDir, type StorageDriver } from './driver.js';
+import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
+
+export interface ContractFixture {
+  driver: StorageDriver;
+  cleanup(): Promise<void>;
+}
+
+export interface ContractOptions {
+  /** Bytes streamed by the large-file test (default 1 GiB). */
+  largeFileSize?: number;
+  /** Timeout of the large-file test, in ms. */
+  largeFileTimeout?: number;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A stream of `size` pseudo-random bytes built from one repeated 1 MiB block (never held whole). */
+function patternStream(size: number, block: Buffer): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= size) return void this.push(null);
+      const n = Math.min(block.length, size - sent);
+      sent += n;
+      this.push(n === block.length ? block : block.subarray(0, n));
+    },
+  });
+}
+
+export function runDriverContract(
+  name: string,
+  setup: () => Promise<ContractFixture>,
+  options: ContractOptions = {},
+): void {
+  describe(`storage driver contract: ${name}`, () => {
+    let fixture: ContractFixture;
+    let d: StorageDriver;
+    let n = 0;
+    // Every test gets its own directory so tests never see each other's files.
+    const dir = () => `/contract-${process.pid}-${++n}`;
+
+    beforeAll(async () => {
+      fixture = await setup();
+      d = fixture.driver;
+    }, 120_000);
+    afterAll(async () => {
+      await fixture?.cleanup();
+    }, 120_000);
+
+    it('puts and gets content, replacing it on a second put', async () => {
+      const p = `${dir()}/a/b/file`;
+      await d.putContent(p, 'first');
+      expect((await d.getContent(p)).toString()).toBe('first');
+      await d.putContent(p, Buffer.from('second, longer'));
+      expect((await d.getContent(p)).toString()).toBe('second, longer');
+      await d.putContent(p, '');
+      expect((await d.getContent(p)).length).toBe(0);
+    });
+
+    it('rejects missing paths with PathNotFoundError', async () => {
+      const p = `${dir()}/missing`;
+      await expect(d.getContent(p)).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(d.reader(p, 0)).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(d.stat(p)).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(d.list(p)).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(d.delete(p)).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(d.move(p, `${p}2`)).rejects.toBeInstanceOf(PathNotFoundError);
+    });
+
+    it('reads from any offset; past the end is InvalidOffsetError', async () => {
+      const p = `${dir()}/offsets`;
+      const content = randomBytes(100_000);
+      await d.putContent(p, content);
+      expect((await readAll(await d.reader(p, 0))).equals(content)).toBe(true);
+      expect((await readAll(await d.reader(p, 12_345))).equals(content.subarray(12_345))).toBe(true);
+      expect((await readAll(await d.reader(p, content.length))).length).toBe(0);
+      await expect(d.reader(p, content.length + 1)).rejects.toBeInstanceOf(InvalidOffsetError);
+      await expect(d.reader(p, -1)).rejects.toBeInstanceOf(InvalidOffsetError);
+    });
+
+    it('writes, commits and reports size', async () => {
+      const p = `${dir()}/written`;
+      const w = await d.writer(p, false);
+      const content = randomBytes(3 * 1024 * 1024 + 17);
+      await pipeline(Readable.from([content.subarray(0, 1000), content.subarray(1000)]), w);
+      expect(w.size).toBe(content.length);
+      await w.commit();
+      expect((await d.getContent(p)).equals(content)).toBe(true);
+      expect((await d.stat(p)).size).toBe(content.length);
+    });
+
+    it('resumes an uncommitted writer after reopening it in append mode', async () => {
+      const p = `${dir()}/resumed`;
+      const part1 = randomBytes(6 * 1024 * 1024 + 3);
+      const part2 = randomBytes(1024 * 1024 + 5);
+      const part3 = randomBytes(77);
+      const w1 = await d.writer(p, false);
+      await pipeline(Readable.from([part1]), w1);
+      const w2 = await d.writer(p, true);
+      expect(w2.size).toBe(part1.length);
+      await pipeline(Readable.from([part2]), w2);
+      const w3 = await d.writer(p, true);
+      expect(w3.size).toBe(part1.length + part2.length);
+      w3.write(part3);
+      await w3.commit();
+      expect(w3.size).toBe(part1.length + part2.length + part3.length);
+      const all = await d.getContent(p);
+      expect(all.equals(Buffer.concat([part1, part2, part3]))).toBe(true);
+    });
+
+    it('truncates when a writer is opened without append', async () => {
+      const p = `${dir()}/truncated`;
+      await d.putContent(p, 'old content that is long');
+      const w = await d.writer(p, false);
+      expect(w.size).toBe(0);
+      w.write('new');
+      await w.commit();
+      expect((await d.getContent(p)).toString()).toBe('new');
+    });
+
+    it('cancel discards the writer and its content', async () => {
+      const p = `${dir()}/cancelled`;
+      const w = await d.writer(p, false);
+      w.write(randomBytes(1000));
+      await w.cancel();
+      await expect(d.stat(p)).rejects.toBeInstanceOf(PathNotFoundError);
+    });
+
+    it('stats files and directories', async () => {
+      const base = dir();
+      await d.putContent(`${base}/sub/file`, '12345');
+      const file = await d.stat(`${base}/sub/file`);
+      expect(file).toMatchObject({ path: `${base}/sub/file`, size: 5, isDir: false });
+      expect(file.modTime.getTime()).toBeGreaterThan(Date.now() - 3_600_000);
+      const sub = await d.stat(`${base}/sub`);
+      expect(sub).toMatchObject({ path: `${base}/sub`, isDir: true });
+    });
+
+    it('lists direct children only, sorted, as full paths', async () => {
+      const base = dir();
+      await d.putContent(`${base}/b`, 'x');
+      await d.putContent(`${base}/a/deep/file`, 'x');
+      await d.putContent(`${base}/c/file`, 'x');
+      expect(await d.list(base)).toEqual([`${base}/a`, `${base}/b`, `${base}/c`]);
+      expect(await d.list(`${base}/a`)).toEqual([`${base}/a/deep`]);
+      expect(await d.list('/')).toContain(base);
+    });
+
+    it('moves a file, creating parents and replacing an existing destination', async () => {
+      const base = dir();
+      await d.putContent(`${base}/src`, 'moved content');
+      await d.putContent(`${base}/x/y/dst`, 'old');
+      await d.move(`${base}/src`, `${base}/x/y/dst`);
+      expect((await d.getContent(`${base}/x/y/dst`)).toString()).toBe('moved content');
+      await expect(d.stat(`${base}/src`)).rejects.toBeInstanceOf(PathNotFoundError);
+      await d.putContent(`${base}/src2`, 'two');
+      await d.move(`${base}/src2`, `${base}/new/parent/dst`);
+      expect((await d.getContent(`${base}/new/parent/dst`)).toString()).toBe('two');
+    });
+
+    it('deletes files and whole trees recursively', async () => {
+      const base = dir();
+      await d.putContent(`${base}/keep`, 'x');
+      await d.putContent(`${base}/tree/a`, 'x');
+      await d.putContent(`${base}/tree/b/c`, 'x');
+      await d.putContent(`${base}/treeish`, 'x');
+      await d.delete(`${base}/tree`);
+      await expect(d.stat(`${base}/tree/b/c`)).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(d.stat(`${base}/tree`)).rejects.toBeInstanceOf(PathNotFoundError);
+      // A sibling sharing the name as a prefix is not part of the tree.
+      expect((await d.getContent(`${base}/treeish`)).toString()).toBe('x');
+      await d.delete(`${base}/keep`);
+      expect(await d.list(base)).toEqual([`${base}/treeish`]);
+    });
+
+    it('walks depth-first in lexical order and honours SkipDir', async () => {
+      const base = dir();
+      for (const p of ['a/1', 'a/2', 'b/skipped/x', 'b/z', 'c']) await d.putContent(`${base}/${p}`, p);
+      const seen: string[] = [];
+      await d.walk(base, (info) => {
+        seen.push(`${info.path.slice(base.length + 1)}${info.isDir ? '/' : ''}`);
+        if (info.path.endsWith('/skipped')) return SkipDir;
+      });
+      expect(seen).toEqual(['a/', 'a/1', 'a/2', 'b/', 'b/skipped/', 'b/z', 'c']);
+      await expect(d.walk(`${base}/none`, () => {})).rejects.toBeInstanceOf(PathNotFoundError);
+    });
+
+    it('rejects invalid paths on every operation', async () => {
+      const bad = ['', 'relative/path', '/a/../b', '/a//b', '/a/', '/./a', '/a/..', '/a b', '/a\\b', '/a\0b'];
+      for (const p of bad) {
+        await expect(d.getContent(p), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.putContent(p, 'x'), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.reader(p, 0), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.writer(p, false), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.stat(p), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.list(p), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.delete(p), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.move(p, '/ok'), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(d.move('/ok', p), p).rejects.toBeInstanceOf(InvalidPathError);
+        await expect(
+          d.walk(p, () => {}),
+          p,
+        ).rejects.toBeInstanceOf(InvalidPathError);
+      }
+    });
+
+    it('keeps concurrent writers apart and concurrent puts whole', async () => {
+      const base = dir();
+      const contents = Array.from({ length: 8 }, () => randomBytes(512 * 1024));
+      await Promise.all(
+        contents.map(async (c, i) => {
+          const w = await d.writer(`${base}/w${i}`, false);
+          for (let off = 0; off < c.length; off += 65_536) w.write(c.subarray(off, off + 65_536));
+          await w.commit();
+        }),
+      );
+      for (const [i, c] of contents.entries()) expect((await d.getContent(`${base}/w${i}`)).equals(c)).toBe(true);
+      // Racing puts on one path: the survivor is one of the values, intact.
+      await Promise.all(contents.map((c) => d.putContent(`${base}/same`, c)));
+      const survivor = await d.getContent(`${base}/same`);
+      expect(contents.some((c) => c.equals(survivor))).toBe(true);
+    });
+
+    const largeSize = options.largeFileSize ?? 1024 ** 3;
+    it(
+      `streams a ${largeSize >> 20} MiB file in and out without memory growth`,
+      async () => {
+        const p = `${dir()}/large`;
+        const block = randomBytes(1024 * 1024);
+        const rssBefore = process.memoryUsage().rss;
+        let peak = rssBefore;
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, process.memoryUsage().rss);
+        }, 50);
+        try {
+          const inHash = createHash('sha256');
+          const w = await d.writer(p, false);
+          const source = patternStream(largeSize, block);
+          source.on('data', (chunk: Buffer) => inHash.update(chunk));
+          await pipeline(source, w);
+          await w.commit();
+          expect((await d.stat(p)).size).toBe(largeSize);
+          const outHash = createHash('sha256');
+          await pipeline(await d.reader(p, 0), outHash);
+          expect(outHash.digest('hex')).toBe(inHash.digest('hex'));
+        } finally {
+          clearInterval(sampler);
+          await d.delete(p).catch(() => {});
+        }
+        // Streaming keeps a few buffers in flight; holding the file would cost 1 GiB.
+        expect(peak - rssBefore).toBeLessThan(128 * 1024 * 1024);
+      },
+      options.largeFileTimeout ?? 300_000,
+    );
+  });
+}

@@ -1,0 +1,59 @@
+import type { Readable, Writable } from 'node:stream';
+
+export interface FileInfo {
+  /** Absolute driver path. */
+  readonly path: string;
+  /** Size in bytes; 0 for directories. */
+  readonly size: number;
+  readonly modTime: Date;
+  readonly isDir: boolean;
+}
+
+/**
+ * A writable for one path. Bytes written are kept even without commit(), so a later
+ * writer(path, true) resumes where this one stopped (a chunked upload spans requests).
+ */
+export interface FileWriter extends Writable {
+  /** Bytes in the file so far: what existed when opened in append mode plus what was written. */
+  readonly size: number;
+  /** Ends the stream if needed, flushes, and marks the content complete. */
+  commit(): Promise<void>;
+  /** Discards the stream and everything at the path. */
+  cancel(): Promise<void>;
+}
+
+/** Walk callback result: SkipDir skips a directory's children, StopWalk ends the walk. */
+export const SkipDir = Symbol('SkipDir');
+export const StopWalk = Symbol('StopWalk');
+export type WalkResult = void | typeof SkipDir | typeof StopWalk;
+export type WalkFn = (info: FileInfo) => WalkResult | Promise<WalkResult>;
+
+export interface RedirectOptions {
+  method: 'GET' | 'HEAD';
+  expiresInSeconds?: number;
+}
+
+/**
+ * The storage driver contract, after distribution's storagedriver.StorageDriver.
+ * Paths are absolute and validated (see isValidPath). Missing paths reject with PathNotFoundError.
+ */
+export interface StorageDriver {
+  readonly name: string;
+  getContent(path: string): Promise<Buffer>;
+  /** Replaces the content atomically: readers see the old bytes or the new, never a part. */
+  putContent(path: string, content: Uint8Array | string): Promise<void>;
+  /** A stream from `offset`; an offset past the end rejects with InvalidOffsetError. */
+  reader(path: string, offset?: number): Promise<Readable>;
+  writer(path: string, append: boolean): Promise<FileWriter>;
+  stat(path: string): Promise<FileInfo>;
+  /** Full paths of the direct children of a directory, sorted. */
+  list(path: string): Promise<string[]>;
+  /** Moves a file, replacing anything at the destination. */
+  move(sourcePath: string, destPath: string): Promise<void>;
+  /** Deletes a file or a whole directory tree. */
+  delete(path: string): Promise<void>;
+  /** Depth-first, lexically ordered traversal of everything below `path`. */
+  walk(path: string, fn: WalkFn): Promise<void>;
+  /** A URL the client may fetch the content from directly, or undefined to serve it ourselves. */
+  redirectURL?(path: string, options: RedirectOptions): Promise<string | undefined>;
+}

@@ -1,0 +1,41 @@
+/** Typed driver errors, mirroring distribution's storagedriver errors. */
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    readonly driver: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class PathNotFoundError extends StorageError {
+  constructor(
+    readonly path: string,
+    driver: string,
+  ) {
+    super(`${driver}: path not found: ${path}`, driver);
+  }
+}
+
+export class InvalidPathError extends StorageError {
+  constructor(
+    readonly path: string,
+    driver: string,
+  ) {
+    super(`${driver}: invalid path: ${JSON.stringify(path)}`, driver);
+  }
+}
+
+export class InvalidOffsetError extends StorageError {
+  constructor(
+    readonly path: string,
+    readonly offset: number,
+    driver: string,
+  ) {
+    super(`${driver}: invalid offset ${offset} for path ${path}`, driver);
+  }
+}
+
+export const isPathNotFound = (err: unknown): err is PathNotFoundError => err instanceof PathNotFoundError;

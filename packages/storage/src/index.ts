@@ -1,0 +1,10 @@
+export type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkResult } from './driver.js';
+export { SkipDir, StopWalk } from './driver.js';
+export {
+  InvalidOffsetError,
+  InvalidPathError,
+  isPathNotFound,
+  PathNotFoundError,
+  StorageError,
+} from './errors.js';
+export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';

@@ -7,7 +7,10 @@ import { FilesystemDriver } from './driver.js';
 
 runDriverContract('filesystem', async () => {
   const root = await mkdtemp(join(tmpdir(), 'regop-fs-'));
-  return { driver: new FilesystemDriver({ rootDirectory: root }), cleanup: () => rm(root, { recursive: true }) };
+  return {
+    driver: new FilesystemDriver({ rootDirectory: root }),
+    cleanup: () => rm(root, { recursive: true }),
+  };
 });
 
 describe('filesystem driver specifics', () => {

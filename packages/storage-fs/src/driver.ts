@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname as osDirname, join } from 'node:path';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { join, dirname as osDirname } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import {
   checkPath,
@@ -10,8 +20,8 @@ import {
   InvalidOffsetError,
   PathNotFoundError,
   SkipDir,
-  type StorageDriver,
   StopWalk,
+  type StorageDriver,
   type WalkFn,
   type WalkResult,
 } from '@regop/storage';

@@ -228,7 +228,8 @@ export function runDriverContract(
           await w.commit();
         }),
       );
-      for (const [i, c] of contents.entries()) expect((await d.getContent(`${base}/w${i}`)).equals(c)).toBe(true);
+      for (const [i, c] of contents.entries())
+        expect((await d.getContent(`${base}/w${i}`)).equals(c)).toBe(true);
       // Racing puts on one path: the survivor is one of the values, intact.
       await Promise.all(contents.map((c) => d.putContent(`${base}/same`, c)));
       const survivor = await d.getContent(`${base}/same`);

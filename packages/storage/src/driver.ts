@@ -25,6 +25,7 @@ export interface FileWriter extends Writable {
 /** Walk callback result: SkipDir skips a directory's children, StopWalk ends the walk. */
 export const SkipDir = Symbol('SkipDir');
 export const StopWalk = Symbol('StopWalk');
+// biome-ignore lint/suspicious/noConfusingVoidType: a walk callback may simply return nothing.
 export type WalkResult = void | typeof SkipDir | typeof StopWalk;
 export type WalkFn = (info: FileInfo) => WalkResult | Promise<WalkResult>;
 

@@ -1,0 +1,16 @@
+import { ConfigError, type StorageConfig } from '@regop/registry';
+import type { StorageDriver } from '@regop/storage';
+import { FilesystemDriver } from '@regop/storage-fs';
+
+/** The storage driver named by the config's storage section. */
+export function createDriver(storage: StorageConfig): StorageDriver {
+  if (storage.filesystem) {
+    return new FilesystemDriver({ rootDirectory: storage.filesystem.rootdirectory ?? '/var/lib/registry' });
+  }
+  const configured = Object.keys(storage).find((k) =>
+    ['inmemory', 's3', 'swift', 'gcs', 'azure', 'oss'].includes(k),
+  );
+  throw new ConfigError(
+    `storage.${configured}: this registry does not provide the ${configured} driver (use storage.filesystem)`,
+  );
+}

@@ -1,0 +1,215 @@
+import { readFileSync } from 'node:fs';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import type { SecureVersion } from 'node:tls';
+import {
+  ConfigError,
+  ignoredSections,
+  Registry,
+  type RegistryConfig,
+  RegistryError,
+  registryApi,
+  startUploadPurging,
+} from '@regop/registry';
+import type { StorageDriver } from '@regop/storage';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { createDriver } from './drivers.js';
+import { StorageHealth } from './health.js';
+import { parseListenAddress } from './listen.js';
+import { instrument } from './metrics.js';
+
+const HOUR = 3_600_000;
+const LOG_LEVELS = {
+  panic: 'fatal',
+  fatal: 'fatal',
+  error: 'error',
+  warn: 'warn',
+  info: 'info',
+  debug: 'debug',
+  trace: 'trace',
+};
+const TLS_VERSIONS: Record<string, SecureVersion> = {
+  'tls1.0': 'TLSv1',
+  'tls1.1': 'TLSv1.1',
+  'tls1.2': 'TLSv1.2',
+  'tls1.3': 'TLSv1.3',
+};
+
+export interface ServeOptions {
+  /** Overrides the driver the config names (tests). */
+  driver?: StorageDriver;
+  /** Where logs go (default stdout). */
+  logStream?: NodeJS.WritableStream;
+}
+
+export interface RunningRegistry {
+  app: FastifyInstance;
+  debug?: FastifyInstance;
+  /** Base URL of the API, e.g. http://127.0.0.1:5000. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Refuses configuration this registry cannot honour yet, rather than serving without it. */
+function checkSupported(config: RegistryConfig): void {
+  const auth = config.auth ?? {};
+  for (const scheme of ['htpasswd', 'token', 'silly'] as const) {
+    if (auth[scheme])
+      throw new ConfigError(
+        `auth.${scheme}: authentication is not available in this build; refusing to serve without it`,
+      );
+  }
+  if (config.proxy) throw new ConfigError('proxy: the pull-through cache is not available in this build');
+  if (config.http?.prefix && config.http.prefix !== '/')
+    throw new ConfigError('http.prefix: only "/" is supported');
+  if (config.http?.net === 'unix') throw new ConfigError('http.net: only tcp is supported');
+  const tls = config.http?.tls;
+  if (tls && (!tls.certificate || !tls.key))
+    throw new ConfigError('http.tls: both certificate and key are required');
+}
+
+function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
+  const tls = config.http?.tls;
+  if (!tls?.certificate || !tls.key) return null;
+  const read = (path: string, key: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`${key}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const clientCas = tls.clientcas?.map((p, i) => read(p, `http.tls.clientcas[${i}]`));
+  return {
+    cert: read(tls.certificate, 'http.tls.certificate'),
+    key: read(tls.key, 'http.tls.key'),
+    minVersion: TLS_VERSIONS[tls.minimumtls ?? 'tls1.2'],
+    ...(clientCas?.length ? { ca: clientCas, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
+
+/** Starts the registry (and its debug server) as `registry serve` does. */
+export async function serve(config: RegistryConfig, options: ServeOptions = {}): Promise<RunningRegistry> {
+  checkSupported(config);
+  const storage = config.storage;
+  const driver = options.driver ?? createDriver(storage);
+  const registry = new Registry(driver);
+  const readOnly = storage.maintenance?.readonly?.enabled === true;
+  const level = LOG_LEVELS[config.log?.level ?? config.loglevel ?? 'info'];
+  const accessLog = config.log?.accesslog?.disabled !== true;
+  const https = httpsOptions(config);
+
+  const app = Fastify({
+    logger: {
+      level,
+      base: { pid: process.pid, ...(config.log?.fields ?? {}) },
+      ...(options.logStream && { stream: options.logStream }),
+    },
+    disableRequestLogging: true,
+    exposeHeadRoutes: false,
+    // Repository names and upload URLs are long; the wildcard parameter must hold them.
+    routerOptions: { maxParamLength: 8192 },
+    ...(https && { https }),
+  } as FastifyServerOptions);
+
+  for (const section of ignoredSections(config))
+    app.log.warn({ section }, `configuration section ${section} is accepted but not used`);
+
+  let health: StorageHealth | undefined;
+  if (config.health?.storagedriver?.enabled) {
+    health = new StorageHealth(driver, {
+      intervalMs: config.health.storagedriver.interval ?? 10_000,
+      threshold: config.health.storagedriver.threshold ?? 3,
+    });
+    health.start();
+    const unhealthy = health;
+    app.addHook('onRequest', async (request, reply) => {
+      if (!unhealthy.healthy && request.url.startsWith('/v2')) {
+        const err = new RegistryError('UNAVAILABLE', 'storage backend is unhealthy', unhealthy.status());
+        reply.code(503).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(err));
+        return reply;
+      }
+    });
+  }
+
+  if (accessLog) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.info(
+        {
+          http: {
+            method: request.method,
+            uri: request.url,
+            status: reply.statusCode,
+            route: request.registryRoute,
+            remoteaddr: request.ip,
+            useragent: request.headers['user-agent'],
+            duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+          },
+        },
+        'response completed',
+      );
+    });
+  }
+
+  const debugAddr = config.http?.debug?.addr;
+  const prometheus = config.http?.debug?.prometheus;
+  const metrics = debugAddr && prometheus?.enabled ? instrument(app) : undefined;
+
+  // Load balancers probe the root.
+  app.get('/', async (_request, reply) => reply.header('content-type', 'text/plain').send(''));
+  await app.register(registryApi, {
+    registry,
+    readOnly,
+    deleteEnabled: storage.delete?.enabled === true,
+    redirect: storage.redirect?.disable !== true,
+    relativeUrls: config.http?.relativeurls === true,
+    ...(config.http?.host && { host: config.http.host }),
+    ...(config.http?.headers && { headers: config.http.headers }),
+  });
+
+  const { host, port } = parseListenAddress(config.http?.addr ?? ':5000', 'http.addr');
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+
+  let debug: FastifyInstance | undefined;
+  if (debugAddr) {
+    debug = Fastify({ logger: false });
+    debug.get('/debug/health', async (_request, reply) => {
+      const problems = health?.status() ?? {};
+      reply.code(Object.keys(problems).length ? 503 : 200).send(problems);
+    });
+    if (metrics) {
+      debug.get(prometheus?.path ?? '/metrics', async (_request, reply) =>
+        reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
+      );
+    }
+    const d = parseListenAddress(debugAddr, 'http.debug.addr');
+    await debug.listen({ host: d.host, port: d.port });
+  }
+
+  const purging = storage.maintenance?.uploadpurging;
+  const stopPurging =
+    !readOnly && purging?.enabled !== false
+      ? startUploadPurging(registry.uploads, {
+          ageMs: purging?.age ?? 168 * HOUR,
+          intervalMs: purging?.interval ?? 24 * HOUR,
+          dryRun: purging?.dryrun === true,
+          firstRunDelayMs: Math.floor(Math.random() * 60) * 60_000,
+          onPurged: (purged, dryRun) =>
+            app.log.info({ uploads: purged.length, dryRun }, 'purged stale uploads'),
+          onError: (err) => app.log.error({ err }, 'upload purging failed'),
+        })
+      : undefined;
+
+  app.log.info({ url, storage: driver.name, readOnly }, 'registry listening');
+  return {
+    app,
+    ...(debug && { debug }),
+    url,
+    async close() {
+      stopPurging?.();
+      health?.stop();
+      await Promise.all([app.close(), debug?.close()]);
+    },
+  };
+}

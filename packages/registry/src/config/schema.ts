@@ -1,0 +1,189 @@
+/**
+ * distribution's config.yml (version 0.1), as zod schemas. Known keys are checked and typos are refused by
+ * name; sections this registry accepts but does not act on are listed in IGNORED_SECTIONS.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a duration (like 10s, 5m, 168h): ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const bool = z.boolean();
+const enabledFlag = z.strictObject({ enabled: bool.optional() });
+
+/** Storage driver parameters are a free-form map in distribution; each driver validates its own. */
+const driverParameters = z
+  .record(z.string(), z.unknown())
+  .nullable()
+  .transform((v) => v ?? {});
+
+const filesystem = z
+  .strictObject({
+    rootdirectory: z.string().min(1).optional(),
+    maxthreads: z.number().int().min(25).optional(),
+  })
+  .nullable()
+  .transform((v) => v ?? {});
+
+const storage = z
+  .strictObject({
+    filesystem: filesystem.optional(),
+    inmemory: driverParameters.optional(),
+    s3: driverParameters.optional(),
+    swift: driverParameters.optional(),
+    gcs: driverParameters.optional(),
+    azure: driverParameters.optional(),
+    oss: driverParameters.optional(),
+    delete: enabledFlag.optional(),
+    maintenance: z
+      .strictObject({
+        uploadpurging: z
+          .strictObject({
+            enabled: bool.optional(),
+            age: duration.optional(),
+            interval: duration.optional(),
+            dryrun: bool.optional(),
+          })
+          .optional(),
+        readonly: enabledFlag.optional(),
+      })
+      .optional(),
+    cache: z
+      .strictObject({
+        blobdescriptor: z.enum(['inmemory', 'redis']).optional(),
+        blobdescriptorsize: z.number().int().positive().optional(),
+      })
+      .optional(),
+    redirect: z.strictObject({ disable: bool.optional() }).optional(),
+  })
+  .superRefine((s, ctx) => {
+    const drivers = (['filesystem', 'inmemory', 's3', 'swift', 'gcs', 'azure', 'oss'] as const).filter(
+      (d) => s[d] !== undefined,
+    );
+    if (drivers.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          drivers.length === 0
+            ? 'one storage driver must be configured (filesystem, inmemory, s3 or swift)'
+            : `only one storage driver may be configured, found ${drivers.join(', ')}`,
+      });
+    }
+  });
+
+const tls = z.strictObject({
+  certificate: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  clientcas: z.array(z.string()).optional(),
+  minimumtls: z.enum(['tls1.0', 'tls1.1', 'tls1.2', 'tls1.3']).optional(),
+  ciphersuites: z.array(z.string()).optional(),
+  letsencrypt: z.record(z.string(), z.unknown()).optional(),
+});
+
+const http = z.strictObject({
+  addr: z.string().min(1).optional(),
+  net: z.enum(['tcp', 'unix']).optional(),
+  prefix: z.string().optional(),
+  host: z.url({ message: 'must be a URL such as https://registry.example.com' }).optional(),
+  secret: z.string().optional(),
+  relativeurls: bool.optional(),
+  draintimeout: duration.optional(),
+  tls: tls.optional(),
+  debug: z
+    .strictObject({
+      addr: z.string().min(1).optional(),
+      prometheus: z
+        .strictObject({ enabled: bool.optional(), path: z.string().startsWith('/').optional() })
+        .optional(),
+    })
+    .optional(),
+  headers: z.record(z.string(), z.array(z.string())).optional(),
+  http2: z.strictObject({ disabled: bool.optional() }).optional(),
+  h2c: z.strictObject({ enabled: bool.optional() }).optional(),
+});
+
+const auth = z
+  .strictObject({
+    htpasswd: z.strictObject({ realm: z.string().min(1), path: z.string().min(1) }).optional(),
+    token: z
+      .strictObject({
+        realm: z.string().min(1),
+        service: z.string().min(1),
+        issuer: z.string().min(1),
+        rootcertbundle: z.string().min(1).optional(),
+        jwks: z.string().min(1).optional(),
+        autoredirect: bool.optional(),
+        signingalgorithms: z.array(z.string()).optional(),
+      })
+      .optional(),
+    silly: z.record(z.string(), z.unknown()).optional(),
+  })
+  .nullable();
+
+const log = z.strictObject({
+  level: z.enum(['error', 'warn', 'info', 'debug', 'panic', 'fatal', 'trace']).optional(),
+  formatter: z.enum(['text', 'json', 'logstash']).optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+  hooks: z.array(z.unknown()).optional(),
+  accesslog: z.strictObject({ disabled: bool.optional() }).optional(),
+  reportcaller: bool.optional(),
+});
+
+const health = z.strictObject({
+  storagedriver: z
+    .strictObject({
+      enabled: bool.optional(),
+      interval: duration.optional(),
+      threshold: z.number().int().positive().optional(),
+    })
+    .optional(),
+  file: z.array(z.unknown()).optional(),
+  http: z.array(z.unknown()).optional(),
+  tcp: z.array(z.unknown()).optional(),
+});
+
+const proxy = z.strictObject({
+  remoteurl: z.url(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  ttl: duration.optional(),
+});
+
+/** Sections of distribution's config that this registry accepts and, for now, does not act on. */
+export const IGNORED_SECTIONS = [
+  'notifications',
+  'redis',
+  'reporting',
+  'middleware',
+  'validation',
+  'compatibility',
+] as const;
+
+export const configSchema = z.strictObject({
+  version: z.union([z.literal('0.1'), z.literal(0.1)]).transform(() => '0.1' as const),
+  log: log.optional(),
+  loglevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  storage,
+  http: http.optional(),
+  auth: auth.optional(),
+  health: health.optional(),
+  proxy: proxy.optional(),
+  notifications: z.unknown().optional(),
+  redis: z.unknown().optional(),
+  reporting: z.unknown().optional(),
+  middleware: z.unknown().optional(),
+  validation: z.unknown().optional(),
+  compatibility: z.unknown().optional(),
+});
+
+export type RegistryConfig = z.output<typeof configSchema>;
+export type StorageConfig = RegistryConfig['storage'];

@@ -1,0 +1,70 @@
+import type { Readable } from 'node:stream';
+import type { StorageDriver } from '@regop/storage';
+import { RegistryError } from '../errors.js';
+import { paths } from '../paths.js';
+import type { Digest } from '../reference.js';
+import { deleteIfExists, readLink, statIfExists, writeLink } from './links.js';
+
+export interface BlobDescriptor {
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * Blobs are stored once, globally, by digest; a repository sees a blob only through its `_layers` link.
+ */
+export class BlobStore {
+  constructor(private readonly driver: StorageDriver) {}
+
+  /** The blob's descriptor when its data exists anywhere in the registry. */
+  async statGlobal(digest: Digest): Promise<BlobDescriptor | undefined> {
+    const info = await statIfExists(this.driver, paths.blobData(digest));
+    return info && !info.isDir ? { digest, size: info.size } : undefined;
+  }
+
+  /** The blob as seen from a repository: linked there and present; otherwise undefined. */
+  async find(name: string, digest: Digest): Promise<BlobDescriptor | undefined> {
+    const linked = await readLink(this.driver, paths.layerLink(name, digest));
+    if (!linked?.equals(digest)) return undefined;
+    return this.statGlobal(digest);
+  }
+
+  async stat(name: string, digest: Digest): Promise<BlobDescriptor> {
+    const found = await this.find(name, digest);
+    if (!found)
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${name}`, {
+        digest: `${digest}`,
+      });
+    return found;
+  }
+
+  open(digest: Digest, offset = 0): Promise<Readable> {
+    return this.driver.reader(paths.blobData(digest), offset);
+  }
+
+  redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
+    return this.driver.redirectURL?.(paths.blobData(digest), { method }) ?? Promise.resolve(undefined);
+  }
+
+  link(name: string, digest: Digest): Promise<void> {
+    return writeLink(this.driver, paths.layerLink(name, digest), digest);
+  }
+
+  /** Removes the repository's link (the data stays for garbage collection). */
+  async unlink(name: string, digest: Digest): Promise<void> {
+    if (!(await this.find(name, digest))) {
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${name}`, {
+        digest: `${digest}`,
+      });
+    }
+    await deleteIfExists(this.driver, paths.layerDir(name, digest));
+  }
+
+  /** Links an existing blob into `name` (cross-repository mount); undefined when there is nothing to mount. */
+  async mount(name: string, digest: Digest, from?: string): Promise<BlobDescriptor | undefined> {
+    const source = from === undefined ? await this.statGlobal(digest) : await this.find(from, digest);
+    if (!source) return undefined;
+    await this.link(name, digest);
+    return source;
+  }
+}

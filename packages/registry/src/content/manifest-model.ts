@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { RegistryError } from '../errors.js';
+import { Digest } from '../reference.js';
+import { isIndexType, MANIFEST_MEDIA_TYPES, MediaType } from './media-types.js';
+
+const digestString = z.string().refine(
+  (value) => {
+    try {
+      Digest.parse(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a valid sha256 or sha512 digest' },
+);
+
+const descriptor = z.looseObject({
+  mediaType: z.string().min(1),
+  digest: digestString,
+  size: z.number().int().nonnegative(),
+  urls: z.array(z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  artifactType: z.string().optional(),
+  platform: z
+    .looseObject({ architecture: z.string(), os: z.string(), variant: z.string().optional() })
+    .optional(),
+});
+
+const imageManifest = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  artifactType: z.string().optional(),
+  config: descriptor,
+  layers: z.array(descriptor),
+  subject: descriptor.optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+const imageIndex = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  artifactType: z.string().optional(),
+  manifests: z.array(descriptor),
+  subject: descriptor.optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+export type DescriptorJson = z.infer<typeof descriptor>;
+
+export interface ParsedManifest {
+  mediaType: string;
+  /** Blobs the repository must hold: config and distributable layers. */
+  blobs: DescriptorJson[];
+  /** Manifests the repository must hold: an index's children. */
+  children: DescriptorJson[];
+  subject?: DescriptorJson;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+const invalid = (message: string, detail?: unknown) => new RegistryError('MANIFEST_INVALID', message, detail);
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/** Media type of stored manifest JSON, for serving it (bodies were validated when pushed). */
+export function storedMediaType(json: unknown): string {
+  const body = json as { mediaType?: unknown; manifests?: unknown };
+  if (typeof body?.mediaType === 'string') return body.mediaType;
+  return Array.isArray(body?.manifests) ? MediaType.ociIndex : MediaType.ociManifest;
+}
+
+/**
+ * Parses and validates a pushed manifest against its declared media type (the Content-Type header, or the
+ * body's own mediaType when the header is absent or generic).
+ */
+export function parseManifest(body: Buffer, contentType: string | undefined): ParsedManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw invalid(`manifest is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw invalid('manifest must be a JSON object');
+  const bodyType = (json as { mediaType?: unknown }).mediaType;
+  if (bodyType !== undefined && typeof bodyType !== 'string') throw invalid('mediaType must be a string');
+  const headerType = contentType && MANIFEST_MEDIA_TYPES.includes(contentType) ? contentType : undefined;
+  if (
+    contentType === MediaType.dockerSchema1 ||
+    contentType === MediaType.dockerSchema1Signed ||
+    bodyType === MediaType.dockerSchema1 ||
+    bodyType === MediaType.dockerSchema1Signed ||
+    (json as { schemaVersion?: unknown }).schemaVersion === 1
+  ) {
+    throw invalid('Docker schema1 manifests are not supported; push schema2 or OCI');
+  }
+  if (headerType && bodyType && headerType !== bodyType) {
+    throw invalid(`Content-Type ${headerType} does not match the manifest's mediaType ${bodyType}`);
+  }
+  const mediaType = headerType ?? bodyType;
+  if (!mediaType)
+    throw invalid(
+      `unsupported manifest Content-Type ${JSON.stringify(contentType ?? '')} and no mediaType in the body`,
+    );
+  if (!MANIFEST_MEDIA_TYPES.includes(mediaType))
+    throw invalid(`unsupported manifest media type ${mediaType}`);
+  if (
+    (mediaType === MediaType.dockerManifest || mediaType === MediaType.dockerManifestList) &&
+    bodyType !== mediaType
+  ) {
+    throw invalid(`a ${mediaType} manifest must carry mediaType ${mediaType}`);
+  }
+
+  if (isIndexType(mediaType)) {
+    if ('config' in json || 'layers' in json)
+      throw invalid(`a ${mediaType} has manifests, not config or layers`);
+    const parsed = imageIndex.safeParse(json);
+    if (!parsed.success) throw invalid(`invalid ${mediaType}: ${describeIssues(parsed.error)}`);
+    const m = parsed.data;
+    return {
+      mediaType,
+      blobs: [],
+      children: m.manifests,
+      ...(m.subject && { subject: m.subject }),
+      ...(m.artifactType && { artifactType: m.artifactType }),
+      ...(m.annotations && { annotations: m.annotations }),
+    };
+  }
+  if ('manifests' in json) throw invalid(`a ${mediaType} has config and layers, not manifests`);
+  const parsed = imageManifest.safeParse(json);
+  if (!parsed.success) throw invalid(`invalid ${mediaType}: ${describeIssues(parsed.error)}`);
+  const m = parsed.data;
+  return {
+    mediaType,
+    blobs: [m.config, ...m.layers],
+    children: [],
+    ...(m.subject && { subject: m.subject }),
+    // The referrers API reports an image's artifactType, falling back to its config's media type.
+    artifactType: m.artifactType ?? m.config.mediaType,
+    ...(m.annotations && { annotations: m.annotations }),
+  };
+}

@@ -1,0 +1,182 @@
+import type { StorageDriver } from '@regop/storage';
+import { RegistryError } from '../errors.js';
+import { paths } from '../paths.js';
+import { Digest, type DigestAlgorithm, type Reference } from '../reference.js';
+import type { BlobStore } from './blobs.js';
+import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from './links.js';
+import { LruCache } from './lru.js';
+import {
+  type DescriptorJson,
+  type ParsedManifest,
+  parseManifest,
+  storedMediaType,
+} from './manifest-model.js';
+import { isNonDistributable, MediaType } from './media-types.js';
+import type { TagStore } from './tags.js';
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  content: Buffer;
+}
+
+export interface PutResult {
+  digest: Digest;
+  subject?: Digest;
+}
+
+export interface ManifestServiceOptions {
+  /** Bytes of manifest content kept in memory; content is immutable per digest, so it never goes stale. */
+  cacheBytes: number;
+}
+
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Manifests are stored as blobs and made part of a repository by a revision link; tags point at revisions.
+ */
+export class ManifestService {
+  private readonly cache: LruCache<string, StoredManifest>;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    private readonly tags: TagStore,
+    options: ManifestServiceOptions,
+  ) {
+    this.cache = new LruCache(options.cacheBytes, (m) => m.content.length + 256);
+  }
+
+  /** The digest a reference names in the repository (tags resolved through their current link). */
+  async resolve(name: string, reference: Reference): Promise<Digest> {
+    return reference.kind === 'tag' ? this.tags.resolve(name, reference.tag) : reference.digest;
+  }
+
+  async exists(name: string, digest: Digest): Promise<boolean> {
+    return (await readLink(this.driver, paths.revisionLink(name, digest)))?.equals(digest) === true;
+  }
+
+  async get(name: string, reference: Reference): Promise<StoredManifest> {
+    const digest = await this.resolve(name, reference);
+    if (!(await this.exists(name, digest))) {
+      if (reference.kind === 'digest' && !(await this.tags.repositoryExists(name))) {
+        throw new RegistryError('NAME_UNKNOWN', `repository ${name} not known to registry`, { name });
+      }
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digest} is not in repository ${name}`, {
+        digest: `${digest}`,
+      });
+    }
+    return this.load(digest);
+  }
+
+  async put(
+    name: string,
+    reference: Reference,
+    contentType: string | undefined,
+    body: Buffer,
+  ): Promise<PutResult> {
+    if (body.length > MAX_MANIFEST_BYTES) {
+      throw new RegistryError(
+        'MANIFEST_INVALID',
+        `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`,
+        undefined,
+        413,
+      );
+    }
+    const manifest = parseManifest(body, contentType);
+    const algorithm: DigestAlgorithm = reference.kind === 'digest' ? reference.digest.algorithm : 'sha256';
+    const digest = Digest.of(algorithm, body);
+    if (reference.kind === 'digest' && !digest.equals(reference.digest)) {
+      throw new RegistryError('DIGEST_INVALID', `manifest digest is ${digest}, not ${reference.digest}`, {
+        expected: `${reference.digest}`,
+        actual: `${digest}`,
+      });
+    }
+    await this.verifyReferences(name, manifest);
+
+    if (!(await statIfExists(this.driver, paths.blobData(digest)))) {
+      await this.driver.putContent(paths.blobData(digest), body);
+    }
+    await writeLink(this.driver, paths.revisionLink(name, digest), digest);
+    const subject = manifest.subject && Digest.parse(manifest.subject.digest);
+    if (subject) await writeLink(this.driver, paths.referrerLink(name, subject, digest), digest);
+    if (reference.kind === 'tag') await this.tags.tag(name, reference.tag, digest);
+    this.cache.set(`${digest}`, { digest, mediaType: manifest.mediaType, content: body });
+    return subject ? { digest, subject } : { digest };
+  }
+
+  /** Deletes a manifest revision and every tag pointing at it, as distribution does. */
+  async delete(name: string, digest: Digest): Promise<void> {
+    const stored = await this.get(name, { kind: 'digest', digest });
+    for (const tag of await this.tags.tagsOf(name, digest)) await this.tags.untag(name, tag);
+    const subject = parseManifest(stored.content, stored.mediaType).subject;
+    if (subject)
+      await deleteIfExists(this.driver, paths.referrerLink(name, Digest.parse(subject.digest), digest));
+    await deleteIfExists(this.driver, paths.revisionDir(name, digest));
+  }
+
+  /** The manifests in `name` whose subject is `subject`, as an OCI image index. */
+  async referrers(name: string, subject: Digest, artifactType?: string) {
+    const manifests: DescriptorJson[] = [];
+    for (const algDir of await listIfExists(this.driver, paths.referrersDir(name, subject))) {
+      for (const hexDir of await listIfExists(this.driver, algDir)) {
+        const digest = await readLink(this.driver, `${hexDir}/link`);
+        if (!digest || !(await this.exists(name, digest))) continue;
+        const stored = await this.load(digest);
+        const parsed = parseManifest(stored.content, stored.mediaType);
+        if (artifactType !== undefined && parsed.artifactType !== artifactType) continue;
+        manifests.push({
+          mediaType: stored.mediaType,
+          digest: `${digest}`,
+          size: stored.content.length,
+          ...(parsed.artifactType && { artifactType: parsed.artifactType }),
+          ...(parsed.annotations && { annotations: parsed.annotations }),
+        });
+      }
+    }
+    return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
+  }
+
+  private async load(digest: Digest): Promise<StoredManifest> {
+    const cached = this.cache.get(`${digest}`);
+    if (cached) return cached;
+    const content = await this.driver.getContent(paths.blobData(digest)).catch(() => {
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digest} content is missing`, {
+        digest: `${digest}`,
+      });
+    });
+    let mediaType: string;
+    try {
+      mediaType = storedMediaType(JSON.parse(content.toString('utf8')));
+    } catch {
+      throw new RegistryError('MANIFEST_INVALID', `stored manifest ${digest} is not JSON`);
+    }
+    const stored = { digest, mediaType, content };
+    this.cache.set(`${digest}`, stored);
+    return stored;
+  }
+
+  /** Every blob and child manifest a manifest names must already be in the repository. */
+  private async verifyReferences(name: string, manifest: ParsedManifest): Promise<void> {
+    const missing: { digest: string; mediaType: string }[] = [];
+    await Promise.all([
+      ...manifest.blobs
+        .filter((d) => !isNonDistributable(d.mediaType))
+        .map(async (d) => {
+          if (!(await this.blobs.find(name, Digest.parse(d.digest))))
+            missing.push({ digest: d.digest, mediaType: d.mediaType });
+        }),
+      ...manifest.children.map(async (d) => {
+        if (!(await this.exists(name, Digest.parse(d.digest))))
+          missing.push({ digest: d.digest, mediaType: d.mediaType });
+      }),
+    ]);
+    if (missing.length > 0) {
+      throw new RegistryError(
+        'MANIFEST_BLOB_UNKNOWN',
+        `manifest references ${missing.length === 1 ? 'a blob' : `${missing.length} blobs`} unknown to repository ${name}: ${missing.map((m) => m.digest).join(', ')}`,
+        missing.length === 1 ? missing[0] : missing,
+      );
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import type { StorageDriver } from '@regop/storage';
+import { RegistryError } from '../errors.js';
+import { paths } from '../paths.js';
+import type { Digest } from '../reference.js';
+import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from './links.js';
+
+/** Tags: `_manifests/tags/<tag>/current/link` names the manifest, `index/` remembers every one it named. */
+export class TagStore {
+  constructor(private readonly driver: StorageDriver) {}
+
+  async repositoryExists(name: string): Promise<boolean> {
+    return (await statIfExists(this.driver, paths.repository(name)))?.isDir === true;
+  }
+
+  async resolve(name: string, tag: string): Promise<Digest> {
+    const digest = await readLink(this.driver, paths.tagCurrentLink(name, tag));
+    if (digest) return digest;
+    if (!(await this.repositoryExists(name))) throw unknownName(name);
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest tagged ${tag} is not in repository ${name}`, {
+      tag,
+    });
+  }
+
+  async tag(name: string, tag: string, digest: Digest): Promise<void> {
+    await writeLink(this.driver, paths.tagIndexLink(name, tag, digest), digest);
+    await writeLink(this.driver, paths.tagCurrentLink(name, tag), digest);
+  }
+
+  async untag(name: string, tag: string): Promise<void> {
+    if (!(await deleteIfExists(this.driver, paths.tagDir(name, tag)))) {
+      if (!(await this.repositoryExists(name))) throw unknownName(name);
+      throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} is not in repository ${name}`, { tag });
+    }
+  }
+
+  /** All tags, sorted; NAME_UNKNOWN when the repository does not exist. */
+  async list(name: string): Promise<string[]> {
+    const dirs = await listIfExists(this.driver, paths.tagsDir(name));
+    if (dirs.length === 0 && !(await this.repositoryExists(name))) throw unknownName(name);
+    return dirs.map((d) => d.slice(d.lastIndexOf('/') + 1)).sort();
+  }
+
+  /** Tags whose current link names `digest`. */
+  async tagsOf(name: string, digest: Digest): Promise<string[]> {
+    const tags = await listIfExists(this.driver, paths.tagsDir(name));
+    const found: string[] = [];
+    await Promise.all(
+      tags.map(async (dir) => {
+        const tag = dir.slice(dir.lastIndexOf('/') + 1);
+        if ((await readLink(this.driver, paths.tagCurrentLink(name, tag)))?.equals(digest)) found.push(tag);
+      }),
+    );
+    return found.sort();
+  }
+}
+
+export const unknownName = (name: string) =>
+  new RegistryError('NAME_UNKNOWN', `repository ${name} not known to registry`, { name });

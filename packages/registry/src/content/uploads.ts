@@ -1,0 +1,224 @@
+import { createHash, type Hash, randomUUID } from 'node:crypto';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isPathNotFound, type StorageDriver } from '@regop/storage';
+import { RegistryError } from '../errors.js';
+import { paths } from '../paths.js';
+import { Digest, type DigestAlgorithm } from '../reference.js';
+import type { BlobDescriptor, BlobStore } from './blobs.js';
+import { KeyedLock } from './keyed-lock.js';
+import { deleteIfExists, listIfExists, statIfExists } from './links.js';
+
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface ContentRange {
+  start: number;
+  end: number;
+}
+
+export interface UploadStatus {
+  id: string;
+  size: number;
+  startedAt: Date;
+}
+
+/** Running digest of an upload's data, kept while the bytes flow so commit need not re-read them. */
+interface HashState {
+  algorithm: DigestAlgorithm;
+  hash: Hash;
+  offset: number;
+}
+
+/**
+ * Blob uploads under `_uploads/<id>`: data is appended across requests, hashed as it arrives, and becomes a
+ * blob only when commit verifies the digest; then it is moved (atomically) into place and linked.
+ */
+export class UploadService {
+  private readonly lock = new KeyedLock();
+  private readonly hashes = new Map<string, HashState>();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async start(name: string): Promise<UploadStatus> {
+    const id = randomUUID();
+    const startedAt = new Date();
+    // distribution writes RFC 3339 with second precision.
+    await this.driver.putContent(paths.uploadStartedAt(name, id), `${startedAt.toISOString().slice(0, 19)}Z`);
+    await this.driver.putContent(paths.uploadData(name, id), '');
+    return { id, size: 0, startedAt };
+  }
+
+  async status(name: string, id: string): Promise<UploadStatus> {
+    const startedAt = await this.startedAt(name, id);
+    const data = await statIfExists(this.driver, paths.uploadData(name, id));
+    return { id, size: data?.size ?? 0, startedAt };
+  }
+
+  /** Appends a chunk; with a Content-Range it must start where the upload ends (RANGE_INVALID otherwise). */
+  append(name: string, id: string, body: Readable, range?: ContentRange): Promise<UploadStatus> {
+    return this.lock.run(id, () => this.appendLocked(name, id, body, range));
+  }
+
+  /** Appends the final chunk, if any, verifies the digest and makes the blob visible in the repository. */
+  commit(
+    name: string,
+    id: string,
+    digest: Digest,
+    body?: Readable,
+    range?: ContentRange,
+  ): Promise<BlobDescriptor> {
+    return this.lock.run(id, async () => {
+      let status = await this.status(name, id);
+      if (body) status = await this.appendLocked(name, id, body, range, digest.algorithm);
+      const actual = await this.digestOf(name, id, digest.algorithm, status.size);
+      if (!actual.equals(digest)) {
+        await this.remove(name, id);
+        throw new RegistryError('DIGEST_INVALID', `upload content has digest ${actual}, not ${digest}`, {
+          expected: `${digest}`,
+          actual: `${actual}`,
+        });
+      }
+      // Another upload may have stored the same content already: then ours is redundant.
+      if (!(await this.blobs.statGlobal(digest))) {
+        await this.driver.move(paths.uploadData(name, id), paths.blobData(digest));
+      }
+      await this.blobs.link(name, digest);
+      await this.remove(name, id);
+      return { digest, size: status.size };
+    });
+  }
+
+  cancel(name: string, id: string): Promise<void> {
+    return this.lock.run(id, async () => {
+      await this.startedAt(name, id);
+      await this.remove(name, id);
+    });
+  }
+
+  /** Deletes uploads started before `olderThan`; returns the paths removed (or that would be, on a dry run). */
+  async purge(olderThan: Date, dryRun: boolean): Promise<string[]> {
+    const purged: string[] = [];
+    for (const name of await this.repositoriesWithUploads()) {
+      for (const dir of await listIfExists(this.driver, paths.uploadsDir(name))) {
+        const id = dir.slice(dir.lastIndexOf('/') + 1);
+        const started = await this.startedAt(name, id).catch(() => undefined);
+        // An upload without a readable start time is judged by its directory's age.
+        const when = started ?? (await statIfExists(this.driver, dir))?.modTime;
+        if (when && when < olderThan) {
+          purged.push(dir);
+          if (!dryRun) {
+            this.hashes.delete(id);
+            await deleteIfExists(this.driver, dir);
+          }
+        }
+      }
+    }
+    return purged;
+  }
+
+  private async repositoriesWithUploads(): Promise<string[]> {
+    const names: string[] = [];
+    const prefix = `${paths.repository('')}`;
+    const visit = async (dir: string): Promise<void> => {
+      for (const child of await listIfExists(this.driver, dir)) {
+        const base = child.slice(child.lastIndexOf('/') + 1);
+        if (base === '_uploads') names.push(dir.slice(prefix.length));
+        else if (!base.startsWith('_')) await visit(child);
+      }
+    };
+    await visit(prefix.slice(0, -1));
+    return names;
+  }
+
+  private async appendLocked(
+    name: string,
+    id: string,
+    body: Readable,
+    range: ContentRange | undefined,
+    algorithm: DigestAlgorithm = 'sha256',
+  ): Promise<UploadStatus> {
+    const startedAt = await this.startedAt(name, id);
+    const writer = await this.driver.writer(paths.uploadData(name, id), true);
+    const offset = writer.size;
+    if (range && range.start !== offset) {
+      await new Promise<void>((resolve) => writer.end(resolve));
+      body.resume();
+      throw new RegistryError('RANGE_INVALID', `chunk starts at ${range.start}, upload is at ${offset}`, {
+        uploadSize: offset,
+      });
+    }
+    let state = this.hashes.get(id);
+    if (!state || state.offset !== offset || state.algorithm !== algorithm) {
+      // Resumed elsewhere or after a restart: hash from scratch only if nothing precedes this chunk.
+      state = offset === 0 ? { algorithm, hash: createHash(algorithm), offset: 0 } : undefined;
+      this.hashes.delete(id);
+    }
+    const hashing = state;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        if (hashing) {
+          hashing.hash.update(chunk);
+          hashing.offset += chunk.length;
+        }
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, hasher, writer);
+    } catch (err) {
+      this.hashes.delete(id);
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `upload interrupted: ${(err as Error).message}`);
+    }
+    const size = writer.size;
+    if (range && range.end - range.start + 1 !== size - offset) {
+      this.hashes.delete(id);
+      throw new RegistryError(
+        'RANGE_INVALID',
+        `Content-Range covers ${range.end - range.start + 1} bytes, got ${size - offset}`,
+        {
+          uploadSize: size,
+        },
+      );
+    }
+    if (hashing && hashing.offset === size) this.hashes.set(id, hashing);
+    else this.hashes.delete(id);
+    return { id, size, startedAt };
+  }
+
+  /** The digest of everything uploaded so far: from the running hash, or by re-reading the data. */
+  private async digestOf(
+    name: string,
+    id: string,
+    algorithm: DigestAlgorithm,
+    size: number,
+  ): Promise<Digest> {
+    const state = this.hashes.get(id);
+    this.hashes.delete(id);
+    if (state && state.algorithm === algorithm && state.offset === size)
+      return Digest.fromHash(algorithm, state.hash);
+    const hash = createHash(algorithm);
+    await pipeline(await this.driver.reader(paths.uploadData(name, id), 0), hash);
+    return Digest.fromHash(algorithm, hash);
+  }
+
+  private async remove(name: string, id: string): Promise<void> {
+    this.hashes.delete(id);
+    await deleteIfExists(this.driver, paths.uploadDir(name, id));
+  }
+
+  private async startedAt(name: string, id: string): Promise<Date> {
+    if (!UPLOAD_ID.test(id))
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload id is not valid', { id: id.slice(0, 100) });
+    try {
+      const text = (await this.driver.getContent(paths.uploadStartedAt(name, id))).toString('utf8');
+      const date = new Date(text.trim());
+      return Number.isNaN(date.getTime()) ? new Date(0) : date;
+    } catch (err) {
+      if (isPathNotFound(err)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} unknown`, { id });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from '../content/registry.js';
+
+export interface RegistryHttpOptions {
+  registry: Registry;
+  /** storage.maintenance.readonly: every write answers 405. */
+  readOnly?: boolean;
+  /** storage.delete.enabled. */
+  deleteEnabled?: boolean;
+  /** storage.redirect.disable negated: blob GETs may redirect to the driver's URL. */
+  redirect?: boolean;
+  /** http.relativeurls: Location headers carry a path only. */
+  relativeUrls?: boolean;
+  /** http.host: the externally visible base URL for Location headers. */
+  host?: string;
+  /** http.headers: added to every /v2 response. */
+  headers?: Record<string, string[]>;
+}
+
+export interface RouteContext {
+  registry: Registry;
+  options: RegistryHttpOptions;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** Validated repository name ('' for routes without one). */
+  name: string;
+  /** Other path parameters of the route (reference, digest, id), still raw. */
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  /** An absolute (or, with relativeurls, relative) URL for a path below the registry root. */
+  url(path: string): string;
+}
+
+export type Handler = (ctx: RouteContext) => Promise<void>;

@@ -1,0 +1,89 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODES, RegistryError } from '../errors.js';
+import { parseName } from '../reference.js';
+import type { RegistryHttpOptions, RouteContext } from './context.js';
+import { type Method, matchRoute } from './router.js';
+import { urlFor } from './urls.js';
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The registry route that served the request (for logs and metrics). */
+    registryRoute?: string;
+  }
+}
+
+function sendError(reply: FastifyReply, err: RegistryError): void {
+  reply.code(err.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(err));
+}
+
+/**
+ * The OCI distribution / Docker v2 API as an encapsulated fastify plugin. Bodies are not parsed by fastify:
+ * blob routes stream `request.raw` straight to storage, and manifest routes read it with a size limit.
+ */
+export async function registryApi(fastify: FastifyInstance, options: RegistryHttpOptions): Promise<void> {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  fastify.addHook('onRequest', async (_request, reply) => {
+    reply.header('docker-distribution-api-version', 'registry/2.0');
+    for (const [header, values] of Object.entries(options.headers ?? {})) reply.header(header, values);
+  });
+
+  fastify.setErrorHandler((error: FastifyError | RegistryError, request, reply) => {
+    if (error instanceof RegistryError) {
+      if (error.status >= 500) request.log.error({ err: error }, 'registry error');
+      return sendError(reply, error);
+    }
+    const status = (error as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return sendError(reply, new RegistryError('UNSUPPORTED', error.message, undefined, status));
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    sendError(reply, new RegistryError('UNKNOWN', ERROR_CODES.UNKNOWN.message));
+  });
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?', 1)[0] as string;
+    const match = matchRoute(path);
+    if (!match)
+      throw new RegistryError(
+        'UNSUPPORTED',
+        `no such endpoint: ${request.method} ${path.slice(0, 200)}`,
+        undefined,
+        404,
+      );
+    request.registryRoute = match.route.id;
+    const method = request.method as Method;
+    const handler =
+      match.route.handlers[method] ?? (method === 'HEAD' ? match.route.handlers.GET : undefined);
+    if (!handler) {
+      reply.header('allow', Object.keys(match.route.handlers).join(', '));
+      throw new RegistryError('UNSUPPORTED', `${method} is not allowed on ${match.route.id}`);
+    }
+    if (options.readOnly && WRITES.has(method)) {
+      reply.header('allow', 'GET, HEAD');
+      throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
+    }
+    if (method === 'DELETE' && !options.deleteEnabled && match.route.id !== 'upload') {
+      throw new RegistryError('UNSUPPORTED', 'deletion is disabled (storage.delete.enabled is false)');
+    }
+    const { name: rawName, ...params } = match.params;
+    const ctx: RouteContext = {
+      registry: options.registry,
+      options,
+      request,
+      reply,
+      name: rawName === undefined ? '' : parseName(rawName),
+      params,
+      query: request.query as Record<string, string | undefined>,
+      url: (p) => urlFor(request, options, p),
+    };
+    await handler(ctx);
+    return reply;
+  };
+
+  fastify.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2', handler: handle });
+  fastify.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*', handler: handle });
+}

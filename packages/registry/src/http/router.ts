@@ -1,0 +1,69 @@
+import type { Handler } from './context.js';
+import {
+  cancelUpload,
+  deleteBlob,
+  getBlob,
+  getUpload,
+  patchUpload,
+  putUpload,
+  startUpload,
+} from './routes/blobs.js';
+import { base, catalog, listTags } from './routes/listing.js';
+import { deleteManifest, getManifest, getReferrers, putManifest } from './routes/manifests.js';
+
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Route {
+  /** A stable label for logs and metrics. */
+  id: string;
+  pattern: RegExp;
+  handlers: Partial<Record<Method, Handler>>;
+}
+
+// Repository names contain slashes, so routes match the whole path; a name is the shortest prefix that lets
+// the rest of the path match, and is validated by the spec's grammar before any handler runs.
+const NAME = '(?<name>.+?)';
+
+export const ROUTES: Route[] = [
+  { id: 'base', pattern: /^\/v2\/?$/, handlers: { GET: base } },
+  { id: 'catalog', pattern: /^\/v2\/_catalog$/, handlers: { GET: catalog } },
+  { id: 'tags', pattern: new RegExp(`^/v2/${NAME}/tags/list$`), handlers: { GET: listTags } },
+  {
+    id: 'manifest',
+    pattern: new RegExp(`^/v2/${NAME}/manifests/(?<reference>[^/]+)$`),
+    handlers: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  },
+  {
+    id: 'upload-start',
+    pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`),
+    handlers: { POST: startUpload },
+  },
+  {
+    id: 'upload',
+    pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<id>[^/]+)$`),
+    handlers: { GET: getUpload, PATCH: patchUpload, PUT: putUpload, DELETE: cancelUpload },
+  },
+  {
+    id: 'blob',
+    pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`),
+    handlers: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+  },
+  {
+    id: 'referrers',
+    pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`),
+    handlers: { GET: getReferrers },
+  },
+];
+
+export interface Match {
+  route: Route;
+  params: Record<string, string>;
+}
+
+export function matchRoute(path: string): Match | undefined {
+  for (const route of ROUTES) {
+    const m = route.pattern.exec(path);
+    if (m) return { route, params: { ...m.groups } };
+  }
+  return undefined;
+}

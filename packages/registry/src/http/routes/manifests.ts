@@ -1,0 +1,103 @@
+import type { StoredManifest } from '../../content/manifests.js';
+import { MAX_MANIFEST_BYTES } from '../../content/manifests.js';
+import { bareMediaType, isIndexType, MANIFEST_MEDIA_TYPES, MediaType } from '../../content/media-types.js';
+import { RegistryError } from '../../errors.js';
+import { Digest, parseReference, type Reference } from '../../reference.js';
+import { readLimited } from '../body.js';
+import type { Handler, RouteContext } from '../context.js';
+
+function acceptedTypes(header: string | string[] | undefined): string[] | undefined {
+  const values = (Array.isArray(header) ? header : header === undefined ? [] : [header])
+    .flatMap((h) => h.split(','))
+    .map((v) => bareMediaType(v))
+    .filter((v): v is string => v !== undefined);
+  // No Accept, or a wildcard: any manifest type will do.
+  return values.length === 0 || values.includes('*/*') || values.includes('application/*')
+    ? undefined
+    : values;
+}
+
+/**
+ * Serves what the client accepts, as distribution does: a Docker manifest list to a client that takes only
+ * single-image manifests is answered with its linux/amd64 image; other unacceptable types are MANIFEST_UNKNOWN.
+ */
+async function negotiate(ctx: RouteContext, manifest: StoredManifest): Promise<StoredManifest> {
+  const accepted = acceptedTypes(ctx.request.headers.accept);
+  if (
+    !accepted ||
+    accepted.includes(manifest.mediaType) ||
+    !MANIFEST_MEDIA_TYPES.some((t) => accepted.includes(t))
+  ) {
+    return manifest;
+  }
+  if (manifest.mediaType === MediaType.dockerManifestList) {
+    const list = JSON.parse(manifest.content.toString('utf8')) as {
+      manifests: { digest: string; platform?: { os?: string; architecture?: string } }[];
+    };
+    const child = list.manifests.find(
+      (m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64',
+    );
+    if (child) {
+      const image = await ctx.registry.manifests.get(ctx.name, {
+        kind: 'digest',
+        digest: Digest.parse(child.digest),
+      });
+      if (accepted.includes(image.mediaType)) return image;
+    }
+  }
+  const what = isIndexType(manifest.mediaType) ? 'an index' : 'a manifest';
+  throw new RegistryError(
+    'MANIFEST_UNKNOWN',
+    `found ${what} of type ${manifest.mediaType}, but the Accept header does not allow it`,
+    { mediaType: manifest.mediaType },
+  );
+}
+
+/** The digest to report: in the algorithm the client asked by, when it asked by digest. */
+const reportedDigest = (reference: Reference, manifest: StoredManifest) =>
+  reference.kind === 'digest' && manifest.digest.equals(reference.digest)
+    ? reference.digest
+    : manifest.digest;
+
+export const getManifest: Handler = async (ctx) => {
+  const reference = parseReference(ctx.params.reference as string);
+  const manifest = await negotiate(ctx, await ctx.registry.manifests.get(ctx.name, reference));
+  const digest = `${reportedDigest(reference, manifest)}`;
+  const etag = `"${digest}"`;
+  ctx.reply
+    .header('docker-content-digest', digest)
+    .header('etag', etag)
+    .header('content-type', manifest.mediaType);
+  if (ctx.request.headers['if-none-match'] === etag) return void ctx.reply.code(304).send();
+  ctx.reply.header('content-length', manifest.content.length);
+  ctx.reply.send(ctx.request.method === 'HEAD' ? undefined : manifest.content);
+};
+
+export const putManifest: Handler = async (ctx) => {
+  const reference = parseReference(ctx.params.reference as string);
+  const body = await readLimited(ctx.request.raw, MAX_MANIFEST_BYTES, 'manifest');
+  const contentType = bareMediaType(ctx.request.headers['content-type']);
+  const result = await ctx.registry.manifests.put(ctx.name, reference, contentType, body);
+  if (result.subject) ctx.reply.header('oci-subject', `${result.subject}`);
+  ctx.reply
+    .code(201)
+    .header('location', ctx.url(`/v2/${ctx.name}/manifests/${result.digest}`))
+    .header('docker-content-digest', `${result.digest}`)
+    .header('content-length', 0)
+    .send();
+};
+
+export const deleteManifest: Handler = async (ctx) => {
+  const reference = parseReference(ctx.params.reference as string);
+  if (reference.kind === 'tag') await ctx.registry.tags.untag(ctx.name, reference.tag);
+  else await ctx.registry.manifests.delete(ctx.name, reference.digest);
+  ctx.reply.code(202).header('content-length', 0).send();
+};
+
+export const getReferrers: Handler = async (ctx) => {
+  const subject = Digest.parse(ctx.params.digest as string);
+  const artifactType = ctx.query.artifactType;
+  const index = await ctx.registry.manifests.referrers(ctx.name, subject, artifactType);
+  if (artifactType !== undefined) ctx.reply.header('oci-filters-applied', 'artifactType');
+  ctx.reply.header('content-type', MediaType.ociIndex).send(JSON.stringify(index));
+};

@@ -1,0 +1,24 @@
+export { parseDuration } from './config/duration.js';
+export {
+  applyEnvironment,
+  ConfigError,
+  ignoredSections,
+  loadConfig,
+  parseConfig,
+  parseConfigText,
+} from './config/load.js';
+export { configSchema, type RegistryConfig, type StorageConfig } from './config/schema.js';
+export { type BlobDescriptor, BlobStore } from './content/blobs.js';
+export { compareNames } from './content/catalog.js';
+export { MAX_MANIFEST_BYTES, ManifestService, type StoredManifest } from './content/manifests.js';
+export { MediaType } from './content/media-types.js';
+export { Registry, type RegistryOptions } from './content/registry.js';
+export { TagStore } from './content/tags.js';
+export { UploadService } from './content/uploads.js';
+export { ERROR_CODES, type ErrorCode, RegistryError } from './errors.js';
+export type { RegistryHttpOptions } from './http/context.js';
+export { registryApi } from './http/plugin.js';
+export { ROUTES } from './http/router.js';
+export { startUploadPurging, type UploadPurgingOptions } from './maintenance.js';
+export { paths, ROOT } from './paths.js';
+export { Digest, type DigestAlgorithm, parseName, parseReference, parseTag } from './reference.js';

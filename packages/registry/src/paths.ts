@@ -1,0 +1,39 @@
+/**
+ * distribution's storage layout, byte for byte (registry/storage/paths.go), so that registry:2 and this
+ * registry can serve one storage root. Only this module knows where things live.
+ */
+import type { Digest } from './reference.js';
+
+export const ROOT = '/docker/registry/v2';
+export const REPOSITORIES = `${ROOT}/repositories`;
+
+const digestDir = (d: Digest) => `${d.algorithm}/${d.hex}`;
+const repo = (name: string) => `${REPOSITORIES}/${name}`;
+
+export const paths = {
+  blobsRoot: `${ROOT}/blobs`,
+  blobDir: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
+  repository: repo,
+  layerLink: (name: string, d: Digest) => `${repo(name)}/_layers/${digestDir(d)}/link`,
+  layerDir: (name: string, d: Digest) => `${repo(name)}/_layers/${digestDir(d)}`,
+  revisionsDir: (name: string) => `${repo(name)}/_manifests/revisions`,
+  revisionDir: (name: string, d: Digest) => `${repo(name)}/_manifests/revisions/${digestDir(d)}`,
+  revisionLink: (name: string, d: Digest) => `${repo(name)}/_manifests/revisions/${digestDir(d)}/link`,
+  tagsDir: (name: string) => `${repo(name)}/_manifests/tags`,
+  tagDir: (name: string, tag: string) => `${repo(name)}/_manifests/tags/${tag}`,
+  tagCurrentLink: (name: string, tag: string) => `${repo(name)}/_manifests/tags/${tag}/current/link`,
+  tagIndexLink: (name: string, tag: string, d: Digest) =>
+    `${repo(name)}/_manifests/tags/${tag}/index/${digestDir(d)}/link`,
+  uploadsDir: (name: string) => `${repo(name)}/_uploads`,
+  uploadDir: (name: string, id: string) => `${repo(name)}/_uploads/${id}`,
+  uploadData: (name: string, id: string) => `${repo(name)}/_uploads/${id}/data`,
+  uploadStartedAt: (name: string, id: string) => `${repo(name)}/_uploads/${id}/startedat`,
+  /**
+   * Referrers index (not in distribution 2.8, which has no referrers API): one link per referrer under its
+   * subject. The leading underscore keeps it out of distribution's catalog walk.
+   */
+  referrersDir: (name: string, subject: Digest) => `${repo(name)}/_referrers/${digestDir(subject)}`,
+  referrerLink: (name: string, subject: Digest, referrer: Digest) =>
+    `${repo(name)}/_referrers/${digestDir(subject)}/${digestDir(referrer)}/link`,
+};

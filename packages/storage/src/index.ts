@@ -7,4 +7,5 @@ export {
   PathNotFoundError,
   StorageError,
 } from './errors.js';
+export { InMemoryDriver } from './inmemory.js';
 export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';

@@ -59,6 +59,9 @@ export interface ParsedManifest {
   annotations?: Record<string, string>;
 }
 
+// Content types that say nothing about the manifest: its own mediaType decides.
+const GENERIC_TYPES = ['application/json', 'application/octet-stream'];
+
 const invalid = (message: string, detail?: unknown) => new RegistryError('MANIFEST_INVALID', message, detail);
 
 function describeIssues(error: z.ZodError): string {
@@ -87,6 +90,15 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     throw invalid('manifest must be a JSON object');
   const bodyType = (json as { mediaType?: unknown }).mediaType;
   if (bodyType !== undefined && typeof bodyType !== 'string') throw invalid('mediaType must be a string');
+  if (
+    contentType &&
+    !MANIFEST_MEDIA_TYPES.includes(contentType) &&
+    !GENERIC_TYPES.includes(contentType) &&
+    contentType !== MediaType.dockerSchema1 &&
+    contentType !== MediaType.dockerSchema1Signed
+  ) {
+    throw invalid(`unsupported manifest Content-Type ${contentType}`);
+  }
   const headerType = contentType && MANIFEST_MEDIA_TYPES.includes(contentType) ? contentType : undefined;
   if (
     contentType === MediaType.dockerSchema1 ||

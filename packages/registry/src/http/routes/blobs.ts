@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { BlobDescriptor } from '../../content/blobs.js';
 import type { UploadStatus } from '../../content/uploads.js';
 import { RegistryError } from '../../errors.js';
@@ -44,7 +44,7 @@ export const getBlob: Handler = async (ctx) => {
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${found.size}`);
   if (request.method === 'HEAD') return void reply.send();
   const stream = await registry.blobs.open(digest, start);
-  return void reply.send(range && range.end < found.size - 1 ? limit(stream, length) : stream);
+  return void reply.send(range && range.end < found.size - 1 ? Readable.from(limit(stream, length)) : stream);
 };
 
 /** Ends a stream after `length` bytes (a Range that stops before the blob does). */

@@ -99,5 +99,5 @@ export const getReferrers: Handler = async (ctx) => {
   const artifactType = ctx.query.artifactType;
   const index = await ctx.registry.manifests.referrers(ctx.name, subject, artifactType);
   if (artifactType !== undefined) ctx.reply.header('oci-filters-applied', 'artifactType');
-  ctx.reply.header('content-type', MediaType.ociIndex).send(JSON.stringify(index));
+  ctx.reply.header('content-type', MediaType.ociIndex).send(Buffer.from(JSON.stringify(index)));
 };

@@ -1,0 +1,122 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface Server {
+  pid: number;
+  url: string;
+  /** Everything the process wrote so far. */
+  output(): string;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with the exit code or signal. */
+  stop(graceMs?: number): Promise<number | string | null>;
+  /** SIGKILL at once (a crash). */
+  kill9(): Promise<void>;
+  exited: Promise<number | string | null>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  child: ChildProcess,
+  log: () => string,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${what} exited early:\n${log()}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not become ready in ${timeoutMs} ms:\n${log()}`);
+}
+
+const running = new Set<Server>();
+
+/** Starts a server process and waits until `url` + readyPath answers. Every one is stopped by its PID. */
+export async function startServer(
+  command: string,
+  args: string[],
+  options: {
+    url: string;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    readyPath?: string;
+    timeoutMs?: number;
+    name?: string;
+  },
+): Promise<Server> {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout?.on('data', (d) => {
+    log += d;
+  });
+  child.stderr?.on('data', (d) => {
+    log += d;
+  });
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal)),
+  );
+  const name = options.name ?? command;
+  const server: Server = {
+    pid: child.pid as number,
+    url: options.url,
+    output: () => log,
+    exited,
+    async stop(graceMs = 10_000) {
+      running.delete(server);
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(server.pid, 'SIGTERM');
+        const timer = setTimeout(
+          () => child.exitCode === null && process.kill(server.pid, 'SIGKILL'),
+          graceMs,
+        );
+        const result = await exited;
+        clearTimeout(timer);
+        return result;
+      }
+      return exited;
+    },
+    async kill9() {
+      running.delete(server);
+      process.kill(server.pid, 'SIGKILL');
+      await exited;
+    },
+  };
+  running.add(server);
+  try {
+    const ready = `${options.url}${options.readyPath ?? '/v2/'}`;
+    await waitUntil(
+      async () => (await fetch(ready)).status < 500,
+      options.timeoutMs ?? 30_000,
+      name,
+      child,
+      () => log,
+    );
+  } catch (err) {
+    await server.stop(1000);
+    throw err;
+  }
+  return server;
+}
+
+/** Stops whatever a test left running (by PID). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((s) => s.stop(5000)));
+}

@@ -1,0 +1,57 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, type Server, startServer } from './process.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const REGISTRY_MAIN = join(REPO_ROOT, 'apps/registry/dist/main.js');
+
+export interface RegistryOptions {
+  /** Storage root (filesystem driver). */
+  root: string;
+  /** Directory for the config file. */
+  dir: string;
+  deleteEnabled?: boolean;
+  /** Extra top-level config sections merged in. */
+  extra?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+async function writeConfig(options: RegistryOptions, port: number, file: string): Promise<string> {
+  await mkdir(options.dir, { recursive: true });
+  const config = {
+    version: '0.1',
+    log: { level: 'info', accesslog: { disabled: false } },
+    storage: {
+      filesystem: { rootdirectory: options.root },
+      delete: { enabled: options.deleteEnabled ?? true },
+    },
+    http: { addr: `127.0.0.1:${port}` },
+    ...options.extra,
+  };
+  const path = join(options.dir, file);
+  await writeFile(path, stringify(config));
+  return path;
+}
+
+/** This project's `registry serve`, built (pnpm test builds first). */
+export async function startOurRegistry(options: RegistryOptions): Promise<Server> {
+  const port = await freePort();
+  const config = await writeConfig(options, port, 'ours.yml');
+  return startServer(process.execPath, [REGISTRY_MAIN, 'serve', config], {
+    url: `http://127.0.0.1:${port}`,
+    name: 'registry serve',
+    ...(options.env && { env: options.env }),
+  });
+}
+
+/** Debian's docker-registry (distribution 2.8), the reference peer. */
+export async function startDockerRegistry(options: RegistryOptions): Promise<Server> {
+  const port = await freePort();
+  const config = await writeConfig(options, port, 'distribution.yml');
+  return startServer('docker-registry', ['serve', config], {
+    url: `http://127.0.0.1:${port}`,
+    name: 'docker-registry',
+    ...(options.env && { env: options.env }),
+  });
+}

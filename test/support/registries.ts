@@ -26,8 +26,8 @@ async function writeConfig(options: RegistryOptions, port: number, file: string)
       filesystem: { rootdirectory: options.root },
       delete: { enabled: options.deleteEnabled ?? true },
     },
-    http: { addr: `127.0.0.1:${port}` },
     ...options.extra,
+    http: { addr: `127.0.0.1:${port}`, ...(options.extra?.http as object | undefined) },
   };
   const path = join(options.dir, file);
   await writeFile(path, stringify(config));

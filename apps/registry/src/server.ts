@@ -153,6 +153,12 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   const prometheus = config.http?.debug?.prometheus;
   const metrics = debugAddr && prometheus?.enabled ? instrument(app) : undefined;
 
+  // While draining, answers close their connection so the process can exit as soon as they are sent.
+  let closing = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   // Load balancers probe the root.
   app.get('/', async (_request, reply) => reply.header('content-type', 'text/plain').send(''));
   await app.register(registryApi, {
@@ -207,6 +213,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     ...(debug && { debug }),
     url,
     async close() {
+      closing = true;
       stopPurging?.();
       health?.stop();
       await Promise.all([app.close(), debug?.close()]);

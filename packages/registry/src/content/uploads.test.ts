@@ -1,0 +1,38 @@
+import { Readable } from 'node:stream';
+import { InMemoryDriver } from '@regop/storage';
+import { describe, expect, it } from 'vitest';
+import { paths } from '../paths.js';
+import { Digest } from '../reference.js';
+import { Registry } from './registry.js';
+
+describe('upload purging', () => {
+  it('removes uploads older than the age, in every repository, and only reports on a dry run', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const old = await registry.uploads.start('a/b');
+    const fresh = await registry.uploads.start('c');
+    await driver.putContent(paths.uploadStartedAt('a/b', old.id), '2020-01-01T00:00:00Z');
+    const cutoff = new Date(Date.now() - 60_000);
+
+    expect(await registry.uploads.purge(cutoff, true)).toEqual([paths.uploadDir('a/b', old.id)]);
+    expect((await registry.uploads.status('a/b', old.id)).id).toBe(old.id);
+
+    expect(await registry.uploads.purge(cutoff, false)).toEqual([paths.uploadDir('a/b', old.id)]);
+    await expect(registry.uploads.status('a/b', old.id)).rejects.toMatchObject({
+      code: 'BLOB_UPLOAD_UNKNOWN',
+    });
+    expect((await registry.uploads.status('c', fresh.id)).id).toBe(fresh.id);
+  });
+
+  it('re-reads the data to verify the digest when the running hash was lost (resumed on another unit)', async () => {
+    const driver = new InMemoryDriver();
+    const upload = await new Registry(driver).uploads.start('r');
+    await new Registry(driver).uploads.append('r', upload.id, Readable.from([Buffer.from('hello ')]));
+    // A second registry over the same storage (another unit) finishes the upload.
+    const other = new Registry(driver);
+    const digest = Digest.of('sha256', 'hello world');
+    const blob = await other.uploads.commit('r', upload.id, digest, Readable.from([Buffer.from('world')]));
+    expect(blob).toEqual({ digest, size: 11 });
+    expect((await driver.getContent(paths.blobData(digest))).toString()).toBe('hello world');
+  });
+});

@@ -1,0 +1,51 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+
+export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+export { randomBytes };
+
+/** Pushes a blob the way docker and skopeo do: POST, then PUT with the body. */
+export async function pushBlob(base: string, repo: string, content: Buffer): Promise<Response> {
+  const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  if (post.status !== 202) throw new Error(`POST ${repo}: ${post.status} ${await post.text()}`);
+  const location = new URL(post.headers.get('location') as string, base);
+  location.searchParams.set('digest', sha256(content));
+  return fetch(location, {
+    method: 'PUT',
+    body: content,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+}
+
+/** Sends raw bytes and returns the status line's code (the server may answer before reading it all). */
+export function rawRequest(base: string, text: string): Promise<{ status: number; response: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(text));
+    let response = '';
+    socket.on('data', (d) => {
+      response += d;
+    });
+    socket.on('error', reject);
+    socket.on('close', () =>
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0), response }),
+    );
+  });
+}
+
+/** Starts a PATCH whose body the caller writes piece by piece (to interrupt it mid-way). */
+export function openPatch(url: string, headers: Record<string, string> = {}) {
+  const req = request(url, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/octet-stream', ...headers },
+  });
+  const response = new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+  });
+  return { req, response };
+}

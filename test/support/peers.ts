@@ -18,7 +18,10 @@ function missing(binaries: string[]): string[] {
  */
 export function describeWithPeers(binaries: string[], name: string, body: () => void): void {
   const absent = missing(binaries);
-  if (absent.length === 0) return describe(name, body);
+  if (absent.length === 0) {
+    describe(name, body);
+    return;
+  }
   const reason = `${name}: needs ${absent.join(', ')} (apt-get install them; .ci/run does)`;
   if (process.env.CI) {
     describe(name, () => {

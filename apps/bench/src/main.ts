@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
+import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
+
+const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N]
+
+Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
+chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs wrk), 200 small-image
+pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
+RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048) is pushed and pulled.
+Servers must listen on this machine for RSS to be read (their PID is found from the port).`;
+
+const MiB = 1024 * 1024;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const fmt = (n: number | undefined) => (n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      vs: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      'big-mib': { type: 'string', default: '2048' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help || !values.url) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(values.help ? 0 : 2);
+  }
+  const rounds = Number(values.rounds);
+  const runId = randomBytes(4).toString('hex');
+  const targets: Target[] = [values.url, values.vs]
+    .filter((u): u is string => u !== undefined)
+    .map((url, i) => ({
+      label: i === 0 ? 'A' : 'B',
+      url: url.replace(/\/+$/, ''),
+      prefix: `bench-${runId}`,
+    }));
+
+  const pids = new Map<string, number | undefined>();
+  const idle = new Map<string, number>();
+  for (const t of targets) {
+    const res = await fetch(`${t.url}/v2/`);
+    if (res.status !== 200) throw new Error(`${t.url}/v2/ answered ${res.status}`);
+    const pid = await pidListeningOn(Number(new URL(t.url).port || 80));
+    pids.set(t.label, pid);
+    if (pid) idle.set(t.label, await rssBytes(pid));
+    process.stderr.write(`${t.label}: ${t.url}${pid ? ` (pid ${pid})` : ' (pid not found: no RSS)'}\n`);
+  }
+  const samplers = targets.map((t) => {
+    const pid = pids.get(t.label);
+    return pid ? sampleRss(pid) : undefined;
+  });
+
+  const results = new Map<string, Map<string, number[]>>();
+  for (const scenario of SCENARIOS) {
+    const byTarget = new Map<string, number[]>();
+    results.set(scenario.name, byTarget);
+    for (const t of targets) {
+      await scenario.setup?.(t);
+      byTarget.set(t.label, []);
+    }
+    // Alternate A and B within each round so drift in the machine hits both alike.
+    for (let round = 0; round < rounds; round++) {
+      for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const value = await scenario.run(t, round);
+        byTarget.get(t.label)?.push(value);
+        process.stderr.write(
+          `  ${scenario.name} [${t.label} round ${round + 1}]: ${fmt(value)} ${scenario.unit}\n`,
+        );
+      }
+    }
+  }
+  const peaks = await Promise.all(samplers.map((s) => s?.stop()));
+
+  // The big blob round trip, one target at a time, with RSS sampled on its own.
+  const bigMiB = Number(values['big-mib']);
+  const bigRise = new Map<string, number>();
+  for (const t of targets) {
+    const pid = pids.get(t.label);
+    if (!pid || bigMiB <= 0) continue;
+    const before = await rssBytes(pid);
+    const sampler = sampleRss(pid);
+    await bigBlobRoundTrip(t, bigMiB * MiB);
+    bigRise.set(t.label, ((await sampler.stop()) - before) / MiB);
+    process.stderr.write(
+      `  ${bigMiB} MiB blob push+pull [${t.label}]: RSS rise ${fmt(bigRise.get(t.label))} MiB\n`,
+    );
+  }
+
+  const header = [
+    'metric',
+    ...targets.map((t) => `${t.label} (${t.url})`),
+    ...(targets.length > 1 ? ['A vs B'] : []),
+  ];
+  const rows: string[][] = [];
+  for (const scenario of SCENARIOS) {
+    const a = median(results.get(scenario.name)?.get('A') ?? []);
+    const b = targets.length > 1 ? median(results.get(scenario.name)?.get('B') ?? []) : undefined;
+    const ratio =
+      b === undefined
+        ? []
+        : [scenario.higherIsBetter ? `${(a / b).toFixed(2)}x` : `${(a / b).toFixed(2)}x the time`];
+    rows.push([
+      `${scenario.name} (${scenario.unit})`,
+      fmt(a),
+      ...(b === undefined ? [] : [fmt(b)]),
+      ...ratio,
+    ]);
+  }
+  const mib = (label: string, m: Map<string, number>) =>
+    m.has(label) ? fmt((m.get(label) as number) / MiB) : '-';
+  rows.push(['RSS idle (MiB)', ...targets.map((t) => mib(t.label, idle))]);
+  rows.push([
+    'RSS peak over the run (MiB)',
+    ...targets.map((_, i) => fmt(peaks[i] === undefined ? undefined : (peaks[i] as number) / MiB)),
+  ]);
+  rows.push([
+    `RSS rise during ${bigMiB} MiB push+pull (MiB)`,
+    ...targets.map((t) => fmt(bigRise.get(t.label))),
+  ]);
+
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  process.stdout.write(
+    `\n${line(header)}\n${line(header.map(() => '---'))}\n${rows.map(line).join('\n')}\n\nmedians of ${rounds} rounds\n`,
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});

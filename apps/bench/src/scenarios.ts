@@ -1,0 +1,295 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  digestOf,
+  digestOfRepeated,
+  expectStatus,
+  pool,
+  pushChunked,
+  pushMonolithic,
+  repeatStream,
+  send,
+} from './client.js';
+
+const MiB = 1024 * 1024;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+export interface Target {
+  label: string;
+  url: string;
+  /** A run-unique repository prefix, so runs never collide with earlier data. */
+  prefix: string;
+}
+
+export interface Scenario {
+  name: string;
+  unit: string;
+  /** True when a larger number is better. */
+  higherIsBetter: boolean;
+  setup?(target: Target): Promise<void>;
+  run(target: Target, round: number): Promise<number>;
+}
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+
+function manifestFor(
+  config: { digest: string; size: number },
+  layers: { digest: string; size: number }[],
+): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+    }),
+  );
+}
+
+async function putManifest(target: Target, repo: string, ref: string, manifest: Buffer) {
+  await expectStatus(
+    send('PUT', `${target.url}/v2/${repo}/manifests/${ref}`, {
+      body: manifest,
+      headers: { 'content-type': OCI_MANIFEST },
+    }),
+    201,
+    'PUT manifest',
+  );
+}
+
+/** Blobs made unique per round and target (the first bytes carry a counter), digests computed before timing. */
+function blobs(count: number, size: number, salt: string): { blob: Buffer; digest: string }[] {
+  const base = randomBytes(size);
+  return Array.from({ length: count }, (_, i) => {
+    const blob = Buffer.from(base);
+    blob.write(`${salt}-${i}-${Math.random()}`, 0);
+    return { blob, digest: digestOf(blob) };
+  });
+}
+
+const BLOB_COUNT = 4;
+const BLOB_SIZE = 64 * MiB;
+const pulled = new Map<string, string[]>();
+
+export const pushMonolithicScenario: Scenario = {
+  name: 'blob push, monolithic (4 x 64 MiB)',
+  unit: 'MB/s',
+  higherIsBetter: true,
+  async run(target, round) {
+    const set = blobs(BLOB_COUNT, BLOB_SIZE, `${target.label}-mono-${round}`);
+    const start = process.hrtime.bigint();
+    for (const { blob, digest } of set)
+      await pushMonolithic(target.url, `${target.prefix}/blobs`, blob, digest);
+    const s = seconds(start);
+    pulled.set(
+      target.label,
+      set.map((b) => b.digest),
+    );
+    return (BLOB_COUNT * BLOB_SIZE) / 1e6 / s;
+  },
+};
+
+export const pushChunkedScenario: Scenario = {
+  name: 'blob push, chunked 8 MiB PATCHes (4 x 64 MiB)',
+  unit: 'MB/s',
+  higherIsBetter: true,
+  async run(target, round) {
+    const set = blobs(BLOB_COUNT, BLOB_SIZE, `${target.label}-chunked-${round}`);
+    const start = process.hrtime.bigint();
+    for (const { blob, digest } of set)
+      await pushChunked(target.url, `${target.prefix}/blobs`, blob, digest, 8 * MiB);
+    return (BLOB_COUNT * BLOB_SIZE) / 1e6 / seconds(start);
+  },
+};
+
+export const pullScenario: Scenario = {
+  name: 'blob pull (4 x 64 MiB, no client hashing)',
+  unit: 'MB/s',
+  higherIsBetter: true,
+  async run(target) {
+    const digests = pulled.get(target.label) ?? [];
+    if (digests.length === 0) throw new Error('blob pull runs after the monolithic push');
+    const start = process.hrtime.bigint();
+    let bytes = 0;
+    for (const digest of digests) {
+      const r = await send('GET', `${target.url}/v2/${target.prefix}/blobs/blobs/${digest}`, {
+        keepBody: false,
+      });
+      if (r.status !== 200) throw new Error(`GET blob: HTTP ${r.status}`);
+      bytes += BLOB_SIZE;
+    }
+    return bytes / 1e6 / seconds(start);
+  },
+};
+
+/** A manifest to hammer with HEAD and GET. */
+async function seedManifest(target: Target): Promise<string> {
+  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+  const layer = randomBytes(1024);
+  await pushMonolithic(target.url, `${target.prefix}/hot`, config, digestOf(config));
+  await pushMonolithic(target.url, `${target.prefix}/hot`, layer, digestOf(layer));
+  await putManifest(
+    target,
+    `${target.prefix}/hot`,
+    'latest',
+    manifestFor({ digest: digestOf(config), size: config.length }, [
+      { digest: digestOf(layer), size: layer.length },
+    ]),
+  );
+  return `${target.url}/v2/${target.prefix}/hot/manifests/latest`;
+}
+
+const run = promisify(execFile);
+
+async function wrk(url: string, method: 'HEAD' | 'GET'): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'regop-bench-'));
+  const script = join(dir, 'request.lua');
+  await writeFile(script, `wrk.method = "${method}"\nwrk.headers["Accept"] = "${OCI_MANIFEST}"\n`);
+  const { stdout } = await run('wrk', ['-t2', '-c32', '-d5s', '-s', script, url]);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
+  if (errors) throw new Error(`wrk saw ${errors[1]} failed responses:\n${stdout}`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
+}
+
+const hot = new Map<string, string>();
+function manifestRate(method: 'HEAD' | 'GET'): Scenario {
+  return {
+    name: `manifest ${method} by tag (32 connections, wrk)`,
+    unit: 'req/s',
+    higherIsBetter: true,
+    async setup(target) {
+      if (!hot.has(target.label)) hot.set(target.label, await seedManifest(target));
+    },
+    run: (target) => wrk(hot.get(target.label) as string, method),
+  };
+}
+
+export const manifestHeadScenario = manifestRate('HEAD');
+export const manifestGetScenario = manifestRate('GET');
+
+/** One small image as a client pushes it: HEAD each blob, upload what is missing, then the manifest. */
+async function pushSmallImage(target: Target, repo: string, tag: string): Promise<void> {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag, n: Math.random() }));
+  const layers = [randomBytes(8192), randomBytes(16384)];
+  for (const blob of [config, ...layers]) {
+    const digest = digestOf(blob);
+    const head = await send('HEAD', `${target.url}/v2/${repo}/blobs/${digest}`);
+    if (head.status !== 200) await pushMonolithic(target.url, repo, blob, digest);
+  }
+  const manifest = manifestFor(
+    { digest: digestOf(config), size: config.length },
+    layers.map((l) => ({ digest: digestOf(l), size: l.length })),
+  );
+  await putManifest(target, repo, tag, manifest);
+}
+
+export const smallImagesScenario: Scenario = {
+  name: '200 small-image pushes, concurrency 16',
+  unit: 'images/s',
+  higherIsBetter: true,
+  async run(target, round) {
+    const start = process.hrtime.bigint();
+    await pool(200, 16, (i) => pushSmallImage(target, `${target.prefix}/small-${i % 20}`, `r${round}-${i}`));
+    return 200 / seconds(start);
+  },
+};
+
+export const tagsListScenario: Scenario = {
+  name: 'tags list of 2000 tags',
+  unit: 'ms',
+  higherIsBetter: false,
+  async setup(target) {
+    const repo = `${target.prefix}/tags`;
+    const config = Buffer.from('{}');
+    await pushMonolithic(target.url, repo, config, digestOf(config));
+    const manifest = manifestFor({ digest: digestOf(config), size: config.length }, []);
+    await pool(2000, 16, (i) => putManifest(target, repo, `tag-${String(i).padStart(4, '0')}`, manifest));
+  },
+  async run(target) {
+    const start = process.hrtime.bigint();
+    const r = await expectStatus(
+      send('GET', `${target.url}/v2/${target.prefix}/tags/tags/list`),
+      200,
+      'tags list',
+    );
+    const ms = seconds(start) * 1000;
+    const count = (JSON.parse(r.body.toString()) as { tags: string[] }).tags.length;
+    if (count !== 2000) throw new Error(`tags list returned ${count} tags`);
+    return ms;
+  },
+};
+
+export const catalogScenario: Scenario = {
+  name: 'catalog of 1000 repositories, n=100 pages via Link',
+  unit: 'ms',
+  higherIsBetter: false,
+  async setup(target) {
+    const config = Buffer.from('{"catalog":true}');
+    const source = `${target.prefix}/catalog-source`;
+    await pushMonolithic(target.url, source, config, digestOf(config));
+    const manifest = manifestFor({ digest: digestOf(config), size: config.length }, []);
+    await pool(1000, 16, async (i) => {
+      const repo = `${target.prefix}/cat/r${String(i).padStart(4, '0')}`;
+      await expectStatus(
+        send('POST', `${target.url}/v2/${repo}/blobs/uploads/?mount=${digestOf(config)}&from=${source}`),
+        201,
+        'mount',
+      );
+      await putManifest(target, repo, 'v1', manifest);
+    });
+  },
+  async run(target) {
+    const start = process.hrtime.bigint();
+    let next: string | undefined = `${target.url}/v2/_catalog?n=100`;
+    let total = 0;
+    while (next) {
+      const r = await expectStatus(send('GET', next), 200, 'catalog');
+      total += (JSON.parse(r.body.toString()) as { repositories: string[] }).repositories.length;
+      const link = /<([^>]+)>;\s*rel="next"/.exec(String(r.headers.link ?? ''));
+      next = link ? new URL(link[1] as string, target.url).toString() : undefined;
+    }
+    const ms = seconds(start) * 1000;
+    if (total < 1000) throw new Error(`catalog listed ${total} repositories`);
+    return ms;
+  },
+};
+
+/** Pushes and pulls one blob of `size` bytes streamed from a repeated block; returns nothing, RSS is sampled. */
+export async function bigBlobRoundTrip(target: Target, size: number): Promise<void> {
+  const block = randomBytes(4 * MiB);
+  block.write(`${target.label}-${Math.random()}`, 0);
+  const digest = digestOfRepeated(block, size);
+  const repo = `${target.prefix}/big`;
+  const post = await expectStatus(
+    send('POST', `${target.url}/v2/${repo}/blobs/uploads/`),
+    202,
+    'POST upload',
+  );
+  const url = new URL(post.headers.location as string, target.url);
+  url.searchParams.set('digest', digest);
+  await expectStatus(
+    send('PUT', url.toString(), {
+      body: repeatStream(block, size),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': size },
+    }),
+    201,
+    'PUT big blob',
+  );
+  const r = await send('GET', `${target.url}/v2/${repo}/blobs/${digest}`, { keepBody: false });
+  if (r.status !== 200) throw new Error(`GET big blob: HTTP ${r.status}`);
+}
+
+export const SCENARIOS: Scenario[] = [
+  pushMonolithicScenario,
+  pushChunkedScenario,
+  pullScenario,
+  manifestHeadScenario,
+  manifestGetScenario,
+  smallImagesScenario,
+  tagsListScenario,
+  catalogScenario,
+];

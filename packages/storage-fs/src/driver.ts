@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { close, createReadStream, fstat, open, writev } from 'node:fs';
 import {
-  type FileHandle,
   mkdir,
-  open,
   readdir,
   readFile,
   rename,
@@ -13,6 +11,7 @@ import {
 } from 'node:fs/promises';
 import { join, dirname as osDirname } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import {
   checkPath,
   type FileInfo,
@@ -28,6 +27,7 @@ import {
 
 const NAME = 'filesystem';
 const READ_CHUNK = 1024 * 1024;
+const WRITE_BUFFER = 4 * 1024 * 1024;
 // Temporary names used by putContent; they never match a registry path and are hidden from list/walk.
 const TEMP_NAME = /^\..*\.[0-9a-f]{16}\.tmp$/;
 
@@ -35,6 +35,10 @@ export interface FilesystemDriverOptions {
   /** Directory that holds the tree (distribution's `rootdirectory`, default /var/lib/registry). */
   rootDirectory: string;
 }
+
+// Raw descriptors: the writer closes them itself (a FileHandle would also close on garbage collection).
+const openFd = promisify(open);
+const fstatFd = promisify(fstat);
 
 const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException)?.code === code;
 
@@ -93,9 +97,9 @@ export class FilesystemDriver implements StorageDriver {
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const full = this.full(path);
     await mkdir(osDirname(full), { recursive: true });
-    const handle = await open(full, append ? 'a' : 'w');
-    const size = append ? (await handle.stat()).size : 0;
-    return new FilesystemWriter(handle, full, size);
+    const fd = await openFd(full, append ? 'a' : 'w');
+    const size = append ? (await fstatFd(fd)).size : 0;
+    return new FilesystemWriter(fd, full, size);
   }
 
   async stat(path: string): Promise<FileInfo> {
@@ -169,11 +173,12 @@ class FilesystemWriter extends Writable implements FileWriter {
   #done = false;
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     private readonly file: string,
     initialSize: number,
   ) {
-    super({ highWaterMark: READ_CHUNK });
+    // A large buffer lets chunks that arrive during a write go to disk together in one writev.
+    super({ highWaterMark: WRITE_BUFFER });
     this.#size = initialSize;
   }
 
@@ -182,29 +187,46 @@ class FilesystemWriter extends Writable implements FileWriter {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.handle.write(chunk).then(({ bytesWritten }) => {
-      this.#size += bytesWritten;
-      cb();
-    }, cb);
+    this._writev([{ chunk }], cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.handle.writev(chunks.map((c) => c.chunk)).then(({ bytesWritten }) => {
-      this.#size += bytesWritten;
-      cb();
-    }, cb);
+    const buffers = chunks.map((c) => c.chunk);
+    const total = buffers.reduce((n, b) => n + b.length, 0);
+    const writeAll = (rest: Buffer[], left: number): void => {
+      writev(this.fd, rest, (err, written) => {
+        if (err) return cb(err);
+        this.#size += written;
+        if (written === left) return cb();
+        // A short write: continue after what was written.
+        let skip = written;
+        const remaining: Buffer[] = [];
+        for (const b of rest) {
+          if (skip >= b.length) skip -= b.length;
+          else {
+            remaining.push(skip > 0 ? b.subarray(skip) : b);
+            skip = 0;
+          }
+        }
+        writeAll(remaining, left - written);
+      });
+    };
+    writeAll(buffers, total);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.handle.close().then(() => cb(), cb);
+    this.closeFd(cb);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // Closing twice is harmless; a close after _final resolves at once.
-    this.handle.close().then(
-      () => cb(err),
-      () => cb(err),
-    );
+    this.closeFd(() => cb(err));
+  }
+
+  #closed = false;
+  private closeFd(cb: (err?: Error | null) => void): void {
+    if (this.#closed) return cb();
+    this.#closed = true;
+    close(this.fd, (err) => cb(err));
   }
 
   async commit(): Promise<void> {

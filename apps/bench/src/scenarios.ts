@@ -145,7 +145,9 @@ const run = promisify(execFile);
 /** Requests per second from ApacheBench (which, unlike wrk, handles HEAD), keep-alive, 32 connections, 5 s. */
 async function ab(url: string, method: 'HEAD' | 'GET'): Promise<number> {
   const args = ['-q', '-k', '-c', '32', '-t', '5', '-n', '10000000', '-H', `Accept: ${OCI_MANIFEST}`];
-  const { stdout } = await run('ab', [...args, ...(method === 'HEAD' ? ['-i'] : []), url], { maxBuffer: 1 << 24 });
+  const { stdout } = await run('ab', [...args, ...(method === 'HEAD' ? ['-i'] : []), url], {
+    maxBuffer: 1 << 24,
+  });
   const failed = /Failed requests:\s+(\d+)/.exec(stdout)?.[1];
   const non2xx = /Non-2xx responses:\s+(\d+)/.exec(stdout)?.[1];
   if (Number(failed ?? 0) > 0 || Number(non2xx ?? 0) > 0) throw new Error(`ab saw failures:\n${stdout}`);

@@ -12,6 +12,7 @@ import {
 } from '@regop/registry';
 import type { StorageDriver } from '@regop/storage';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { pino } from 'pino';
 import { createDriver } from './drivers.js';
 import { StorageHealth } from './health.js';
 import { parseListenAddress } from './listen.js';
@@ -97,12 +98,11 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   const accessLog = config.log?.accesslog?.disabled !== true;
   const https = httpsOptions(config);
 
+  // Logs are written asynchronously (a buffered stdout), so an access line per request stays off the hot path.
+  const bufferedLog = options.logStream ? undefined : pino.destination({ sync: false, minLength: 4096 });
+  const logDestination = options.logStream ?? bufferedLog;
   const app = Fastify({
-    logger: {
-      level,
-      base: { pid: process.pid, ...(config.log?.fields ?? {}) },
-      ...(options.logStream && { stream: options.logStream }),
-    },
+    logger: { level, base: { pid: process.pid, ...(config.log?.fields ?? {}) }, stream: logDestination },
     disableRequestLogging: true,
     exposeHeadRoutes: false,
     // Repository names and upload URLs are long; the wildcard parameter must hold them.
@@ -217,6 +217,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
       stopPurging?.();
       health?.stop();
       await Promise.all([app.close(), debug?.close()]);
+      bufferedLog?.flushSync();
     },
   };
 }

@@ -1,14 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { close, createReadStream, fstat, open, writev } from 'node:fs';
-import {
-  mkdir,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { close, createReadStream, fstat, open, read, writev } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, dirname as osDirname } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -28,6 +20,7 @@ import {
 const NAME = 'filesystem';
 const READ_CHUNK = 1024 * 1024;
 const WRITE_BUFFER = 4 * 1024 * 1024;
+const SMALL_READ = 4096;
 // Temporary names used by putContent; they never match a registry path and are hidden from list/walk.
 const TEMP_NAME = /^\..*\.[0-9a-f]{16}\.tmp$/;
 
@@ -69,7 +62,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async getContent(path: string): Promise<Buffer> {
     const full = this.full(path);
-    return this.notFound(path, () => readFile(full));
+    return this.notFound(path, () => readWhole(full));
   }
 
   async putContent(path: string, content: Uint8Array | string): Promise<void> {
@@ -165,6 +158,34 @@ export class FilesystemDriver implements StorageDriver {
       }
     }
   }
+}
+
+/**
+ * Reads a file whole with callback I/O: open, reads until a short read, close. Most reads here are link
+ * files of ~71 bytes, where fs.promises.readFile's FileHandle, fstat and promise hops cost more than the read.
+ */
+function readWhole(file: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    open(file, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const chunks: Buffer[] = [];
+      const finish = (error: Error | null) =>
+        close(fd, (closeErr) =>
+          error || closeErr ? reject(error ?? closeErr) : resolve(Buffer.concat(chunks)),
+        );
+      const next = (size: number) => {
+        const buffer = Buffer.allocUnsafe(size);
+        read(fd, buffer, 0, size, null, (readErr, n) => {
+          if (readErr) return finish(readErr);
+          if (n > 0) chunks.push(buffer.subarray(0, n));
+          // A short read of a regular file is its end; a full one may have more behind it.
+          if (n < size) return finish(null);
+          next(Math.min(size * 4, READ_CHUNK));
+        });
+      };
+      next(SMALL_READ);
+    });
+  });
 }
 
 /** Writes straight into the file (fs paths are not visible to registry clients until moved or linked). */

@@ -192,6 +192,7 @@ function readWhole(file: string): Promise<Buffer> {
 class FilesystemWriter extends Writable implements FileWriter {
   #size: number;
   #done = false;
+  #closed = false;
 
   constructor(
     private readonly fd: number,
@@ -243,9 +244,11 @@ class FilesystemWriter extends Writable implements FileWriter {
     this.closeFd(() => cb(err));
   }
 
-  #closed = false;
   private closeFd(cb: (err?: Error | null) => void): void {
-    if (this.#closed) return cb();
+    if (this.#closed) {
+      cb();
+      return;
+    }
     this.#closed = true;
     close(this.fd, (err) => cb(err));
   }

@@ -4,13 +4,14 @@ import { parseArgs } from 'node:util';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
 import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
 
-const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N]
+const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N] [--only TEXT]
 
 Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
 RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048) is pushed and pulled.
-Servers must listen on this machine for RSS to be read (their PID is found from the port).`;
+Servers must listen on this machine for RSS to be read (their PID is found from the port).
+--only runs the scenarios whose name contains TEXT (and the big blob only when TEXT is 'rss').`;
 
 const MiB = 1024 * 1024;
 const median = (values: number[]) =>
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
       vs: { type: 'string' },
       rounds: { type: 'string', default: '3' },
       'big-mib': { type: 'string', default: '2048' },
+      only: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -56,8 +58,10 @@ async function main(): Promise<void> {
     return pid ? sampleRss(pid) : undefined;
   });
 
+  const only = values.only;
+  const scenarios = only === undefined ? SCENARIOS : SCENARIOS.filter((s) => s.name.includes(only));
   const results = new Map<string, Map<string, number[]>>();
-  for (const scenario of SCENARIOS) {
+  for (const scenario of scenarios) {
     const byTarget = new Map<string, number[]>();
     results.set(scenario.name, byTarget);
     for (const t of targets) {
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
   const peaks = await Promise.all(samplers.map((s) => s?.stop()));
 
   // The big blob round trip, one target at a time, with RSS sampled on its own.
-  const bigMiB = Number(values['big-mib']);
+  const bigMiB = only === undefined || only === 'rss' ? Number(values['big-mib']) : 0;
   const bigRise = new Map<string, number>();
   for (const t of targets) {
     const pid = pids.get(t.label);
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
     ...(targets.length > 1 ? ['A vs B'] : []),
   ];
   const rows: string[][] = [];
-  for (const scenario of SCENARIOS) {
+  for (const scenario of scenarios) {
     const a = median(results.get(scenario.name)?.get('A') ?? []);
     const b = targets.length > 1 ? median(results.get(scenario.name)?.get('B') ?? []) : undefined;
     const ratio =

@@ -96,19 +96,6 @@ export async function pushChunked(
   await expectStatus(send('PUT', url.toString()), 201, 'PUT digest');
 }
 
-/** A stream of `size` bytes from one repeated block (a blob larger than memory should hold). */
-export function repeatStream(block: Buffer, size: number): Readable {
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= size) return void this.push(null);
-      const n = Math.min(block.length, size - sent);
-      sent += n;
-      this.push(n === block.length ? block : block.subarray(0, n));
-    },
-  });
-}
-
 export function digestOfRepeated(block: Buffer, size: number): string {
   const hash = createHash('sha256');
   for (let sent = 0; sent < size; sent += block.length)

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { repeatStream } from '@regop/storage';
 import {
   digestOf,
   digestOfRepeated,
@@ -8,7 +9,6 @@ import {
   pool,
   pushChunked,
   pushMonolithic,
-  repeatStream,
   send,
 } from './client.js';
 

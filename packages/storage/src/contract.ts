@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkipDir, type StorageDriver } from './driver.js';
 import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
+import { repeatStream } from './streams.js';
 
 export interface ContractFixture {
   driver: StorageDriver;
@@ -26,19 +27,6 @@ async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** A stream of `size` pseudo-random bytes built from one repeated 1 MiB block (never held whole). */
-function patternStream(size: number, block: Buffer): Readable {
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= size) return void this.push(null);
-      const n = Math.min(block.length, size - sent);
-      sent += n;
-      this.push(n === block.length ? block : block.subarray(0, n));
-    },
-  });
 }
 
 export function runDriverContract(
@@ -250,7 +238,7 @@ export function runDriverContract(
         try {
           const inHash = createHash('sha256');
           const w = await d.writer(p, false);
-          const source = patternStream(largeSize, block);
+          const source = repeatStream(block, largeSize);
           source.on('data', (chunk: Buffer) => inHash.update(chunk));
           await pipeline(source, w);
           await w.commit();

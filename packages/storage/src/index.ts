@@ -9,3 +9,4 @@ export {
 } from './errors.js';
 export { InMemoryDriver } from './inmemory.js';
 export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';
+export { repeatStream } from './streams.js';

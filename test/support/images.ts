@@ -10,6 +10,16 @@ export const sha256File = async (path: string): Promise<string> => {
   return `sha256:${hash.digest('hex')}`;
 };
 
+/** Adds a layer holding `size` random bytes on top of `from`, tagged `to` (the same tag to extend it). */
+export async function addLayer(layout: string, from: string, to: string, size: number): Promise<void> {
+  const bundle = `${layout}-bundle-${to}`;
+  await execa('umoci', ['unpack', '--rootless', '--image', `${layout}:${from}`, bundle]);
+  await mkdir(join(bundle, 'rootfs/data'), { recursive: true });
+  await writeFile(join(bundle, `rootfs/data/${to}-${Date.now()}-${size}.bin`), randomBytes(size));
+  await execa('umoci', ['repack', '--image', `${layout}:${to}`, bundle]);
+  await rm(bundle, { recursive: true, force: true });
+}
+
 /**
  * Builds a multi-layer OCI image layout with umoci: one layer per entry of `layerSizes`, each adding a file
  * of that many random bytes (random data does not compress, so the image is as large as asked).
@@ -18,15 +28,8 @@ export async function makeOciImage(dir: string, tag: string, layerSizes: number[
   const layout = join(dir, 'layout');
   await execa('umoci', ['init', '--layout', layout]);
   await execa('umoci', ['new', '--image', `${layout}:${tag}`]);
-  for (const [i, size] of layerSizes.entries()) {
-    const bundle = join(dir, `bundle-${i}`);
-    await execa('umoci', ['unpack', '--rootless', '--image', `${layout}:${tag}`, bundle]);
-    await mkdir(join(bundle, 'rootfs/data'), { recursive: true });
-    await writeFile(join(bundle, `rootfs/data/layer-${i}.bin`), randomBytes(size));
-    await execa('umoci', ['repack', '--image', `${layout}:${tag}`, bundle]);
-    await rm(bundle, { recursive: true, force: true });
-  }
-  await execa('umoci', ['config', '--image', `${layout}:${tag}`, '--config.cmd', '/data/layer-0.bin']);
+  for (const size of layerSizes) await addLayer(layout, tag, tag, size);
+  await execa('umoci', ['config', '--image', `${layout}:${tag}`, '--config.cmd', '/data']);
   return layout;
 }
 

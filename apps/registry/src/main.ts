@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig, parseConfigText } from '@regop/registry';
 import { DEFAULT_CONFIG } from './default-config.js';
+import { GC_USAGE, garbageCollect } from './garbage-collect.js';
 import { serve } from './server.js';
 
 const USAGE = `Usage: registry <command> [arguments]
@@ -9,7 +10,11 @@ Commands:
   serve [CONFIG]   serve the registry API. CONFIG is distribution's config.yml; without it,
                    $REGISTRY_CONFIGURATION_PATH, else a built-in config (filesystem storage in
                    ./data, listening on 127.0.0.1:5000). REGISTRY_* variables override its keys.
+  garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION]
+                   delete unreferenced blobs; safe while registries serve (see below)
   help             show this text
+
+${GC_USAGE}
 `;
 
 /** Drains in-flight requests on SIGTERM/SIGINT, then exits; a second signal exits at once. */
@@ -42,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       onShutdown(() => running.close(), config.http?.draintimeout || 30_000);
       return -1;
     }
+    case 'garbage-collect':
+      return garbageCollect(args);
     case undefined:
     case 'help':
     case '--help':

@@ -16,6 +16,13 @@ export { Registry, type RegistryOptions } from './content/registry.js';
 export { TagStore } from './content/tags.js';
 export { UploadService } from './content/uploads.js';
 export { ERROR_CODES, type ErrorCode, RegistryError } from './errors.js';
+export {
+  type CollectOptions,
+  type CollectResult,
+  collectGarbage,
+  GarbageCollector,
+  type GcEvent,
+} from './gc/collector.js';
 export type { RegistryHttpOptions } from './http/context.js';
 export { registryApi } from './http/plugin.js';
 export { ROUTES } from './http/router.js';

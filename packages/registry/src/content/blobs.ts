@@ -60,11 +60,15 @@ export class BlobStore {
     await deleteIfExists(this.driver, paths.layerDir(name, digest));
   }
 
-  /** Links an existing blob into `name` (cross-repository mount); undefined when there is nothing to mount. */
+  /**
+   * Links an existing blob into `name` (cross-repository mount); undefined when there is nothing to mount.
+   * The blob is checked again after linking: if garbage collection took it meanwhile, the mount fails and
+   * the client uploads the blob instead.
+   */
   async mount(name: string, digest: Digest, from?: string): Promise<BlobDescriptor | undefined> {
     const source = from === undefined ? await this.statGlobal(digest) : await this.find(from, digest);
     if (!source) return undefined;
     await this.link(name, digest);
-    return source;
+    return this.statGlobal(digest);
   }
 }

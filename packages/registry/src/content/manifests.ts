@@ -94,10 +94,23 @@ export class ManifestService {
     }
     await this.verifyReferences(name, manifest);
 
+    const revisionExisted = await this.exists(name, digest);
     if (!(await statIfExists(this.driver, paths.blobData(digest)))) {
       await this.driver.putContent(paths.blobData(digest), body);
     }
     await writeLink(this.driver, paths.revisionLink(name, digest), digest);
+    // Online garbage collection may have swept a referenced blob between the check above and the revision
+    // link becoming visible. Checking again now that the revision is visible closes that gap: a collector
+    // restores whatever a visible revision references, so if everything is still here it stays here.
+    try {
+      await this.verifyReferences(name, manifest);
+    } catch (err) {
+      if (!revisionExisted) await deleteIfExists(this.driver, paths.revisionDir(name, digest));
+      throw err;
+    }
+    if (!(await statIfExists(this.driver, paths.blobData(digest)))) {
+      await this.driver.putContent(paths.blobData(digest), body);
+    }
     const subject = manifest.subject && Digest.parse(manifest.subject.digest);
     if (subject) await writeLink(this.driver, paths.referrerLink(name, subject, digest), digest);
     if (reference.kind === 'tag') await this.tags.tag(name, reference.tag, digest);

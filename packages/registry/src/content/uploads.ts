@@ -81,11 +81,18 @@ export class UploadService {
           actual: `${actual}`,
         });
       }
-      // Another upload may have stored the same content already: then ours is redundant.
-      if (!(await this.blobs.statGlobal(digest))) {
+      // Another upload may have stored the same content already: then ours is redundant, unless garbage
+      // collection takes that copy away between our check and our link. Linking first and checking again
+      // closes that gap (see gc/collector.ts): the fresh link makes the collector restore the blob, and if it
+      // is gone already, our own bytes take its place.
+      if (await this.blobs.statGlobal(digest)) {
+        await this.blobs.link(name, digest);
+        if (!(await this.blobs.statGlobal(digest)))
+          await this.driver.move(paths.uploadData(name, id), paths.blobData(digest));
+      } else {
         await this.driver.move(paths.uploadData(name, id), paths.blobData(digest));
+        await this.blobs.link(name, digest);
       }
-      await this.blobs.link(name, digest);
       await this.remove(name, id);
       return { digest, size: status.size };
     });

@@ -1,0 +1,90 @@
+import { parseArgs } from 'node:util';
+import {
+  type CollectResult,
+  ConfigError,
+  collectGarbage,
+  type GcEvent,
+  loadConfig,
+  parseDuration,
+} from '@regop/registry';
+import { createDriver } from './drivers.js';
+
+export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--quiet]
+
+Deletes blobs that no manifest references, as distribution's command does, and is safe to run while
+registries serve pushes from the same storage.
+  -d, --dry-run          report what would be deleted, delete nothing
+  -m, --delete-untagged  also delete manifests no tag reaches (children of tagged indexes and referrers
+                         of kept manifests are kept)
+  -g, --grace DURATION   keep anything written, linked or mounted more recently than this (default 1h)
+  -q, --quiet            only the summary`;
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+export async function garbageCollect(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      'dry-run': { type: 'boolean', short: 'd' },
+      'delete-untagged': { type: 'boolean', short: 'm' },
+      grace: { type: 'string', short: 'g', default: '1h' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+  });
+  const configPath = positionals[0] ?? process.env.REGISTRY_CONFIGURATION_PATH;
+  if (!configPath) {
+    process.stderr.write(`${GC_USAGE}\n`);
+    return 2;
+  }
+  const graceMs = parseDuration(values.grace as string);
+  if (graceMs === undefined)
+    throw new ConfigError(`--grace: not a duration (like 30m, 1h, 0s): ${values.grace}`);
+  const config = await loadConfig(configPath);
+  const driver = createDriver(config.storage);
+  const dryRun = values['dry-run'] === true;
+  const quiet = values.quiet === true;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  let lastProgress = Date.now();
+
+  const onEvent = (event: GcEvent) => {
+    switch (event.kind) {
+      case 'progress':
+        if (Date.now() - lastProgress > 2000) {
+          lastProgress = Date.now();
+          process.stderr.write(`${event.phase}: ${event.done}/${event.total}\n`);
+        }
+        return;
+      case 'mark-manifest':
+        if (!quiet) out(`${event.repository}: marking manifest ${event.digest}`);
+        return;
+      case 'mark-blob':
+        if (!quiet) out(`${event.repository}: marking blob ${event.digest}`);
+        return;
+      case 'delete-manifest':
+        if (!quiet)
+          out(
+            `${dryRun ? 'manifest eligible for deletion' : 'deleted manifest'}: ${event.repository}@${event.digest}`,
+          );
+        return;
+      case 'delete-blob':
+        if (!quiet) out(`${dryRun ? 'blob eligible for deletion' : 'deleted blob'}: ${event.digest}`);
+        return;
+      case 'restore-blob':
+        if (!quiet) out(`kept blob a concurrent push needs: ${event.digest}`);
+        return;
+    }
+  };
+  const result: CollectResult = await collectGarbage(driver, {
+    dryRun,
+    deleteUntagged: values['delete-untagged'] === true,
+    graceMs,
+    onEvent,
+  });
+  out(
+    `\n${result.repositories} repositories, ${result.manifestsMarked} manifests and ${result.blobsMarked} blobs marked; ` +
+      `${result.blobsDeleted.length} blobs (${mib(result.bytesFreed)}) and ${result.manifestsDeleted.length} manifests ` +
+      `${dryRun ? 'eligible for deletion' : `deleted, ${result.layerLinksRemoved} repository links removed`}`,
+  );
+  return 0;
+}

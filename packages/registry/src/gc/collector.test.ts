@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { InMemoryDriver } from '@regop/storage';
+import { describe, expect, it } from 'vitest';
+import { MediaType } from '../content/media-types.js';
+import { Registry } from '../content/registry.js';
+import { RegistryError } from '../errors.js';
+import { paths } from '../paths.js';
+import { Digest } from '../reference.js';
+import { collectGarbage } from './collector.js';
+
+/** Runs `hook` once, just before the collector moves its first blob into quarantine. */
+class HookedDriver extends InMemoryDriver {
+  beforeQuarantine?: () => Promise<void>;
+  override async move(source: string, dest: string): Promise<void> {
+    const hook = dest.includes('/_gc/') ? this.beforeQuarantine : undefined;
+    if (hook) {
+      this.beforeQuarantine = undefined;
+      await hook();
+    }
+    return super.move(source, dest);
+  }
+}
+
+const NOW = { graceMs: 0 };
+/** With no grace, content written in the run's first millisecond counts as fresh: let time move on. */
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+async function pushBlob(registry: Registry, repo: string, content: Buffer): Promise<Digest> {
+  const digest = Digest.of('sha256', content);
+  const upload = await registry.uploads.start(repo);
+  await registry.uploads.commit(repo, upload.id, digest, Readable.from([content]));
+  return digest;
+}
+
+function manifest(config: Digest, layers: Digest[], extra: object = {}): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `${config}`, size: 2 },
+      layers: layers.map((d) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: `${d}`,
+        size: 1,
+      })),
+      ...extra,
+    }),
+  );
+}
+
+async function pushImage(
+  registry: Registry,
+  repo: string,
+  tag: string | undefined,
+  layers: Digest[],
+  extra: object = {},
+) {
+  const config = await pushBlob(registry, repo, Buffer.from(JSON.stringify({ tag, n: Math.random() })));
+  const body = manifest(config, layers, extra);
+  const digest = Digest.of('sha256', body);
+  const ref = tag === undefined ? { kind: 'digest' as const, digest } : { kind: 'tag' as const, tag };
+  await registry.manifests.put(repo, ref, MediaType.ociManifest, body);
+  return { digest, config };
+}
+
+const exists = async (driver: InMemoryDriver, d: Digest) =>
+  driver.stat(paths.blobData(d)).then(
+    () => true,
+    () => false,
+  );
+
+describe('garbage collection', () => {
+  it('frees exactly the blobs no manifest references; shared layers survive; a dry run changes nothing', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const shared = await pushBlob(registry, 'app', randomBytes(100));
+    const onlyOld = await pushBlob(registry, 'app', randomBytes(100));
+    const onlyNew = await pushBlob(registry, 'app', randomBytes(100));
+    const old = await pushImage(registry, 'app', 'old', [shared, onlyOld]);
+    const current = await pushImage(registry, 'app', 'new', [shared, onlyNew]);
+    await registry.manifests.delete('app', old.digest);
+
+    await tick();
+    const dry = await collectGarbage(driver, { ...NOW, dryRun: true });
+    expect(dry.blobsDeleted.map((b) => b.digest).sort()).toEqual(
+      [`${old.digest}`, `${old.config}`, `${onlyOld}`].sort(),
+    );
+    expect(await exists(driver, onlyOld)).toBe(true);
+
+    const result = await collectGarbage(driver, NOW);
+    expect(result.blobsDeleted.map((b) => b.digest).sort()).toEqual(
+      dry.blobsDeleted.map((b) => b.digest).sort(),
+    );
+    expect(result.bytesFreed).toBe(dry.bytesFreed);
+    expect(await exists(driver, onlyOld)).toBe(false);
+    expect(await exists(driver, old.digest)).toBe(false);
+    for (const d of [shared, onlyNew, current.digest, current.config])
+      expect(await exists(driver, d)).toBe(true);
+    // The repository no longer links what is gone, so a re-push stores it again.
+    expect(await registry.blobs.find('app', onlyOld)).toBeUndefined();
+    expect(result.layerLinksRemoved).toBe(2);
+    expect((await collectGarbage(driver, NOW)).blobsDeleted).toEqual([]);
+  });
+
+  it('keeps what is younger than the grace period', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const orphan = await pushBlob(registry, 'app', randomBytes(10));
+    const result = await collectGarbage(driver, { graceMs: 3_600_000 });
+    expect(result.blobsDeleted).toEqual([]);
+    expect(await exists(driver, orphan)).toBe(true);
+  });
+
+  it('with deleteUntagged, removes untagged manifests but keeps an index’s children and referrers', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'multi', randomBytes(50));
+    const amd64 = await pushImage(registry, 'multi', undefined, [layer]);
+    const arm64 = await pushImage(registry, 'multi', undefined, [layer]);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: [amd64, arm64].map((m) => ({
+          mediaType: MediaType.ociManifest,
+          digest: `${m.digest}`,
+          size: 1,
+        })),
+      }),
+    );
+    await registry.manifests.put('multi', { kind: 'tag', tag: 'v1' }, MediaType.ociIndex, index);
+    const sbom = await pushImage(registry, 'multi', undefined, [], {
+      subject: { mediaType: MediaType.ociIndex, digest: `${Digest.of('sha256', index)}`, size: index.length },
+    });
+    const stray = await pushImage(registry, 'multi', undefined, [
+      await pushBlob(registry, 'multi', randomBytes(50)),
+    ]);
+
+    await tick();
+    const result = await collectGarbage(driver, { ...NOW, deleteUntagged: true });
+    expect(result.manifestsDeleted).toEqual([{ repository: 'multi', digest: `${stray.digest}` }]);
+    for (const m of [amd64, arm64, sbom])
+      expect(await registry.manifests.exists('multi', m.digest)).toBe(true);
+    expect(await registry.manifests.exists('multi', stray.digest)).toBe(false);
+    expect(await exists(driver, stray.config)).toBe(false);
+    expect(await exists(driver, layer)).toBe(true);
+    expect(
+      (await registry.manifests.referrers('multi', Digest.parse(`${Digest.of('sha256', index)}`))).manifests,
+    ).toHaveLength(1);
+  });
+
+  it('a manifest PUT that completes just before the sweep keeps its old, unreferenced layer', async () => {
+    const driver = new HookedDriver();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'app', randomBytes(64));
+    await tick();
+    driver.beforeQuarantine = async () => {
+      await pushImage(registry, 'app', 'raced', [layer]);
+    };
+    await collectGarbage(driver, NOW);
+    expect(await exists(driver, layer)).toBe(true);
+    const raced = await registry.manifests.get('app', { kind: 'tag', tag: 'raced' });
+    expect(raced.content.toString()).toContain(`${layer}`);
+  });
+
+  it('a manifest PUT whose blob is swept while it lands fails cleanly instead of pointing at nothing', async () => {
+    const driver = new HookedDriver();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'app', randomBytes(64));
+    const config = await pushBlob(registry, 'app', Buffer.from('{}'));
+    await tick();
+    // The collector quarantines the layer right after the PUT's first check passed.
+    const originalExists = registry.blobs.find.bind(registry.blobs);
+    let checks = 0;
+    registry.blobs.find = async (name, digest) => {
+      const found = await originalExists(name, digest);
+      if (digest.equals(layer) && ++checks === 1) await collectGarbage(driver, NOW);
+      return found;
+    };
+    const put = registry.manifests.put(
+      'app',
+      { kind: 'tag', tag: 'late' },
+      MediaType.ociManifest,
+      manifest(config, [layer]),
+    );
+    await expect(put).rejects.toBeInstanceOf(RegistryError);
+    await expect(put).rejects.toMatchObject({ code: 'MANIFEST_BLOB_UNKNOWN' });
+    await expect(registry.manifests.get('app', { kind: 'tag', tag: 'late' })).rejects.toMatchObject({
+      status: 404,
+    });
+    expect(await registry.manifests.exists('app', Digest.of('sha256', manifest(config, [layer])))).toBe(
+      false,
+    );
+  });
+
+  it('an upload of existing content during the sweep keeps the blob', async () => {
+    const driver = new HookedDriver();
+    const registry = new Registry(driver);
+    const content = randomBytes(64);
+    const digest = await pushBlob(registry, 'app', content);
+    await tick();
+    driver.beforeQuarantine = async () => {
+      await pushBlob(registry, 'other', content);
+    };
+    await collectGarbage(driver, NOW);
+    expect(await exists(driver, digest)).toBe(true);
+    expect(await registry.blobs.find('other', digest)).toBeDefined();
+  });
+
+  it('puts back what a crashed run left in quarantine', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'app', randomBytes(64));
+    await pushImage(registry, 'app', 'v1', [layer]);
+    await driver.move(paths.blobData(layer), `/docker/registry/v2/_gc/crashed/sha256/${layer.hex}/data`);
+    await tick();
+    await collectGarbage(driver, NOW);
+    expect(await exists(driver, layer)).toBe(true);
+    expect(await driver.list('/docker/registry/v2')).not.toContain('/docker/registry/v2/_gc');
+  });
+});

@@ -1,0 +1,349 @@
+/**
+ * Mark and sweep garbage collection over distribution's storage layout, safe to run while registries
+ * serve pushes from the same storage.
+ *
+ * How a push in flight is kept safe. The run starts at T0; `cutoff` is T0 minus the grace period.
+ *  1. Inventory (one walk of repositories/, one of blobs/) and mark: every blob reachable from a kept
+ *     manifest revision is marked. A blob is a candidate only if it is unmarked, its data is older than
+ *     the cutoff, and no repository link to it is younger than the cutoff (so anything uploaded, linked or
+ *     mounted since the cutoff is never a candidate).
+ *  2. Candidates are not deleted but moved to a quarantine directory (`_gc/<run>/`), invisible to readers.
+ *  3. Rescan: a second walk of repositories/ finds everything written since the cutoff: revisions, tags and
+ *     layer links. Whatever they reference is moved back out of quarantine (and an untagged revision this
+ *     run deleted is restored if a tag now names it).
+ *  4. Only then is the quarantine deleted.
+ * The registry does its half (content/manifests.ts, uploads.ts, blobs.ts): a manifest PUT makes its
+ * revision visible and then checks its references again, undoing the PUT if one is gone; a commit that
+ * reuses existing data links first and checks again; a mount checks again after linking.
+ * Either the registry's write became visible before the rescan walked past it, and the rescan restores what
+ * it needs, or it became visible after the quarantine, and its own re-check fails and undoes it: a client
+ * error and a retry, never a manifest pointing at a deleted blob.
+ * Run one collector at a time; a crashed run's quarantine is restored by the next run.
+ */
+import { randomBytes } from 'node:crypto';
+import { isPathNotFound, type StorageDriver } from '@regop/storage';
+import { deleteIfExists, listIfExists, statIfExists, writeLink } from '../content/links.js';
+import { paths, ROOT } from '../paths.js';
+import { Digest } from '../reference.js';
+import { type BlobInfo, type Dated, inventoryBlobs, inventoryRepositories, readTag } from './inventory.js';
+import { manifestReferences } from './references.js';
+
+export interface CollectOptions {
+  /** Report what would be deleted, change nothing. */
+  dryRun?: boolean;
+  /** Also delete manifests that no tag reaches (directly, through an index, or as a referrer). */
+  deleteUntagged?: boolean;
+  /** Content written less than this long (ms) before the run started is kept (default one hour). */
+  graceMs?: number;
+  onEvent?: (event: GcEvent) => void;
+}
+
+export type GcEvent =
+  | { kind: 'mark-manifest'; repository: string; digest: string }
+  | { kind: 'mark-blob'; repository: string; digest: string }
+  | { kind: 'delete-manifest'; repository: string; digest: string }
+  | { kind: 'delete-blob'; digest: string; size: number }
+  | { kind: 'restore-blob'; digest: string }
+  | { kind: 'progress'; phase: string; done: number; total: number };
+
+export interface CollectResult {
+  dryRun: boolean;
+  repositories: number;
+  manifestsMarked: number;
+  blobsMarked: number;
+  manifestsDeleted: { repository: string; digest: string }[];
+  blobsDeleted: { digest: string; size: number }[];
+  bytesFreed: number;
+  /** Blobs taken back out of quarantine because a concurrent push needed them. */
+  blobsRestored: number;
+  layerLinksRemoved: number;
+}
+
+const GC_ROOT = `${ROOT}/_gc`;
+const quarantinePath = (run: string, d: Digest) => `${GC_ROOT}/${run}/${d.algorithm}/${d.hex}/data`;
+const CONCURRENCY = 16;
+
+async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+export class GarbageCollector {
+  private readonly manifestCache = new Map<string, ReturnType<typeof manifestReferences> | null>();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly options: CollectOptions = {},
+  ) {}
+
+  private emit(event: GcEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  /** References of a manifest, read from its blob (or from a quarantine); null when unreadable. */
+  private async references(digest: Digest, run?: string) {
+    const key = `${digest}`;
+    if (this.manifestCache.has(key)) return this.manifestCache.get(key) ?? null;
+    let refs: ReturnType<typeof manifestReferences> | null = null;
+    for (const path of [paths.blobData(digest), ...(run ? [quarantinePath(run, digest)] : [])]) {
+      try {
+        refs = manifestReferences(await this.driver.getContent(path));
+        break;
+      } catch (err) {
+        if (!isPathNotFound(err) && !(err instanceof SyntaxError)) throw err;
+      }
+    }
+    this.manifestCache.set(key, refs);
+    return refs;
+  }
+
+  async collect(): Promise<CollectResult> {
+    const dryRun = this.options.dryRun === true;
+    if (!dryRun) await this.recoverQuarantines();
+    const cutoff = new Date(Date.now() - (this.options.graceMs ?? 3_600_000));
+    const fresh = (d: { modTime: Date }) => d.modTime >= cutoff;
+
+    // Mark.
+    const repos = await inventoryRepositories(this.driver);
+    const tagged = new Map<string, Set<string>>();
+    await forEachLimited(repos.tags, async (tag) => {
+      const digest = await readTag(this.driver, tag);
+      if (!digest) return;
+      const set = tagged.get(tag.repository) ?? new Set<string>();
+      set.add(`${digest}`);
+      tagged.set(tag.repository, set);
+    });
+    const revisionList = [...repos.revisions.values()].flat();
+    let read = 0;
+    await forEachLimited(revisionList, async (r) => {
+      await this.references(r.digest);
+      if (++read % 500 === 0)
+        this.emit({ kind: 'progress', phase: 'reading manifests', done: read, total: revisionList.length });
+    });
+
+    const marked = new Set<string>();
+    const untagged: { repository: string; digest: Digest }[] = [];
+    let manifestsMarked = 0;
+    for (const [repository, revisions] of repos.revisions) {
+      const kept = await this.keptRevisions(
+        repository,
+        revisions,
+        tagged.get(repository) ?? new Set(),
+        fresh,
+      );
+      for (const revision of revisions) {
+        const key = `${revision.digest}`;
+        if (!kept.has(key)) {
+          untagged.push({ repository, digest: revision.digest });
+          continue;
+        }
+        manifestsMarked++;
+        this.emit({ kind: 'mark-manifest', repository, digest: key });
+        marked.add(key);
+        const refs = await this.references(revision.digest);
+        for (const blob of [...(refs?.blobs ?? []), ...(refs?.children ?? [])]) {
+          if (!marked.has(blob)) this.emit({ kind: 'mark-blob', repository, digest: blob });
+          marked.add(blob);
+        }
+      }
+    }
+
+    // Candidates: unmarked, old, and not linked anywhere recently.
+    const blobs = await inventoryBlobs(this.driver);
+    const recentlyLinked = new Set(
+      [...repos.layers.values()]
+        .flat()
+        .filter(fresh)
+        .map((l) => `${l.digest}`),
+    );
+    const candidates = [...blobs.values()].filter(
+      (b) => !marked.has(`${b.digest}`) && !fresh(b) && !recentlyLinked.has(`${b.digest}`),
+    );
+
+    const result: CollectResult = {
+      dryRun,
+      repositories: new Set([...repos.revisions.keys(), ...repos.layers.keys()]).size,
+      manifestsMarked,
+      blobsMarked: [...marked].filter((d) => blobs.has(d)).length,
+      manifestsDeleted: untagged.map((u) => ({ repository: u.repository, digest: `${u.digest}` })),
+      blobsDeleted: candidates.map((c) => ({ digest: `${c.digest}`, size: c.size })),
+      bytesFreed: candidates.reduce((n, c) => n + c.size, 0),
+      blobsRestored: 0,
+      layerLinksRemoved: 0,
+    };
+    if (dryRun) {
+      for (const m of result.manifestsDeleted) this.emit({ kind: 'delete-manifest', ...m });
+      for (const b of result.blobsDeleted) this.emit({ kind: 'delete-blob', ...b });
+      return result;
+    }
+
+    // Sweep, through the quarantine.
+    const deletedRevisions = new Set<string>();
+    for (const { repository, digest } of untagged) {
+      await this.deleteRevision(repository, digest);
+      deletedRevisions.add(`${repository}@${digest}`);
+      this.emit({ kind: 'delete-manifest', repository, digest: `${digest}` });
+    }
+    const run = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}`;
+    const quarantined = new Map<string, BlobInfo>();
+    let moved = 0;
+    await forEachLimited(candidates, async (blob) => {
+      try {
+        await this.driver.move(paths.blobData(blob.digest), quarantinePath(run, blob.digest));
+        quarantined.set(`${blob.digest}`, blob);
+      } catch (err) {
+        if (!isPathNotFound(err)) throw err;
+      }
+      if (++moved % 1000 === 0)
+        this.emit({ kind: 'progress', phase: 'sweeping', done: moved, total: candidates.length });
+    });
+
+    const protect = await this.rescan(cutoff, run, deletedRevisions);
+    for (const key of protect) {
+      const blob = quarantined.get(key);
+      if (!blob) continue;
+      quarantined.delete(key);
+      if (await statIfExists(this.driver, paths.blobData(blob.digest))) {
+        await deleteIfExists(this.driver, quarantinePath(run, blob.digest));
+      } else {
+        await this.driver.move(quarantinePath(run, blob.digest), paths.blobData(blob.digest));
+      }
+      result.blobsRestored++;
+      this.emit({ kind: 'restore-blob', digest: key });
+    }
+    // Deleting the quarantine is the deletion. The emptied blob directories stay: removing one could race
+    // with a commit moving fresh data into it.
+    await deleteIfExists(this.driver, `${GC_ROOT}/${run}`);
+    for (const blob of quarantined.values())
+      this.emit({ kind: 'delete-blob', digest: `${blob.digest}`, size: blob.size });
+    result.blobsDeleted = [...quarantined.values()].map((b) => ({ digest: `${b.digest}`, size: b.size }));
+    result.bytesFreed = result.blobsDeleted.reduce((n, b) => n + b.size, 0);
+
+    // Repository links to blobs that are now gone (old links only: a fresh one belongs to a push in flight).
+    const gone = (d: Digest) => quarantined.has(`${d}`) || !blobs.has(`${d}`);
+    for (const [repository, links] of repos.layers) {
+      for (const link of links.filter((l) => !fresh(l) && gone(l.digest))) {
+        const current = await statIfExists(this.driver, paths.layerLink(repository, link.digest));
+        if (
+          current &&
+          current.modTime < cutoff &&
+          !(await statIfExists(this.driver, paths.blobData(link.digest)))
+        ) {
+          await deleteIfExists(this.driver, paths.layerDir(repository, link.digest));
+          result.layerLinksRemoved++;
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Revisions to keep: all of them, or with deleteUntagged those reachable from tags (and recent ones). */
+  private async keptRevisions(
+    repository: string,
+    revisions: Dated[],
+    tagged: Set<string>,
+    fresh: (d: Dated) => boolean,
+  ): Promise<Set<string>> {
+    const all = new Set(revisions.map((r) => `${r.digest}`));
+    if (!this.options.deleteUntagged) return all;
+    // Referrers are kept with their subject: index them by subject.
+    const referrers = new Map<string, string[]>();
+    for (const r of revisions) {
+      const subject = (await this.references(r.digest))?.subject;
+      if (subject) referrers.set(subject, [...(referrers.get(subject) ?? []), `${r.digest}`]);
+    }
+    const kept = new Set<string>();
+    const queue = [...tagged, ...revisions.filter(fresh).map((r) => `${r.digest}`)].filter((d) => all.has(d));
+    while (queue.length > 0) {
+      const digest = queue.pop() as string;
+      if (kept.has(digest)) continue;
+      kept.add(digest);
+      const refs = await this.references(Digest.parse(digest));
+      for (const next of [...(refs?.children ?? []), ...(referrers.get(digest) ?? [])]) {
+        if (all.has(next) && !kept.has(next)) queue.push(next);
+      }
+    }
+    return kept;
+  }
+
+  private async deleteRevision(repository: string, digest: Digest): Promise<void> {
+    const subject = (await this.references(digest))?.subject;
+    await deleteIfExists(this.driver, paths.revisionDir(repository, digest));
+    if (subject) {
+      try {
+        await deleteIfExists(this.driver, paths.referrerLink(repository, Digest.parse(subject), digest));
+      } catch {
+        // A malformed subject digest has no referrer link to remove.
+      }
+    }
+  }
+
+  /**
+   * Everything written since the cutoff, and everything it references: these blobs must survive. A tag
+   * written meanwhile that names a revision this run deleted gets its revision back.
+   */
+  private async rescan(cutoff: Date, run: string, deletedRevisions: Set<string>): Promise<Set<string>> {
+    const repos = await inventoryRepositories(this.driver);
+    const protect = new Set<string>();
+    const manifests: { repository: string; digest: Digest }[] = [];
+    for (const links of repos.layers.values()) {
+      for (const l of links) if (l.modTime >= cutoff) protect.add(`${l.digest}`);
+    }
+    for (const [repository, revisions] of repos.revisions) {
+      for (const r of revisions) if (r.modTime >= cutoff) manifests.push({ repository, digest: r.digest });
+    }
+    for (const tag of repos.tags.filter((t) => t.modTime >= cutoff)) {
+      const digest = await readTag(this.driver, tag);
+      if (!digest) continue;
+      manifests.push({ repository: tag.repository, digest });
+      if (deletedRevisions.has(`${tag.repository}@${digest}`)) {
+        await writeLink(this.driver, paths.revisionLink(tag.repository, digest), digest);
+      }
+    }
+    const seen = new Set<string>();
+    while (manifests.length > 0) {
+      const { repository, digest } = manifests.pop() as { repository: string; digest: Digest };
+      const key = `${digest}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      protect.add(key);
+      this.manifestCache.delete(key);
+      const refs = await this.references(digest, run);
+      for (const blob of refs?.blobs ?? []) protect.add(blob);
+      for (const child of refs?.children ?? []) {
+        try {
+          manifests.push({ repository, digest: Digest.parse(child) });
+        } catch {
+          // Not a digest this registry stores: nothing to protect.
+        }
+      }
+    }
+    return protect;
+  }
+
+  /** Puts back whatever a crashed run left in quarantine, then removes it. */
+  private async recoverQuarantines(): Promise<void> {
+    for (const runDir of await listIfExists(this.driver, GC_ROOT)) {
+      const leftovers: string[] = [];
+      await this.driver.walk(runDir, (info) => {
+        if (!info.isDir && info.path.endsWith('/data')) leftovers.push(info.path);
+      });
+      for (const path of leftovers) {
+        const [alg, hex] = path.slice(runDir.length + 1).split('/');
+        const digest = Digest.parse(`${alg}:${hex}`);
+        if (!(await statIfExists(this.driver, paths.blobData(digest))))
+          await this.driver.move(path, paths.blobData(digest));
+      }
+      await deleteIfExists(this.driver, runDir);
+    }
+  }
+}
+
+/** Runs one collection (see GarbageCollector). */
+export function collectGarbage(driver: StorageDriver, options: CollectOptions = {}): Promise<CollectResult> {
+  return new GarbageCollector(driver, options).collect();
+}

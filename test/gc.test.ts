@@ -1,0 +1,294 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collectGarbage, Digest, MediaType, paths, Registry } from '@regop/registry';
+import { FilesystemDriver } from '@regop/storage-fs';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from './support/http.js';
+import {
+  addLayer,
+  insecure,
+  makeOciImage,
+  ociImageBlobs,
+  ociManifestDigest,
+  skopeo,
+  verifyOciBlobs,
+} from './support/images.js';
+import { describeWithPeers } from './support/peers.js';
+import { type Server, stopAll } from './support/process.js';
+import { REGISTRY_MAIN, startDockerRegistry, startOurRegistry } from './support/registries.js';
+
+const KiB = 1024;
+
+/** Every blob digest stored under a registry root. */
+async function storedBlobs(root: string): Promise<string[]> {
+  const base = join(root, 'docker/registry/v2/blobs/sha256');
+  const found: string[] = [];
+  for (const prefix of await readdir(base).catch(() => [])) {
+    for (const hex of await readdir(join(base, prefix))) {
+      if ((await readdir(join(base, prefix, hex))).includes('data')) found.push(`sha256:${hex}`);
+    }
+  }
+  return found.sort();
+}
+
+const gc = (config: string, ...args: string[]) =>
+  execa(process.execPath, [REGISTRY_MAIN, 'garbage-collect', config, '--grace', '0s', ...args]);
+
+describeWithPeers(['skopeo', 'umoci', 'docker-registry'], 'garbage-collect after deleting images', () => {
+  let dir: string;
+  let root: string;
+  let registry: Server;
+  let layout: string;
+  let host: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'regop-gc-'));
+    root = join(dir, 'data');
+    layout = await makeOciImage(dir, 'v1', [300 * KiB, 200 * KiB]);
+    await addLayer(layout, 'v1', 'v2', 100 * KiB);
+    registry = await startOurRegistry({ root, dir });
+    host = new URL(registry.url).host;
+    for (const [tag, dest] of [
+      ['v1', 'app:v1'],
+      ['v2', 'app:v2'],
+      ['v1', 'other:v1'],
+    ]) {
+      await skopeo('copy', ...insecure, `oci:${layout}:${tag}`, `docker://${host}/${dest}`);
+    }
+  });
+  afterAll(async () => {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('frees exactly what only the deleted image used; --dry-run changes nothing; docker-registry serves the rest', async () => {
+    const v1 = await ociImageBlobs(layout, 'v1');
+    const v2 = await ociImageBlobs(layout, 'v2');
+    const unshared = v2.filter((d) => !v1.includes(d)).sort();
+    expect(unshared).toHaveLength(3); // the v2 manifest, its config and its extra layer
+    await skopeo('delete', '--tls-verify=false', `docker://${host}/app:v2`);
+    const before = await storedBlobs(root);
+    const config = join(dir, 'ours.yml');
+
+    const dry = await gc(config, '--dry-run');
+    expect(await storedBlobs(root)).toEqual(before);
+    const eligible = [...dry.stdout.matchAll(/blob eligible for deletion: (sha256:\w+)/g)]
+      .map((m) => m[1])
+      .sort();
+    expect(eligible).toEqual(unshared);
+
+    const run = await gc(config);
+    expect(run.stdout).toMatch(/3 blobs \([\d.]+ MiB\) and 0 manifests deleted/);
+    expect(await storedBlobs(root)).toEqual(before.filter((d) => !unshared.includes(d)));
+
+    // A re-push stores the collected layer again (no stale "already exists").
+    await skopeo('copy', ...insecure, `oci:${layout}:v2`, `docker://${host}/app:v2`);
+    expect(await storedBlobs(root)).toEqual(before);
+    await skopeo('delete', '--tls-verify=false', `docker://${host}/app:v2`);
+    await gc(config);
+
+    await registry.stop();
+    const theirs = await startDockerRegistry({ root, dir });
+    for (const repo of ['app:v1', 'other:v1']) {
+      const out = join(dir, `pulled-${repo.replace(':', '-')}`);
+      await skopeo('copy', ...insecure, `docker://${new URL(theirs.url).host}/${repo}`, `oci:${out}:t`);
+      expect(await ociManifestDigest(out, 't')).toBe(await ociManifestDigest(layout, 'v1'));
+      expect(await verifyOciBlobs(out)).toEqual(v1);
+    }
+  });
+});
+
+/** A tiny image a client pushes as skopeo would: HEAD each blob, upload what is missing, then the manifest. */
+async function pushImage(base: string, repo: string, tag: string, layers: Buffer[]): Promise<string> {
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: layers.map(sha256) },
+      tag,
+    }),
+  );
+  for (const blob of [config, ...layers]) {
+    const digest = sha256(blob);
+    if ((await fetch(`${base}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status === 200) continue;
+    const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const put = await fetch(`${post.headers.get('location')}?digest=${digest}`, {
+      method: 'PUT',
+      body: blob,
+    });
+    if (put.status !== 201) throw new Error(`blob PUT ${put.status}: ${await put.text()}`);
+  }
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: sha256(config),
+      size: config.length,
+    },
+    layers: layers.map((l) => ({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+      digest: sha256(l),
+      size: l.length,
+    })),
+  });
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'content-type': MediaType.ociManifest },
+  });
+  if (res.status !== 201) throw new Error(`manifest PUT ${res.status}: ${await res.text()}`);
+  return sha256(manifest);
+}
+
+describeWithPeers(['skopeo'], 'garbage collection while pushes run', () => {
+  let dir: string;
+  let registry: Server;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'regop-gc-stress-'));
+    registry = await startOurRegistry({ root: join(dir, 'data'), dir });
+  });
+  afterAll(async () => {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loses nothing: every tagged image pulls completely afterwards', async () => {
+    // A small pool of shared layers: deleted images orphan them and new pushes take them up again, the
+    // collector's most dangerous moment (the client's HEAD says "exists", so it uploads nothing).
+    const pool = Array.from({ length: 6 }, () => randomBytes(64 * KiB));
+    const tagged = new Map<string, string>();
+    let retries = 0;
+    let stop = false;
+
+    const worker = async (w: number) => {
+      for (let i = 0; i < 30; i++) {
+        const tag = `w${w}-${i}`;
+        const layers = [pool[(w + i) % 6] as Buffer, pool[(w * 2 + i) % 6] as Buffer, randomBytes(8 * KiB)];
+        for (let attempt = 1; ; attempt++) {
+          try {
+            tagged.set(tag, await pushImage(registry.url, 'stress/app', tag, layers));
+            break;
+          } catch (err) {
+            // A push that raced the sweep is refused cleanly; clients retry it.
+            if (attempt === 5) throw err;
+            retries++;
+          }
+        }
+        // Delete an older image now and then, so the collector has garbage to find.
+        if (i % 3 === 2) {
+          const old = `w${w}-${i - 2}`;
+          const res = await fetch(`${registry.url}/v2/stress/app/manifests/${tagged.get(old)}`, {
+            method: 'DELETE',
+          });
+          expect(res.status).toBe(202);
+          tagged.delete(old);
+        }
+      }
+    };
+    let runs = 0;
+    let freed = 0;
+    const collector = (async () => {
+      while (!stop) {
+        const args = runs % 2 === 0 ? ['-q'] : ['-q', '--delete-untagged'];
+        const out = await gc(join(dir, 'ours.yml'), ...args);
+        freed += Number(/; (\d+) blobs/.exec(out.stdout)?.[1] ?? 0);
+        runs++;
+      }
+    })();
+    await Promise.all([0, 1, 2].map(worker)).finally(() => {
+      stop = true;
+    });
+    await collector;
+    expect(runs).toBeGreaterThanOrEqual(3);
+    expect(freed).toBeGreaterThan(0);
+    // Collect once more with nothing running: what remains must still be whole.
+    await gc(join(dir, 'ours.yml'), '-q', '--delete-untagged');
+
+    const host = new URL(registry.url).host;
+    const tags = JSON.parse(
+      (await skopeo('list-tags', '--tls-verify=false', `docker://${host}/stress/app`)).stdout,
+    );
+    expect([...tags.Tags].sort()).toEqual([...tagged.keys()].sort());
+    for (const [tag, digest] of tagged) {
+      const out = join(dir, `pull-${tag}`);
+      await skopeo('copy', '--src-tls-verify=false', `docker://${host}/stress/app:${tag}`, `dir:${out}`);
+      const manifest = await readFile(join(out, 'manifest.json'));
+      expect(sha256(manifest)).toBe(digest);
+      const parsed = JSON.parse(manifest.toString()) as {
+        config: { digest: string };
+        layers: { digest: string }[];
+      };
+      for (const blob of [parsed.config, ...parsed.layers]) {
+        const content = await readFile(join(out, blob.digest.slice('sha256:'.length)));
+        expect(`sha256:${createHash('sha256').update(content).digest('hex')}`).toBe(blob.digest);
+      }
+    }
+    process.stderr.write(`stress: ${runs} collections, ${freed} blobs freed, ${retries} pushes retried\n`);
+  });
+});
+
+describe('garbage collection at scale', () => {
+  it('collects over 10,000 blobs and 1,000 manifests on the filesystem', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regop-gc-scale-'));
+    try {
+      const driver = new FilesystemDriver({ rootDirectory: dir });
+      const registry = new Registry(driver);
+      const manifests: { repo: string; digest: Digest }[] = [];
+      const work = Array.from({ length: 1000 }, (_, i) => i);
+      const populate = async (i: number) => {
+        const repo = `scale/r${i % 50}`;
+        const blobs = Array.from({ length: 10 }, (_, j) => Buffer.from(`blob ${i}-${j} ${'x'.repeat(40)}`));
+        for (const blob of blobs) {
+          const digest = Digest.of('sha256', blob);
+          await driver.putContent(paths.blobData(digest), blob);
+          await registry.blobs.link(repo, digest);
+        }
+        const [config, ...layers] = blobs.map((b) => ({
+          digest: `${Digest.of('sha256', b)}`,
+          size: b.length,
+        }));
+        const body = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: MediaType.ociManifest,
+            config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+            layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+          }),
+        );
+        const { digest } = await registry.manifests.put(
+          repo,
+          { kind: 'tag', tag: `t${i}` },
+          MediaType.ociManifest,
+          body,
+        );
+        manifests.push({ repo, digest });
+      };
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next < work.length) await populate(next++);
+        }),
+      );
+      // Delete one manifest in ten: its ten blobs and the manifest itself become garbage.
+      for (const m of manifests.slice(0, 100)) await registry.manifests.delete(m.repo, m.digest);
+      await new Promise((r) => setTimeout(r, 5));
+      const result = await collectGarbage(driver, { graceMs: 0 });
+      expect(result.manifestsMarked).toBe(900);
+      expect(result.blobsDeleted).toHaveLength(1100);
+      expect(result.blobsMarked).toBe(9900);
+      for (const m of manifests.slice(100, 200)) {
+        expect(
+          (await registry.manifests.get(m.repo, { kind: 'digest', digest: m.digest })).digest.equals(
+            m.digest,
+          ),
+        ).toBe(true);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

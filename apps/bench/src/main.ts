@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { benchGarbageCollection } from './gc.js';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
 import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
 
 const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N] [--only TEXT]
+       pnpm bench --gc [--gc-manifests N]
 
 Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
 RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048) is pushed and pulled.
 Servers must listen on this machine for RSS to be read (their PID is found from the port).
---only runs the scenarios whose name contains TEXT (and the big blob only when TEXT is 'rss').`;
+--only runs the scenarios whose name contains TEXT (and the big blob only when TEXT is 'rss').
+--gc times registry garbage-collect against docker-registry's on copies of one filesystem store of
+N manifests (default 1000) of ten blobs each, one in ten deleted.`;
 
 const MiB = 1024 * 1024;
 const median = (values: number[]) =>
@@ -26,9 +30,18 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       'big-mib': { type: 'string', default: '2048' },
       only: { type: 'string' },
+      gc: { type: 'boolean' },
+      'gc-manifests': { type: 'string', default: '1000' },
       help: { type: 'boolean' },
     },
   });
+  if (values.gc) {
+    const row = await benchGarbageCollection(Number(values['gc-manifests']));
+    process.stdout.write(
+      `\n| metric | this registry | docker-registry | A vs B |\n| --- | --- | --- | --- |\n${row}`,
+    );
+    return;
+  }
   if (values.help || !values.url) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(values.help ? 0 : 2);

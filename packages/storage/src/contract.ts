@@ -187,6 +187,30 @@ export function runDriverContract(
       await expect(d.walk(`${base}/none`, () => {})).rejects.toBeInstanceOf(PathNotFoundError);
     });
 
+    it('walks unordered over the same entries, parents first, honouring SkipDir', async () => {
+      const base = dir();
+      const files = Array.from({ length: 60 }, (_, i) => `d${i % 7}/e${i % 3}/f${i}`);
+      await Promise.all([...files, 'skip/x/y'].map((p) => d.putContent(`${base}/${p}`, p)));
+      const seen: string[] = [];
+      await d.walk(
+        base,
+        (info) => {
+          const rel = info.path.slice(base.length + 1);
+          const slash = rel.lastIndexOf('/');
+          if (slash > 0) expect(seen).toContain(rel.slice(0, slash));
+          seen.push(rel);
+          if (rel === 'skip') return SkipDir;
+        },
+        { unordered: true },
+      );
+      const ordered: string[] = [];
+      await d.walk(base, (info) => {
+        const rel = info.path.slice(base.length + 1);
+        if (!rel.startsWith('skip/')) ordered.push(rel);
+      });
+      expect([...seen].sort()).toEqual([...ordered].sort());
+    });
+
     it('rejects invalid paths on every operation', async () => {
       const bad = ['', 'relative/path', '/a/../b', '/a//b', '/a/', '/./a', '/a/..', '/a b', '/a\\b', '/a\0b'];
       for (const p of bad) {

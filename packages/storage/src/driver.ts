@@ -29,6 +29,14 @@ export const StopWalk = Symbol('StopWalk');
 export type WalkResult = void | typeof SkipDir | typeof StopWalk;
 export type WalkFn = (info: FileInfo) => WalkResult | Promise<WalkResult>;
 
+export interface WalkOptions {
+  /**
+   * The caller needs every entry, not their order (garbage collection): the driver may visit subtrees in
+   * parallel. Parents are still visited before their children, and SkipDir and StopWalk still apply.
+   */
+  unordered?: boolean;
+}
+
 export interface RedirectOptions {
   method: 'GET' | 'HEAD';
   expiresInSeconds?: number;
@@ -53,8 +61,8 @@ export interface StorageDriver {
   move(sourcePath: string, destPath: string): Promise<void>;
   /** Deletes a file or a whole directory tree. */
   delete(path: string): Promise<void>;
-  /** Depth-first, lexically ordered traversal of everything below `path`. */
-  walk(path: string, fn: WalkFn): Promise<void>;
+  /** Depth-first, lexically ordered traversal of everything below `path` (see WalkOptions). */
+  walk(path: string, fn: WalkFn, options?: WalkOptions): Promise<void>;
   /** A URL the client may fetch the content from directly, or undefined to serve it ourselves. */
   redirectURL?(path: string, options: RedirectOptions): Promise<string | undefined>;
 }

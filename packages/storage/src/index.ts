@@ -1,4 +1,12 @@
-export type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkResult } from './driver.js';
+export type {
+  FileInfo,
+  FileWriter,
+  RedirectOptions,
+  StorageDriver,
+  WalkFn,
+  WalkOptions,
+  WalkResult,
+} from './driver.js';
 export { SkipDir, StopWalk } from './driver.js';
 export {
   InvalidOffsetError,

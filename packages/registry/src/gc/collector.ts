@@ -225,19 +225,16 @@ export class GarbageCollector {
 
     // Repository links to blobs that are now gone (old links only: a fresh one belongs to a push in flight).
     const gone = (d: Digest) => quarantined.has(`${d}`) || !blobs.has(`${d}`);
-    for (const [repository, links] of repos.layers) {
-      for (const link of links.filter((l) => !fresh(l) && gone(l.digest))) {
-        const current = await statIfExists(this.driver, paths.layerLink(repository, link.digest));
-        if (
-          current &&
-          current.modTime < cutoff &&
-          !(await statIfExists(this.driver, paths.blobData(link.digest)))
-        ) {
-          await deleteIfExists(this.driver, paths.layerDir(repository, link.digest));
-          result.layerLinksRemoved++;
-        }
+    const staleLinks = [...repos.layers].flatMap(([repository, links]) =>
+      links.filter((l) => !fresh(l) && gone(l.digest)).map((l) => ({ repository, digest: l.digest })),
+    );
+    await forEachLimited(staleLinks, async ({ repository, digest }) => {
+      const current = await statIfExists(this.driver, paths.layerLink(repository, digest));
+      if (current && current.modTime < cutoff && !(await statIfExists(this.driver, paths.blobData(digest)))) {
+        await deleteIfExists(this.driver, paths.layerDir(repository, digest));
+        result.layerLinksRemoved++;
       }
-    }
+    });
     return result;
   }
 

@@ -42,25 +42,29 @@ const digestAt = (alg: string | undefined, hex: string | undefined): Digest | un
 export async function inventoryRepositories(driver: StorageDriver): Promise<RepositoryInventory> {
   const inventory: RepositoryInventory = { revisions: new Map(), layers: new Map(), tags: [] };
   if ((await listIfExists(driver, REPOSITORIES)).length === 0) return inventory;
-  await driver.walk(REPOSITORIES, (info: FileInfo) => {
-    const segments = info.path.slice(REPOSITORIES.length + 1).split('/');
-    const at = segments.findIndex((s) => s.startsWith('_'));
-    if (at <= 0) return;
-    const repository = segments.slice(0, at).join('/');
-    const [kind, a, b, c, d] = segments.slice(at);
-    if (kind === '_uploads' || kind === '_referrers') return SkipDir;
-    if (kind === '_manifests' && a === 'tags' && c === 'index') return SkipDir;
-    if (info.isDir) return;
-    if (kind === '_layers' && c === 'link') {
-      const digest = digestAt(a, b);
-      if (digest) push(inventory.layers, repository, { digest, modTime: info.modTime });
-    } else if (kind === '_manifests' && a === 'revisions' && d === 'link') {
-      const digest = digestAt(b, c);
-      if (digest) push(inventory.revisions, repository, { digest, modTime: info.modTime });
-    } else if (kind === '_manifests' && a === 'tags' && c === 'current' && d === 'link' && b) {
-      inventory.tags.push({ repository, tag: b, modTime: info.modTime });
-    }
-  });
+  await driver.walk(
+    REPOSITORIES,
+    (info: FileInfo) => {
+      const segments = info.path.slice(REPOSITORIES.length + 1).split('/');
+      const at = segments.findIndex((s) => s.startsWith('_'));
+      if (at <= 0) return;
+      const repository = segments.slice(0, at).join('/');
+      const [kind, a, b, c, d] = segments.slice(at);
+      if (kind === '_uploads' || kind === '_referrers') return SkipDir;
+      if (kind === '_manifests' && a === 'tags' && c === 'index') return SkipDir;
+      if (info.isDir) return;
+      if (kind === '_layers' && c === 'link') {
+        const digest = digestAt(a, b);
+        if (digest) push(inventory.layers, repository, { digest, modTime: info.modTime });
+      } else if (kind === '_manifests' && a === 'revisions' && d === 'link') {
+        const digest = digestAt(b, c);
+        if (digest) push(inventory.revisions, repository, { digest, modTime: info.modTime });
+      } else if (kind === '_manifests' && a === 'tags' && c === 'current' && d === 'link' && b) {
+        inventory.tags.push({ repository, tag: b, modTime: info.modTime });
+      }
+    },
+    { unordered: true },
+  );
   return inventory;
 }
 
@@ -72,12 +76,16 @@ export interface BlobInfo extends Dated {
 export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string, BlobInfo>> {
   const blobs = new Map<string, BlobInfo>();
   if ((await listIfExists(driver, paths.blobsRoot)).length === 0) return blobs;
-  await driver.walk(paths.blobsRoot, (info) => {
-    if (info.isDir || !info.path.endsWith('/data')) return;
-    const [alg, , hex] = info.path.slice(paths.blobsRoot.length + 1).split('/');
-    const digest = digestAt(alg, hex);
-    if (digest) blobs.set(`${digest}`, { digest, size: info.size, modTime: info.modTime });
-  });
+  await driver.walk(
+    paths.blobsRoot,
+    (info) => {
+      if (info.isDir || !info.path.endsWith('/data')) return;
+      const [alg, , hex] = info.path.slice(paths.blobsRoot.length + 1).split('/');
+      const digest = digestAt(alg, hex);
+      if (digest) blobs.set(`${digest}`, { digest, size: info.size, modTime: info.modTime });
+    },
+    { unordered: true },
+  );
   return blobs;
 }
 

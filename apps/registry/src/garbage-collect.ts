@@ -70,6 +70,9 @@ export async function garbageCollect(args: string[]): Promise<number> {
       case 'delete-blob':
         if (!quiet) out(`${dryRun ? 'blob eligible for deletion' : 'deleted blob'}: ${event.digest}`);
         return;
+      case 'warning':
+        process.stderr.write(`warning: ${event.message}\n`);
+        return;
       case 'restore-blob':
         if (!quiet) out(`kept blob a concurrent push needs: ${event.digest}`);
         return;

@@ -124,7 +124,8 @@ export class FilesystemDriver implements StorageDriver {
   async delete(path: string): Promise<void> {
     const full = this.full(path);
     await this.notFound(path, () => stat(full));
-    await rm(full, { recursive: true, force: true });
+    // A writer adding a file inside the tree while it goes (ENOTEMPTY) is retried, as distribution's RemoveAll.
+    await rm(full, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
   }
 
   async walk(path: string, fn: WalkFn, options: WalkOptions = {}): Promise<void> {

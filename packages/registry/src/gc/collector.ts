@@ -44,7 +44,8 @@ export type GcEvent =
   | { kind: 'delete-manifest'; repository: string; digest: string }
   | { kind: 'delete-blob'; digest: string; size: number }
   | { kind: 'restore-blob'; digest: string }
-  | { kind: 'progress'; phase: string; done: number; total: number };
+  | { kind: 'progress'; phase: string; done: number; total: number }
+  | { kind: 'warning'; message: string };
 
 export interface CollectResult {
   dryRun: boolean;
@@ -231,8 +232,16 @@ export class GarbageCollector {
     await forEachLimited(staleLinks, async ({ repository, digest }) => {
       const current = await statIfExists(this.driver, paths.layerLink(repository, digest));
       if (current && current.modTime < cutoff && !(await statIfExists(this.driver, paths.blobData(digest)))) {
-        await deleteIfExists(this.driver, paths.layerDir(repository, digest));
-        result.layerLinksRemoved++;
+        try {
+          await deleteIfExists(this.driver, paths.layerDir(repository, digest));
+          result.layerLinksRemoved++;
+        } catch (err) {
+          // A link a push is rewriting right now: leave it for the next run.
+          this.emit({
+            kind: 'warning',
+            message: `kept link ${repository}@${digest}: ${(err as Error).message}`,
+          });
+        }
       }
     });
     return result;

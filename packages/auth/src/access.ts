@@ -1,0 +1,59 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** One resource and the actions asked on it, as in a token scope `repository:NAME:pull,push`. */
+export interface Access {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+export const formatScope = (access: Access) => `${access.type}:${access.name}:${access.actions.join(',')}`;
+
+/** Parses `type:name:actions` (a name may hold colons, e.g. a registry host with a port). */
+export function parseScope(scope: string): Access | undefined {
+  const first = scope.indexOf(':');
+  const last = scope.lastIndexOf(':');
+  if (first <= 0 || last === first) return undefined;
+  const actions = scope
+    .slice(last + 1)
+    .split(',')
+    .filter(Boolean);
+  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions };
+}
+
+export interface AuthRequest {
+  headers: IncomingHttpHeaders;
+}
+
+export interface Grant {
+  /** The authenticated user, or undefined for anonymous access. */
+  user?: string;
+}
+
+/**
+ * A refused request: 401 UNAUTHORIZED with a challenge for the client to answer, or 403 DENIED when
+ * credentials were fine but do not allow the access.
+ */
+export class AuthFailure extends Error {
+  constructor(
+    readonly code: 'UNAUTHORIZED' | 'DENIED',
+    message: string,
+    readonly challenge?: string,
+    readonly access: Access[] = [],
+  ) {
+    super(message);
+    this.name = 'AuthFailure';
+  }
+
+  get status(): 401 | 403 {
+    return this.code === 'UNAUTHORIZED' ? 401 : 403;
+  }
+}
+
+/** Decides, per request, whether the access it needs is granted (distribution's auth.AccessController). */
+export interface AccessController {
+  authorize(request: AuthRequest, access: Access[]): Promise<Grant>;
+}
+
+/** The value of a quoted challenge parameter: backslash-escape quotes and backslashes. */
+export const quote = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;

@@ -1,0 +1,61 @@
+import { parse } from 'yaml';
+import { z } from 'zod';
+import type { Access } from './access.js';
+
+const entry = z
+  .strictObject({
+    /** A user name, or "*" for any authenticated user. */
+    account: z.string().min(1).optional(),
+    /** Grants to clients without credentials. */
+    anonymous: z.boolean().optional(),
+    type: z.string().default('repository'),
+    /** A glob: `*` stays within one path segment, `**` crosses them. */
+    name: z.string().min(1),
+    actions: z.array(z.string().min(1)).min(1),
+  })
+  .refine((e) => (e.account !== undefined) !== (e.anonymous === true), {
+    message: 'each entry names an account or says anonymous: true, not both',
+  });
+
+const aclSchema = z.array(entry);
+export type AclEntry = z.infer<typeof entry>;
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(
+    `^${escaped
+      .replace(/\*\*/g, '\u0000')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\u0000/g, '.*')}$`,
+  );
+}
+
+/** Who may do what: the token issuer's access control list (YAML). */
+export class Acl {
+  private readonly entries: (AclEntry & { pattern: RegExp })[];
+
+  constructor(entries: AclEntry[]) {
+    this.entries = entries.map((e) => ({ ...e, pattern: globToRegExp(e.name) }));
+  }
+
+  static parse(text: string, source = 'acl'): Acl {
+    const result = aclSchema.safeParse(parse(text) ?? []);
+    if (!result.success) {
+      throw new Error(
+        `${source}: ${result.error.issues.map((i) => `[${i.path.join('.')}] ${i.message}`).join('; ')}`,
+      );
+    }
+    return new Acl(result.data);
+  }
+
+  /** The requested actions the account (undefined: anonymous) is allowed. */
+  allowed(account: string | undefined, access: Access): string[] {
+    const granted = new Set<string>();
+    for (const e of this.entries) {
+      const who = account === undefined ? e.anonymous === true : e.account === '*' || e.account === account;
+      if (who && e.type === access.type && e.pattern.test(access.name))
+        for (const a of e.actions) granted.add(a);
+    }
+    return access.actions.filter((a) => granted.has(a) || granted.has('*'));
+  }
+}

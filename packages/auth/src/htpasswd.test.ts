@@ -1,0 +1,99 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { describe, expect, it } from 'vitest';
+import { AuthFailure } from './access.js';
+import { apr1 } from './apr1.js';
+import { basicCredentials, HtpasswdAccessController, parseHtpasswd, verifierFor } from './htpasswd.js';
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('htpasswd', () => {
+  it('computes Apache MD5 (apr1) as htpasswd does', () => {
+    // Known answer: `openssl passwd -apr1 -salt saltsalt password`.
+    expect(apr1('password', 'saltsalt')).toBe('$apr1$saltsalt$yAAkm4libquA.ZWLHbSBq/');
+  });
+
+  it('verifies bcrypt ($2y$, $2a$, $2b$), apr1 and SHA1, and refuses crypt and plain text', () => {
+    const b = bcrypt.hashSync('secret', 4);
+    for (const hash of [b, b.replace('$2b$', '$2y$'), b.replace('$2b$', '$2a$')]) {
+      const verify = verifierFor(hash);
+      expect(typeof verify).toBe('function');
+      if (typeof verify === 'function') {
+        expect(verify('secret')).toBe(true);
+        expect(verify('Secret')).toBe(false);
+      }
+    }
+    const md5 = verifierFor(apr1('secret', 'abcdefgh'));
+    expect(typeof md5 === 'function' && md5('secret') && !md5('nope')).toBe(true);
+    const sha = verifierFor('{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ='); // "secret"
+    expect(typeof sha === 'function' && sha('secret') && !sha('secrets')).toBe(true);
+    expect(verifierFor('abJnggxhB/yWI')).toMatch(/crypt/);
+    expect(verifierFor('secret')).toMatch(/plain/);
+    const { users, refused } = parseHtpasswd(`ok:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\nplain:secret\nbroken\n`);
+    expect([...users.keys()]).toEqual(['ok']);
+    expect(refused).toEqual([
+      'line 2 (user plain): plain-text passwords are not supported',
+      'line 3: not user:hash',
+    ]);
+  });
+
+  it.skipIf(!hasHtpasswd())('accepts what Apache htpasswd -B, -m and -s write', () => {
+    for (const flag of ['-B', '-m', '-s']) {
+      const line = execFileSync('htpasswd', ['-nb', flag, 'alice', 'pa:ss wörd']).toString().trim();
+      const verify = parseHtpasswd(line).users.get('alice');
+      expect(verify?.('pa:ss wörd'), flag).toBe(true);
+      expect(verify?.('pa:ss word'), flag).toBe(false);
+    }
+  });
+
+  it('parses Basic credentials, refusing malformed ones', () => {
+    expect(basicCredentials(basic('bob', 'a:b'))).toEqual({ user: 'bob', password: 'a:b' });
+    expect(basicCredentials('Basic ')).toBeUndefined();
+    expect(basicCredentials(`Basic ${Buffer.from('nocolon').toString('base64')}`)).toBeUndefined();
+    expect(basicCredentials('Bearer abc')).toBeUndefined();
+    expect(basicCredentials(`Basic ${'A'.repeat(10_000)}`)).toBeUndefined();
+  });
+
+  it('challenges, refuses wrong passwords and unknown users alike, and re-reads the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regop-htpasswd-'));
+    const path = join(dir, 'htpasswd');
+    await writeFile(path, `alice:${bcrypt.hashSync('right', 4)}\n`);
+    const controller = new HtpasswdAccessController({ realm: 'Registry "x"', path });
+    await controller.load();
+    const refused = async (authorization?: string) => {
+      const err = await controller
+        .authorize({ headers: authorization ? { authorization } : {} }, [])
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AuthFailure);
+      expect(err.status).toBe(401);
+      expect(err.challenge).toBe('Basic realm="Registry \\"x\\""');
+      return err.message as string;
+    };
+    expect(await refused()).toBe('authentication required');
+    expect(await refused(basic('alice', 'wrong'))).toBe('invalid username or password');
+    expect(await refused(basic('mallory', 'right'))).toBe('invalid username or password');
+    expect(await refused('Basic !!!')).toBe('malformed Basic credentials');
+    expect(await controller.authorize({ headers: { authorization: basic('alice', 'right') } }, [])).toEqual({
+      user: 'alice',
+    });
+
+    await new Promise((r) => setTimeout(r, 1100));
+    await writeFile(path, `bob:${bcrypt.hashSync('b', 4)}\n`);
+    expect(await controller.authorize({ headers: { authorization: basic('bob', 'b') } }, [])).toEqual({
+      user: 'bob',
+    });
+  });
+});
+
+function hasHtpasswd(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v htpasswd'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,26 @@
+export {
+  type Access,
+  type AccessController,
+  AuthFailure,
+  type AuthRequest,
+  formatScope,
+  type Grant,
+  parseScope,
+} from './access.js';
+export { Acl, type AclEntry } from './acl.js';
+export {
+  basicCredentials,
+  HtpasswdAccessController,
+  type HtpasswdOptions,
+  parseHtpasswd,
+} from './htpasswd.js';
+export { type TokenIssuerOptions, tokenIssuer } from './issuer.js';
+export { decodeJws, SUPPORTED_ALGORITHMS, signJwt } from './jwt.js';
+export { jwkThumbprint, libtrustKeyId, parseBundle, verifyChain } from './keys.js';
+export {
+  type CertificateOptions,
+  createCertificateAuthority,
+  issueCertificate,
+  type KeyPair,
+} from './pki.js';
+export { TokenAccessController, type TokenOptions } from './token.js';

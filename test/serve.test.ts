@@ -80,7 +80,7 @@ describe('registry serve', () => {
         REGISTRY_AUTH_HTPASSWD_PATH: '/x',
       },
     });
-    expect(unsupported.stderr).toMatch(/auth\.htpasswd: /);
+    expect(unsupported.stderr).toMatch(/auth\.htpasswd\.path: cannot read \/x/);
   });
 
   it('serves the built-in config with REGISTRY_HTTP_ADDR and REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', async () => {

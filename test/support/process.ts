@@ -54,6 +54,8 @@ export async function startServer(
     env?: NodeJS.ProcessEnv;
     cwd?: string;
     readyPath?: string;
+    /** Replaces the readiness probe (a GET of url + readyPath answering below 500). */
+    ready?: () => Promise<boolean>;
     timeoutMs?: number;
     name?: string;
   },
@@ -101,9 +103,9 @@ export async function startServer(
   };
   running.add(server);
   try {
-    const ready = `${options.url}${options.readyPath ?? '/v2/'}`;
+    const probe = `${options.url}${options.readyPath ?? '/v2/'}`;
     await waitUntil(
-      async () => (await fetch(ready)).status < 500,
+      options.ready ?? (async () => (await fetch(probe)).status < 500),
       options.timeoutMs ?? 30_000,
       name,
       child,

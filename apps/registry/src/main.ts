@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, parseConfigText } from '@regop/registry';
 import { DEFAULT_CONFIG } from './default-config.js';
 import { GC_USAGE, garbageCollect } from './garbage-collect.js';
 import { serve } from './server.js';
+import { TOKEN_USAGE, tokenServer } from './token-server.js';
 
 const USAGE = `Usage: registry <command> [arguments]
 
@@ -12,9 +13,13 @@ Commands:
                    ./data, listening on 127.0.0.1:5000). REGISTRY_* variables override its keys.
   garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION]
                    delete unreferenced blobs; safe while registries serve (see below)
+  token-server CONFIG | init DIR
+                   serve Docker tokens for registries using auth.token (see below)
   help             show this text
 
 ${GC_USAGE}
+
+${TOKEN_USAGE}
 `;
 
 /** Drains in-flight requests on SIGTERM/SIGINT, then exits; a second signal exits at once. */
@@ -49,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'garbage-collect':
       return garbageCollect(args);
+    case 'token-server':
+      return tokenServer(args);
     case undefined:
     case 'help':
     case '--help':

@@ -13,6 +13,7 @@ import {
 import type { StorageDriver } from '@regop/storage';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { pino } from 'pino';
+import { accessControllerFor } from './auth.js';
 import { createDriver } from './drivers.js';
 import { StorageHealth } from './health.js';
 import { parseListenAddress } from './listen.js';
@@ -52,13 +53,6 @@ export interface RunningRegistry {
 
 /** Refuses configuration this registry cannot honour yet, rather than serving without it. */
 function checkSupported(config: RegistryConfig): void {
-  const auth = config.auth ?? {};
-  for (const scheme of ['htpasswd', 'token', 'silly'] as const) {
-    if (auth[scheme])
-      throw new ConfigError(
-        `auth.${scheme}: authentication is not available in this build; refusing to serve without it`,
-      );
-  }
   if (config.proxy) throw new ConfigError('proxy: the pull-through cache is not available in this build');
   if (config.http?.prefix && config.http.prefix !== '/')
     throw new ConfigError('http.prefix: only "/" is supported');
@@ -112,6 +106,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
 
   for (const section of ignoredSections(config))
     app.log.warn({ section }, `configuration section ${section} is accepted but not used`);
+  const accessController = await accessControllerFor(config.auth, (message) => app.log.warn(message));
 
   let health: StorageHealth | undefined;
   if (config.health?.storagedriver?.enabled) {
@@ -141,6 +136,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
             route: request.registryRoute,
             remoteaddr: request.ip,
             useragent: request.headers['user-agent'],
+            user: request.registryUser,
             duration_ms: Math.round(reply.elapsedTime * 100) / 100,
           },
         },
@@ -169,6 +165,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     relativeUrls: config.http?.relativeurls === true,
     ...(config.http?.host && { host: config.http.host }),
     ...(config.http?.headers && { headers: config.http.headers }),
+    ...(accessController && { accessController }),
   });
 
   const { host, port } = parseListenAddress(config.http?.addr ?? ':5000', 'http.addr');

@@ -39,7 +39,6 @@ export class AuthFailure extends Error {
     readonly code: 'UNAUTHORIZED' | 'DENIED',
     message: string,
     readonly challenge?: string,
-    readonly access: Access[] = [],
   ) {
     super(message);
     this.name = 'AuthFailure';

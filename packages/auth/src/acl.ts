@@ -21,13 +21,12 @@ const aclSchema = z.array(entry);
 export type AclEntry = z.infer<typeof entry>;
 
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(
-    `^${escaped
-      .replace(/\*\*/g, '\u0000')
-      .replace(/\*/g, '[^/]*')
-      .replace(/\u0000/g, '.*')}$`,
-  );
+  const literal = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = glob
+    .split('**')
+    .map((part) => part.split('*').map(literal).join('[^/]*'))
+    .join('.*');
+  return new RegExp(`^${pattern}$`);
 }
 
 /** Who may do what: the token issuer's access control list (YAML). */

@@ -116,10 +116,11 @@ export class HtpasswdAccessController implements AccessController {
     const credentials = basicCredentials(header);
     if (!credentials) throw this.challenge('malformed Basic credentials');
     const verify = this.entries.users.get(credentials.user);
-    const ok = verify
-      ? verify(credentials.password)
-      : (bcrypt.compareSync(credentials.password, DECOY), false);
-    if (!ok) throw this.challenge('invalid username or password');
+    if (!verify) {
+      bcrypt.compareSync(credentials.password, DECOY);
+      throw this.challenge('invalid username or password');
+    }
+    if (!verify(credentials.password)) throw this.challenge('invalid username or password');
     return { user: credentials.user };
   }
 }

@@ -77,7 +77,7 @@ export class TokenAccessController implements AccessController {
     message: string,
     error?: 'invalid_token' | 'insufficient_scope',
   ): AuthFailure {
-    return new AuthFailure('UNAUTHORIZED', message, this.challenge(access, error), access);
+    return new AuthFailure('UNAUTHORIZED', message, this.challenge(access, error));
   }
 
   async authorize(request: AuthRequest, access: Access[]): Promise<Grant> {

@@ -130,12 +130,7 @@ export class GarbageCollector {
     const untagged: { repository: string; digest: Digest }[] = [];
     let manifestsMarked = 0;
     for (const [repository, revisions] of repos.revisions) {
-      const kept = await this.keptRevisions(
-        repository,
-        revisions,
-        tagged.get(repository) ?? new Set(),
-        fresh,
-      );
+      const kept = await this.keptRevisions(revisions, tagged.get(repository) ?? new Set(), fresh);
       for (const revision of revisions) {
         const key = `${revision.digest}`;
         if (!kept.has(key)) {
@@ -249,7 +244,6 @@ export class GarbageCollector {
 
   /** Revisions to keep: all of them, or with deleteUntagged those reachable from tags (and recent ones). */
   private async keptRevisions(
-    repository: string,
     revisions: Dated[],
     tagged: Set<string>,
     fresh: (d: Dated) => boolean,

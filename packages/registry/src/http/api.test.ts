@@ -582,7 +582,7 @@ describe('bad input', () => {
 
   it.each([
     'sha256:abc',
-    'sha256:' + 'A'.repeat(64),
+    `sha256:${'A'.repeat(64)}`,
     'md5:d41d8cd98f00b204e9800998ecf8427e',
     'sha256:../../../etc/passwd',
     `sha512:${'a'.repeat(64)}`,

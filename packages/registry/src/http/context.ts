@@ -1,3 +1,4 @@
+import type { AccessController } from '@regop/auth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../content/registry.js';
 
@@ -15,6 +16,8 @@ export interface RegistryHttpOptions {
   host?: string;
   /** http.headers: added to every /v2 response. */
   headers?: Record<string, string[]>;
+  /** auth: decides every request from the access its route needs; absent, everything is allowed. */
+  accessController?: AccessController;
 }
 
 export interface RouteContext {

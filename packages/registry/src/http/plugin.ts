@@ -1,8 +1,9 @@
+import { AuthFailure } from '@regop/auth';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, RegistryError } from '../errors.js';
 import { parseName } from '../reference.js';
 import type { RegistryHttpOptions, RouteContext } from './context.js';
-import { type Method, matchRoute } from './router.js';
+import { type Method, matchRoute, requiredAccess } from './router.js';
 import { urlFor } from './urls.js';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -11,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The registry route that served the request (for logs and metrics). */
     registryRoute?: string;
+    /** Who the access controller authenticated. */
+    registryUser?: string;
   }
 }
 
@@ -62,6 +65,25 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
       reply.header('allow', Object.keys(match.route.handlers).join(', '));
       throw new RegistryError('UNSUPPORTED', `${method} is not allowed on ${match.route.id}`);
     }
+    const { name: rawName, ...params } = match.params;
+    const name = rawName === undefined ? '' : parseName(rawName);
+    if (options.accessController) {
+      const query = request.query as Record<string, unknown>;
+      const access = requiredAccess(match.route, method, name, query);
+      try {
+        request.registryUser = (
+          await options.accessController.authorize({ headers: request.headers }, access)
+        ).user;
+      } catch (err) {
+        if (!(err instanceof AuthFailure)) throw err;
+        if (err.challenge) reply.header('www-authenticate', err.challenge);
+        // distribution's detail: the access that was refused.
+        const detail = access.flatMap((a) =>
+          a.actions.map((action) => ({ Type: a.type, Class: '', Name: a.name, Action: action })),
+        );
+        throw new RegistryError(err.code, err.message, detail.length ? detail : undefined, err.status);
+      }
+    }
     if (options.readOnly && WRITES.has(method)) {
       reply.header('allow', 'GET, HEAD');
       throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
@@ -69,13 +91,12 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
     if (method === 'DELETE' && !options.deleteEnabled && match.route.id !== 'upload') {
       throw new RegistryError('UNSUPPORTED', 'deletion is disabled (storage.delete.enabled is false)');
     }
-    const { name: rawName, ...params } = match.params;
     const ctx: RouteContext = {
       registry: options.registry,
       options,
       request,
       reply,
-      name: rawName === undefined ? '' : parseName(rawName),
+      name,
       params,
       query: request.query as Record<string, string | undefined>,
       url: (p) => urlFor(request, options, p),

@@ -1,3 +1,4 @@
+import type { Access } from '@regop/auth';
 import type { Handler } from './context.js';
 import {
   cancelUpload,
@@ -66,4 +67,33 @@ export function matchRoute(path: string): Match | undefined {
     if (m) return { route, params: { ...m.groups } };
   }
   return undefined;
+}
+
+const repository = (name: string, ...actions: string[]): Access => ({ type: 'repository', name, actions });
+
+/**
+ * The access a request needs, as distribution asks its access controller: pull to read, pull and push to
+ * write, delete to delete, registry:catalog:* for the catalog, and pull on the source of a mount.
+ */
+export function requiredAccess(
+  route: Route,
+  method: Method,
+  name: string,
+  query: Record<string, unknown>,
+): Access[] {
+  switch (route.id) {
+    case 'base':
+      return [];
+    case 'catalog':
+      return [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+    case 'upload-start': {
+      const from = typeof query.mount === 'string' && typeof query.from === 'string' ? query.from : undefined;
+      return [repository(name, 'pull', 'push'), ...(from ? [repository(from, 'pull')] : [])];
+    }
+    case 'upload':
+      return [repository(name, 'pull', 'push')];
+    default:
+      if (method === 'DELETE') return [repository(name, 'delete')];
+      return [method === 'PUT' ? repository(name, 'pull', 'push') : repository(name, 'pull')];
+  }
 }

@@ -1,0 +1,38 @@
+import { type AccessController, HtpasswdAccessController, TokenAccessController } from '@regop/auth';
+import { ConfigError, type RegistryConfig } from '@regop/registry';
+
+/** The access controller `auth:` configures (undefined: open), loaded now so a bad file fails the start. */
+export async function accessControllerFor(
+  auth: RegistryConfig['auth'],
+  warn: (message: string) => void,
+): Promise<AccessController | undefined> {
+  if (!auth) return undefined;
+  if (auth.silly)
+    throw new ConfigError('auth.silly: a test-only scheme of distribution; use htpasswd or token');
+  if (auth.htpasswd && auth.token) throw new ConfigError('auth: configure htpasswd or token, not both');
+  if (auth.htpasswd) {
+    const controller = new HtpasswdAccessController({ ...auth.htpasswd, onRefused: warn });
+    await controller.load().catch((err: Error) => {
+      throw new ConfigError(`auth.htpasswd.path: cannot read ${auth.htpasswd?.path}: ${err.message}`);
+    });
+    return controller;
+  }
+  if (auth.token) {
+    const { realm, service, issuer, rootcertbundle, jwks, signingalgorithms } = auth.token;
+    const controller = new TokenAccessController({
+      realm,
+      service,
+      issuer,
+      ...(rootcertbundle && { rootcertbundle }),
+      ...(jwks && { jwks }),
+      ...(signingalgorithms && { signingalgorithms }),
+    });
+    await controller.load().catch((err: Error) => {
+      throw new ConfigError(
+        err.message.startsWith('auth.token') ? err.message : `auth.token: ${err.message}`,
+      );
+    });
+    return controller;
+  }
+  return undefined;
+}

@@ -1,0 +1,159 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  Acl,
+  createCertificateAuthority,
+  HtpasswdAccessController,
+  issueCertificate,
+  tokenIssuer,
+} from '@regop/auth';
+import { ConfigError, parseDuration } from '@regop/registry';
+import Fastify from 'fastify';
+import { parse, stringify } from 'yaml';
+import { z } from 'zod';
+import { parseListenAddress } from './listen.js';
+
+export const TOKEN_USAGE = `Usage: registry token-server CONFIG
+       registry token-server init DIR [--issuer NAME] [--service NAME] [--addr HOST:PORT]
+
+A Docker token issuer for registries configured with auth.token: checks Basic credentials against an
+htpasswd file and grants what an ACL file allows. 'init' writes a signing key and certificate, the root
+certificate registries trust (auth.token.rootcertbundle), an example ACL and CONFIG into DIR.`;
+
+const configSchema = z.strictObject({
+  addr: z.string().min(1),
+  issuer: z.string().min(1),
+  service: z.string().min(1),
+  realm: z.string().min(1).default('token issuer'),
+  expiration: z.string().default('5m'),
+  certificate: z.string().min(1),
+  key: z.string().min(1),
+  htpasswd: z.string().min(1).optional(),
+  acl: z.string().min(1),
+});
+
+async function readConfigured(path: string, key: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function serveTokens(configPath: string): Promise<number> {
+  const result = configSchema.safeParse(parse(await readConfigured(configPath, 'CONFIG')));
+  if (!result.success) {
+    throw new ConfigError(
+      'invalid token-server configuration',
+      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  }
+  const config = result.data;
+  const expiresMs = parseDuration(config.expiration);
+  if (expiresMs === undefined || expiresMs < 1000)
+    throw new ConfigError(`expiration: not a duration of a second or more: ${config.expiration}`);
+  const app = Fastify({ logger: true, disableRequestLogging: false });
+  let users: HtpasswdAccessController | undefined;
+  if (config.htpasswd) {
+    users = new HtpasswdAccessController({
+      realm: config.realm,
+      path: config.htpasswd,
+      onRefused: (m) => app.log.warn(m),
+    });
+    await users.load().catch((err: Error) => {
+      throw new ConfigError(`htpasswd: cannot read ${config.htpasswd}: ${err.message}`);
+    });
+  }
+  await app.register(tokenIssuer, {
+    issuer: config.issuer,
+    service: config.service,
+    realm: config.realm,
+    certificateChainPem: await readConfigured(config.certificate, 'certificate'),
+    keyPem: await readConfigured(config.key, 'key'),
+    acl: Acl.parse(await readConfigured(config.acl, 'acl'), config.acl),
+    expiresInSeconds: Math.floor(expiresMs / 1000),
+    ...(users && { users }),
+  });
+  const { host, port } = parseListenAddress(config.addr, 'addr');
+  await app.listen({ host, port });
+  const close = () => app.close().then(() => process.exit(0));
+  process.on('SIGTERM', close);
+  process.on('SIGINT', close);
+  return -1;
+}
+
+async function init(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      issuer: { type: 'string', default: 'regop-token-issuer' },
+      service: { type: 'string', default: 'registry' },
+      addr: { type: 'string', default: '127.0.0.1:5001' },
+    },
+  });
+  const dir = positionals[0];
+  if (!dir) {
+    process.stderr.write(`${TOKEN_USAGE}\n`);
+    return 2;
+  }
+  const root = resolve(dir);
+  await mkdir(root, { recursive: true });
+  const ca = createCertificateAuthority({ commonName: `${values.issuer} root`, days: 3650 });
+  const signer = issueCertificate(ca, { commonName: `${values.issuer} signing`, days: 3650 });
+  const write = async (name: string, content: string, mode = 0o644) => {
+    await writeFile(join(root, name), content, { mode });
+    await chmod(join(root, name), mode);
+  };
+  await write('root.crt', ca.certPem);
+  await write('signing.crt', signer.certPem);
+  await write('signing.key', signer.keyPem, 0o600);
+  await write(
+    'acl.yml',
+    '# Who may do what. account: a user of the htpasswd file, or "*" for any of them; anonymous: true for\n' +
+      '# clients without credentials. name is a glob: * stays within a path segment, ** crosses them.\n' +
+      stringify([
+        { account: '*', name: '**', actions: ['pull'] },
+        { account: 'admin', name: '**', actions: ['pull', 'push', 'delete'] },
+        { account: 'admin', type: 'registry', name: 'catalog', actions: ['*'] },
+      ]),
+  );
+  await write(
+    'token-server.yml',
+    stringify({
+      addr: values.addr,
+      issuer: values.issuer,
+      service: values.service,
+      expiration: '5m',
+      certificate: join(root, 'signing.crt'),
+      key: join(root, 'signing.key'),
+      htpasswd: join(root, 'htpasswd'),
+      acl: join(root, 'acl.yml'),
+    }),
+  );
+  process.stdout.write(
+    `wrote ${root}/{root.crt,signing.crt,signing.key,acl.yml,token-server.yml}; add users with\n` +
+      `  htpasswd -B ${join(root, 'htpasswd')} USER\nand configure registries with\n` +
+      stringify({
+        auth: {
+          token: {
+            realm: `http://${values.addr}/token`,
+            service: values.service,
+            issuer: values.issuer,
+            rootcertbundle: join(root, 'root.crt'),
+          },
+        },
+      }),
+  );
+  return 0;
+}
+
+export function tokenServer(args: string[]): Promise<number> {
+  if (args[0] === 'init') return init(args.slice(1));
+  if (!args[0]) {
+    process.stderr.write(`${TOKEN_USAGE}\n`);
+    return Promise.resolve(2);
+  }
+  return serveTokens(args[0]);
+}

@@ -1,0 +1,373 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { insecure, makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
+import { describeWithPeers } from './support/peers.js';
+import { freePort, type Server, startServer, stopAll } from './support/process.js';
+import { REGISTRY_MAIN, startDockerRegistry, startOurRegistry } from './support/registries.js';
+
+const KiB = 1024;
+let dir: string;
+let layout: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'regop-auth-'));
+  layout = await makeOciImage(dir, 'v1', [200 * KiB, 64 * KiB]);
+});
+afterAll(async () => {
+  await stopAll();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const repoExists = async (root: string, repo: string) =>
+  readdir(join(root, 'docker/registry/v2/repositories', repo)).then(
+    () => true,
+    () => false,
+  );
+
+describeWithPeers(['skopeo', 'umoci', 'htpasswd'], 'htpasswd authentication with skopeo', () => {
+  let registry: Server;
+  let root: string;
+  let host: string;
+  beforeAll(async () => {
+    const file = join(dir, 'htpasswd');
+    await execa('htpasswd', ['-B', '-c', '-b', file, 'alice', 'alice secret']);
+    await execa('htpasswd', ['-m', '-b', file, 'bob', 'bob:secret']);
+    root = join(dir, 'htpasswd-data');
+    registry = await startOurRegistry({
+      root,
+      dir: join(dir, 'htpasswd-registry'),
+      extra: { auth: { htpasswd: { realm: 'Test Registry', path: file } } },
+    });
+    host = new URL(registry.url).host;
+  });
+
+  it('pushes and pulls with users written by htpasswd -B and -m', async () => {
+    await skopeo(
+      'copy',
+      ...insecure,
+      '--dest-creds',
+      'alice:alice secret',
+      `oci:${layout}:v1`,
+      `docker://${host}/alice/app:v1`,
+    );
+    await skopeo(
+      'copy',
+      ...insecure,
+      '--dest-creds',
+      'bob:bob:secret',
+      `oci:${layout}:v1`,
+      `docker://${host}/bob/app:v1`,
+    );
+    const info = JSON.parse(
+      (
+        await skopeo(
+          'inspect',
+          '--tls-verify=false',
+          '--creds',
+          'bob:bob:secret',
+          `docker://${host}/alice/app:v1`,
+        )
+      ).stdout,
+    );
+    expect(info.Digest).toBe(await ociManifestDigest(layout, 'v1'));
+  });
+
+  it('refuses a wrong password with 401 and writes nothing', async () => {
+    const push = await skopeo(
+      'copy',
+      ...insecure,
+      '--dest-creds',
+      'alice:wrong',
+      `oci:${layout}:v1`,
+      `docker://${host}/mallory/app:v1`,
+    ).catch((e: Error) => e);
+    expect(push).toBeInstanceOf(Error);
+    expect(String(push)).toMatch(/401|unauthorized|authentication required/i);
+    expect(await repoExists(root, 'mallory/app')).toBe(false);
+  });
+
+  it('challenges anonymous clients', async () => {
+    const res = await fetch(`${registry.url}/v2/`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Basic realm="Test Registry"');
+    const json = (await res.json()) as { errors: { code: string }[] };
+    expect(json.errors[0]?.code).toBe('UNAUTHORIZED');
+  });
+});
+
+describeWithPeers(
+  ['skopeo', 'umoci', 'htpasswd', 'docker-registry'],
+  'token authentication through the issuer',
+  () => {
+    let tokens: string;
+    let tokenUrl: string;
+    let authConfig: Record<string, unknown>;
+    let root: string;
+    let host: string;
+
+    beforeAll(async () => {
+      tokens = join(dir, 'tokens');
+      const port = await freePort();
+      await execa(process.execPath, [
+        REGISTRY_MAIN,
+        'token-server',
+        'init',
+        tokens,
+        '--addr',
+        `127.0.0.1:${port}`,
+        '--service',
+        'registry.test',
+      ]);
+      await execa('htpasswd', ['-B', '-c', '-b', join(tokens, 'htpasswd'), 'alice', 'alice-pw']);
+      await execa('htpasswd', ['-B', '-b', join(tokens, 'htpasswd'), 'bob', 'bob-pw']);
+      await writeFile(
+        join(tokens, 'acl.yml'),
+        stringify([
+          { account: 'alice', name: '**', actions: ['pull', 'push'] },
+          { account: 'bob', name: 'team/**', actions: ['pull'] },
+          { anonymous: true, name: 'public/*', actions: ['pull'] },
+        ]),
+      );
+      tokenUrl = `http://127.0.0.1:${port}`;
+      await startServer(process.execPath, [REGISTRY_MAIN, 'token-server', join(tokens, 'token-server.yml')], {
+        url: tokenUrl,
+        readyPath: '/token?service=registry.test',
+        name: 'token-server',
+      });
+      authConfig = {
+        token: {
+          realm: `${tokenUrl}/token`,
+          service: 'registry.test',
+          issuer: 'regop-token-issuer',
+          rootcertbundle: join(tokens, 'root.crt'),
+        },
+      };
+      root = join(dir, 'token-data');
+      const registry = await startOurRegistry({
+        root,
+        dir: join(dir, 'token-registry'),
+        extra: { auth: authConfig },
+      });
+      host = new URL(registry.url).host;
+    });
+
+    it('lets a user with push push, and anonymous clients pull where the ACL allows', async () => {
+      await skopeo(
+        'copy',
+        ...insecure,
+        '--dest-creds',
+        'alice:alice-pw',
+        `oci:${layout}:v1`,
+        `docker://${host}/team/app:v1`,
+      );
+      await skopeo(
+        'copy',
+        ...insecure,
+        '--dest-creds',
+        'alice:alice-pw',
+        `oci:${layout}:v1`,
+        `docker://${host}/public/base:v1`,
+      );
+      const anonymous = JSON.parse(
+        (await skopeo('inspect', '--tls-verify=false', `docker://${host}/public/base:v1`)).stdout,
+      );
+      expect(anonymous.Digest).toBe(await ociManifestDigest(layout, 'v1'));
+      const refused = await skopeo('inspect', '--tls-verify=false', `docker://${host}/team/app:v1`).catch(
+        (e: Error) => e,
+      );
+      expect(refused).toBeInstanceOf(Error);
+    });
+
+    it('refuses a pull-only user’s push and writes nothing', async () => {
+      const bobPull = JSON.parse(
+        (
+          await skopeo(
+            'inspect',
+            '--tls-verify=false',
+            '--creds',
+            'bob:bob-pw',
+            `docker://${host}/team/app:v1`,
+          )
+        ).stdout,
+      );
+      expect(bobPull.Digest).toBe(await ociManifestDigest(layout, 'v1'));
+      const push = await skopeo(
+        'copy',
+        ...insecure,
+        '--dest-creds',
+        'bob:bob-pw',
+        `oci:${layout}:v1`,
+        `docker://${host}/team/app:v2`,
+      ).catch((e: Error) => e);
+      expect(push).toBeInstanceOf(Error);
+      expect(await readdir(join(root, 'docker/registry/v2/repositories/team/app/_manifests/tags'))).toEqual([
+        'v1',
+      ]);
+      const challenge = await fetch(`http://${host}/v2/team/app/tags/list`);
+      expect(challenge.headers.get('www-authenticate')).toBe(
+        `Bearer realm="${tokenUrl}/token",service="registry.test",scope="repository:team/app:pull"`,
+      );
+    });
+
+    it('issues tokens docker-registry 2.8 accepts', async () => {
+      const theirs = await startDockerRegistry({
+        root: join(dir, 'token-dist'),
+        dir: join(dir, 'token-dist-cfg'),
+        extra: { auth: authConfig },
+      });
+      const theirHost = new URL(theirs.url).host;
+      await skopeo(
+        'copy',
+        ...insecure,
+        '--dest-creds',
+        'alice:alice-pw',
+        `oci:${layout}:v1`,
+        `docker://${theirHost}/team/app:v1`,
+      );
+      const info = JSON.parse(
+        (
+          await skopeo(
+            'inspect',
+            '--tls-verify=false',
+            '--creds',
+            'bob:bob-pw',
+            `docker://${theirHost}/team/app:v1`,
+          )
+        ).stdout,
+      );
+      expect(info.Digest).toBe(await ociManifestDigest(layout, 'v1'));
+      const bobPush = await skopeo(
+        'copy',
+        ...insecure,
+        '--dest-creds',
+        'bob:bob-pw',
+        `oci:${layout}:v1`,
+        `docker://${theirHost}/team/app:v2`,
+      ).catch((e: Error) => e);
+      expect(bobPush).toBeInstanceOf(Error);
+    });
+  },
+);
+
+/** GET over HTTPS with the given CA and optional client certificate; the status, or the error's code. */
+function tlsGet(url: string, ca: string, client?: KeyPair): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      url,
+      { ca, ...(client && { cert: client.certPem, key: client.keyPem }) },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+}
+
+describeWithPeers(['skopeo', 'umoci'], 'HTTPS', () => {
+  let ca: KeyPair;
+  let certs: string;
+  beforeAll(async () => {
+    ca = createCertificateAuthority({ commonName: 'Test CA' });
+    const server = issueCertificate(ca, { commonName: '127.0.0.1', altNames: ['127.0.0.1', 'localhost'] });
+    certs = join(dir, 'tls');
+    await mkdir(certs, { recursive: true });
+    await writeFile(join(certs, 'server.crt'), server.certPem);
+    await writeFile(join(certs, 'server.key'), server.keyPem, { mode: 0o600 });
+    await writeFile(join(certs, 'ca.pem'), ca.certPem);
+  });
+
+  it('serves skopeo with certificate verification on', async () => {
+    const port = await freePort();
+    const config = join(dir, 'https.yml');
+    await writeFile(
+      config,
+      stringify({
+        version: '0.1',
+        storage: { filesystem: { rootdirectory: join(dir, 'https-data') } },
+        http: {
+          addr: `127.0.0.1:${port}`,
+          tls: { certificate: join(certs, 'server.crt'), key: join(certs, 'server.key') },
+        },
+      }),
+    );
+    await startTls(config, port, ca.certPem);
+    const certDir = join(dir, 'skopeo-certs');
+    await mkdir(certDir, { recursive: true });
+    await writeFile(join(certDir, 'ca.crt'), ca.certPem);
+    await skopeo(
+      'copy',
+      '--dest-cert-dir',
+      certDir,
+      `oci:${layout}:v1`,
+      `docker://127.0.0.1:${port}/secure/app:v1`,
+    );
+    const info = JSON.parse(
+      (await skopeo('inspect', '--cert-dir', certDir, `docker://127.0.0.1:${port}/secure/app:v1`)).stdout,
+    );
+    expect(info.Digest).toBe(await ociManifestDigest(layout, 'v1'));
+    // Without the CA, verification fails.
+    const unverified = await skopeo('inspect', `docker://127.0.0.1:${port}/secure/app:v1`).catch(
+      (e: Error) => e,
+    );
+    expect(String(unverified)).toMatch(/certificate|x509/i);
+  });
+
+  it('with clientcas, refuses clients without a certificate from those CAs', async () => {
+    const port = await freePort();
+    const config = join(dir, 'mtls.yml');
+    await writeFile(
+      config,
+      stringify({
+        version: '0.1',
+        storage: { filesystem: { rootdirectory: join(dir, 'mtls-data') } },
+        http: {
+          addr: `127.0.0.1:${port}`,
+          tls: {
+            certificate: join(certs, 'server.crt'),
+            key: join(certs, 'server.key'),
+            clientcas: [join(certs, 'ca.pem')],
+          },
+        },
+      }),
+    );
+    const client = issueCertificate(ca, { commonName: 'client' });
+    await startTls(config, port, ca.certPem, client);
+    const url = `https://127.0.0.1:${port}/v2/`;
+    expect(await tlsGet(url, ca.certPem, client)).toBe(200);
+    expect(await tlsGet(url, ca.certPem)).not.toBe(200);
+    const stranger = issueCertificate(createCertificateAuthority({ commonName: 'Other CA' }), {
+      commonName: 'stranger',
+    });
+    expect(await tlsGet(url, ca.certPem, stranger)).not.toBe(200);
+    const certDir = join(dir, 'skopeo-client');
+    await mkdir(certDir, { recursive: true });
+    await writeFile(join(certDir, 'ca.crt'), ca.certPem);
+    await writeFile(join(certDir, 'client.cert'), client.certPem);
+    await writeFile(join(certDir, 'client.key'), client.keyPem);
+    await skopeo(
+      'copy',
+      '--dest-cert-dir',
+      certDir,
+      `oci:${layout}:v1`,
+      `docker://127.0.0.1:${port}/mtls/app:v1`,
+    );
+  });
+});
+
+/** Starts `registry serve` on TLS; ready once it answers over HTTPS with the test CA. */
+function startTls(config: string, port: number, ca: string, client?: KeyPair): Promise<Server> {
+  const url = `https://127.0.0.1:${port}`;
+  return startServer(process.execPath, [REGISTRY_MAIN, 'serve', config], {
+    url,
+    name: 'registry serve (TLS)',
+    ready: async () => (await tlsGet(`${url}/`, ca, client)) === 200,
+  });
+}

@@ -33,6 +33,10 @@ export interface FilesystemDriverOptions {
 
 // Raw descriptors: the writer closes them itself (a FileHandle would also close on garbage collection).
 const openFd = promisify(open);
+const readAt = (fd: number, buffer: Buffer, length: number, position: number) =>
+  new Promise<number>((resolve, reject) =>
+    read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+  );
 const fstatFd = promisify(fstat);
 
 const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException)?.code === code;
@@ -87,6 +91,35 @@ export class FilesystemDriver implements StorageDriver {
     if (info.isDirectory()) throw new PathNotFoundError(path, NAME);
     if (offset < 0 || offset > info.size) throw new InvalidOffsetError(path, offset, NAME);
     return createReadStream(full, { start: offset, highWaterMark: READ_CHUNK });
+  }
+
+  /**
+   * Two reused buffers: one is read into while the other is being written. Fresh buffers per chunk (as a
+   * read stream allocates) cost a third of the throughput of a large pull.
+   */
+  async copyTo(path: string, dest: Writable, start: number, end: number): Promise<void> {
+    const full = this.full(path);
+    const fd = await this.notFound(path, () => openFd(full, 'r'));
+    try {
+      const size = (await fstatFd(fd)).size;
+      if (start < 0 || start >= size || end < start) throw new InvalidOffsetError(path, start, NAME);
+      const last = Math.min(end, size - 1);
+      const buffers = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
+      let writing: Promise<void> = Promise.resolve();
+      for (let position = start, i = 0; position <= last; i ^= 1) {
+        const buffer = buffers[i] as Buffer;
+        const n = await readAt(fd, buffer, Math.min(READ_CHUNK, last - position + 1), position);
+        if (n === 0) break;
+        position += n;
+        await writing;
+        writing = new Promise((resolve, reject) =>
+          dest.write(buffer.subarray(0, n), (err) => (err ? reject(err) : resolve())),
+        );
+      }
+      await writing;
+    } finally {
+      close(fd, () => {});
+    }
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {

@@ -4,7 +4,7 @@
  *   runDriverContract('filesystem', async () => ({ driver, cleanup }))
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkipDir, type StorageDriver } from './driver.js';
@@ -78,6 +78,33 @@ export function runDriverContract(
       expect((await readAll(await d.reader(p, content.length))).length).toBe(0);
       await expect(d.reader(p, content.length + 1)).rejects.toBeInstanceOf(InvalidOffsetError);
       await expect(d.reader(p, -1)).rejects.toBeInstanceOf(InvalidOffsetError);
+    });
+
+    it('copies byte ranges into a writable when it offers copyTo', async (ctx) => {
+      if (!d.copyTo) return ctx.skip();
+      const p = `${dir()}/copied`;
+      const content = randomBytes(3 * 1024 * 1024 + 123);
+      await d.putContent(p, content);
+      const copy = async (start: number, end: number) => {
+        const chunks: Buffer[] = [];
+        const sink = new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            // Copy: the driver may reuse the buffer once this callback runs.
+            chunks.push(Buffer.from(chunk));
+            setImmediate(cb);
+          },
+        });
+        await d.copyTo?.(p, sink, start, end);
+        expect(sink.writableEnded).toBe(false);
+        return Buffer.concat(chunks);
+      };
+      expect((await copy(0, content.length - 1)).equals(content)).toBe(true);
+      expect((await copy(1_000_000, 2_500_000)).equals(content.subarray(1_000_000, 2_500_001))).toBe(true);
+      expect((await copy(content.length - 1, content.length - 1)).equals(content.subarray(-1))).toBe(true);
+      await expect(copy(content.length, content.length)).rejects.toBeInstanceOf(InvalidOffsetError);
+      await expect(d.copyTo?.(`${dir()}/missing`, new Writable(), 0, 0)).rejects.toBeInstanceOf(
+        PathNotFoundError,
+      );
     });
 
     it('writes, commits and reports size', async () => {

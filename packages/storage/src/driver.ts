@@ -63,6 +63,12 @@ export interface StorageDriver {
   delete(path: string): Promise<void>;
   /** Depth-first, lexically ordered traversal of everything below `path` (see WalkOptions). */
   walk(path: string, fn: WalkFn, options?: WalkOptions): Promise<void>;
+  /**
+   * Optional fast path for serving bytes `start`..`end` (inclusive) of a file into `dest`, which it does not
+   * end. A driver may reuse its read buffers, taking each back once `dest` has written it; callers without it
+   * stream from reader().
+   */
+  copyTo?(path: string, dest: Writable, start: number, end: number): Promise<void>;
   /** A URL the client may fetch the content from directly, or undefined to serve it ourselves. */
   redirectURL?(path: string, options: RedirectOptions): Promise<string | undefined>;
 }

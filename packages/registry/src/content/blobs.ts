@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { StorageDriver } from '@regop/storage';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
@@ -38,8 +39,13 @@ export class BlobStore {
     return found;
   }
 
-  open(digest: Digest, offset = 0): Promise<Readable> {
-    return this.driver.reader(paths.blobData(digest), offset);
+  /** Writes bytes `start`..`end` (inclusive) of a blob into `dest`, without ending it. */
+  async sendTo(digest: Digest, dest: Writable, start: number, end: number): Promise<void> {
+    const path = paths.blobData(digest);
+    if (this.driver.copyTo) return this.driver.copyTo(path, dest, start, end);
+    await pipeline(Readable.from(take(await this.driver.reader(path, start), end - start + 1)), dest, {
+      end: false,
+    });
   }
 
   redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
@@ -70,5 +76,23 @@ export class BlobStore {
     if (!source) return undefined;
     await this.link(name, digest);
     return this.statGlobal(digest);
+  }
+}
+
+/** The first `length` bytes of a stream, which is then closed. */
+async function* take(stream: Readable, length: number): AsyncGenerator<Buffer> {
+  let left = length;
+  try {
+    for await (const chunk of stream) {
+      const buffer = chunk as Buffer;
+      if (buffer.length >= left) {
+        yield buffer.subarray(0, left);
+        return;
+      }
+      left -= buffer.length;
+      yield buffer;
+    }
+  } finally {
+    stream.destroy();
   }
 }

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { BlobDescriptor } from '../../content/blobs.js';
 import type { UploadStatus } from '../../content/uploads.js';
 import { RegistryError } from '../../errors.js';
@@ -43,27 +42,19 @@ export const getBlob: Handler = async (ctx) => {
   reply.header('content-length', length);
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${found.size}`);
   if (request.method === 'HEAD') return void reply.send();
-  const stream = await registry.blobs.open(digest, start);
-  return void reply.send(range && range.end < found.size - 1 ? Readable.from(limit(stream, length)) : stream);
-};
-
-/** Ends a stream after `length` bytes (a Range that stops before the blob does). */
-async function* limit(stream: Readable, length: number): AsyncGenerator<Buffer> {
-  let left = length;
+  // The body is written straight to the socket, so the driver can reuse its buffers (see copyTo); fastify's
+  // onResponse hooks (access log, metrics) still run when the response finishes.
+  reply.hijack();
+  reply.raw.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
   try {
-    for await (const chunk of stream) {
-      const buffer = chunk as Buffer;
-      if (buffer.length >= left) {
-        yield buffer.subarray(0, left);
-        return;
-      }
-      left -= buffer.length;
-      yield buffer;
-    }
-  } finally {
-    stream.destroy();
+    await registry.blobs.sendTo(digest, reply.raw, start, start + length - 1);
+    reply.raw.end();
+  } catch (err) {
+    // Headers are gone already: all that is left is to cut the connection so the client sees a short body.
+    request.log.warn({ err, digest: `${digest}` }, 'blob transfer ended early');
+    reply.raw.destroy();
   }
-}
+};
 
 export const deleteBlob: Handler = async (ctx) => {
   await ctx.registry.blobs.unlink(ctx.name, digestParam(ctx, 'digest'));

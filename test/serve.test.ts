@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPatch, randomBytes } from './support/http.js';
-import { freePort, stopAll } from './support/process.js';
+import { openPatch, pushBlob, randomBytes, sha256 } from './support/http.js';
+import { freePort, startServer, stopAll } from './support/process.js';
 import { REGISTRY_MAIN, startOurRegistry } from './support/registries.js';
 
 describe('registry serve', () => {
@@ -83,9 +83,25 @@ describe('registry serve', () => {
     expect(unsupported.stderr).toMatch(/auth\.htpasswd\.path: cannot read \/x/);
   });
 
+  it('serves from memory with REGISTRY_STORAGE=inmemory, writing nothing to disk', async () => {
+    const port = await freePort();
+    const registry = await startServer(process.execPath, [REGISTRY_MAIN, 'serve'], {
+      url: `http://127.0.0.1:${port}`,
+      cwd: dir,
+      env: { REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_STORAGE: 'inmemory' },
+    });
+    const blob = randomBytes(1000);
+    expect((await pushBlob(registry.url, 'mem/app', blob)).status).toBe(201);
+    const pulled = Buffer.from(
+      await (await fetch(`${registry.url}/v2/mem/app/blobs/${sha256(blob)}`)).arrayBuffer(),
+    );
+    expect(pulled.equals(blob)).toBe(true);
+    expect(await readdir(dir)).not.toContain('data');
+    await registry.stop();
+  });
+
   it('serves the built-in config with REGISTRY_HTTP_ADDR and REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', async () => {
     const port = await freePort();
-    const { startServer } = await import('./support/process.js');
     const registry = await startServer(process.execPath, [REGISTRY_MAIN, 'serve'], {
       url: `http://127.0.0.1:${port}`,
       cwd: dir,

@@ -6,7 +6,7 @@ import { createCertificateAuthority, issueCertificate, type KeyPair } from '@reg
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { insecure, makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
+import { insecure, inspect, makeOciImage, ociManifestDigest, refusedCopy, skopeo } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
 import { freePort, type Server, startServer, stopAll } from './support/process.js';
 import { REGISTRY_MAIN, startDockerRegistry, startOurRegistry } from './support/registries.js';
@@ -23,6 +23,15 @@ afterAll(async () => {
   await stopAll();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** skopeo copy arguments pushing the test image to `dest` as `creds` (user:password). */
+const pushArgs = (creds: string, dest: string) => [
+  ...insecure,
+  '--dest-creds',
+  creds,
+  `oci:${layout}:v1`,
+  dest,
+];
 
 const repoExists = async (root: string, repo: string) =>
   readdir(join(root, 'docker/registry/v2/repositories', repo)).then(
@@ -48,45 +57,14 @@ describeWithPeers(['skopeo', 'umoci', 'htpasswd'], 'htpasswd authentication with
   });
 
   it('pushes and pulls with users written by htpasswd -B and -m', async () => {
-    await skopeo(
-      'copy',
-      ...insecure,
-      '--dest-creds',
-      'alice:alice secret',
-      `oci:${layout}:v1`,
-      `docker://${host}/alice/app:v1`,
-    );
-    await skopeo(
-      'copy',
-      ...insecure,
-      '--dest-creds',
-      'bob:bob:secret',
-      `oci:${layout}:v1`,
-      `docker://${host}/bob/app:v1`,
-    );
-    const info = JSON.parse(
-      (
-        await skopeo(
-          'inspect',
-          '--tls-verify=false',
-          '--creds',
-          'bob:bob:secret',
-          `docker://${host}/alice/app:v1`,
-        )
-      ).stdout,
-    );
+    await skopeo('copy', ...pushArgs('alice:alice secret', `docker://${host}/alice/app:v1`));
+    await skopeo('copy', ...pushArgs('bob:bob:secret', `docker://${host}/bob/app:v1`));
+    const info = await inspect(`docker://${host}/alice/app:v1`, '--creds', 'bob:bob:secret');
     expect(info.Digest).toBe(await ociManifestDigest(layout, 'v1'));
   });
 
   it('refuses a wrong password with 401 and writes nothing', async () => {
-    const push = await skopeo(
-      'copy',
-      ...insecure,
-      '--dest-creds',
-      'alice:wrong',
-      `oci:${layout}:v1`,
-      `docker://${host}/mallory/app:v1`,
-    ).catch((e: Error) => e);
+    const push = await refusedCopy(...pushArgs('alice:wrong', `docker://${host}/mallory/app:v1`));
     expect(push).toBeInstanceOf(Error);
     expect(String(push)).toMatch(/401|unauthorized|authentication required/i);
     expect(await repoExists(root, 'mallory/app')).toBe(false);
@@ -158,25 +136,9 @@ describeWithPeers(
     });
 
     it('lets a user with push push, and anonymous clients pull where the ACL allows', async () => {
-      await skopeo(
-        'copy',
-        ...insecure,
-        '--dest-creds',
-        'alice:alice-pw',
-        `oci:${layout}:v1`,
-        `docker://${host}/team/app:v1`,
-      );
-      await skopeo(
-        'copy',
-        ...insecure,
-        '--dest-creds',
-        'alice:alice-pw',
-        `oci:${layout}:v1`,
-        `docker://${host}/public/base:v1`,
-      );
-      const anonymous = JSON.parse(
-        (await skopeo('inspect', '--tls-verify=false', `docker://${host}/public/base:v1`)).stdout,
-      );
+      await skopeo('copy', ...pushArgs('alice:alice-pw', `docker://${host}/team/app:v1`));
+      await skopeo('copy', ...pushArgs('alice:alice-pw', `docker://${host}/public/base:v1`));
+      const anonymous = await inspect(`docker://${host}/public/base:v1`);
       expect(anonymous.Digest).toBe(await ociManifestDigest(layout, 'v1'));
       const refused = await skopeo('inspect', '--tls-verify=false', `docker://${host}/team/app:v1`).catch(
         (e: Error) => e,
@@ -185,26 +147,9 @@ describeWithPeers(
     });
 
     it('refuses a pull-only user’s push and writes nothing', async () => {
-      const bobPull = JSON.parse(
-        (
-          await skopeo(
-            'inspect',
-            '--tls-verify=false',
-            '--creds',
-            'bob:bob-pw',
-            `docker://${host}/team/app:v1`,
-          )
-        ).stdout,
-      );
+      const bobPull = await inspect(`docker://${host}/team/app:v1`, '--creds', 'bob:bob-pw');
       expect(bobPull.Digest).toBe(await ociManifestDigest(layout, 'v1'));
-      const push = await skopeo(
-        'copy',
-        ...insecure,
-        '--dest-creds',
-        'bob:bob-pw',
-        `oci:${layout}:v1`,
-        `docker://${host}/team/app:v2`,
-      ).catch((e: Error) => e);
+      const push = await refusedCopy(...pushArgs('bob:bob-pw', `docker://${host}/team/app:v2`));
       expect(push).toBeInstanceOf(Error);
       expect(await readdir(join(root, 'docker/registry/v2/repositories/team/app/_manifests/tags'))).toEqual([
         'v1',
@@ -222,34 +167,10 @@ describeWithPeers(
         extra: { auth: authConfig },
       });
       const theirHost = new URL(theirs.url).host;
-      await skopeo(
-        'copy',
-        ...insecure,
-        '--dest-creds',
-        'alice:alice-pw',
-        `oci:${layout}:v1`,
-        `docker://${theirHost}/team/app:v1`,
-      );
-      const info = JSON.parse(
-        (
-          await skopeo(
-            'inspect',
-            '--tls-verify=false',
-            '--creds',
-            'bob:bob-pw',
-            `docker://${theirHost}/team/app:v1`,
-          )
-        ).stdout,
-      );
+      await skopeo('copy', ...pushArgs('alice:alice-pw', `docker://${theirHost}/team/app:v1`));
+      const info = await inspect(`docker://${theirHost}/team/app:v1`, '--creds', 'bob:bob-pw');
       expect(info.Digest).toBe(await ociManifestDigest(layout, 'v1'));
-      const bobPush = await skopeo(
-        'copy',
-        ...insecure,
-        '--dest-creds',
-        'bob:bob-pw',
-        `oci:${layout}:v1`,
-        `docker://${theirHost}/team/app:v2`,
-      ).catch((e: Error) => e);
+      const bobPush = await refusedCopy(...pushArgs('bob:bob-pw', `docker://${theirHost}/team/app:v2`));
       expect(bobPush).toBeInstanceOf(Error);
     });
   },

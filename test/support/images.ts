@@ -69,3 +69,18 @@ export async function ociImageBlobs(layout: string, tag: string): Promise<string
   };
   return [digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)].sort();
 }
+
+/** `skopeo inspect` of an image reference, parsed; `flags` (such as --creds) go before the reference. */
+export async function inspect(
+  reference: string,
+  ...flags: string[]
+): Promise<{ Digest: string; Layers: string[] }> {
+  return JSON.parse((await skopeo('inspect', '--tls-verify=false', ...flags, reference)).stdout);
+}
+
+/** A `skopeo copy` that should be refused: resolves with its error, or undefined if it succeeded. */
+export const refusedCopy = (...args: string[]): Promise<Error | undefined> =>
+  skopeo('copy', ...args).then(
+    () => undefined,
+    (err: Error) => err,
+  );

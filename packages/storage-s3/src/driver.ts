@@ -1,0 +1,545 @@
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import {
+  checkPath,
+  type FileInfo,
+  type FileWriter,
+  InvalidOffsetError,
+  PathNotFoundError,
+  SkipDir,
+  StopWalk,
+  type StorageDriver,
+  type WalkFn,
+  type WalkOptions,
+  type WalkResult,
+} from '@regop/storage';
+import type { S3Options } from './options.js';
+
+const NAME = 's3aws';
+
+const notFound = (err: unknown) => {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+};
+
+interface Part {
+  PartNumber: number;
+  ETag: string;
+}
+
+/**
+ * Stores each driver path as the object `<rootdirectory><path>` (no leading slash), as distribution's s3
+ * driver does, so both can share a bucket. Directories are key prefixes.
+ */
+export class S3Driver implements StorageDriver {
+  readonly name = NAME;
+  readonly client: S3Client;
+  private readonly root: string;
+
+  constructor(readonly options: S3Options) {
+    this.client = new S3Client({
+      region: options.region,
+      ...(options.regionendpoint && { endpoint: options.regionendpoint }),
+      forcePathStyle: options.forcepathstyle,
+      ...(options.accesskey && options.secretkey
+        ? { credentials: { accessKeyId: options.accesskey, secretAccessKey: options.secretkey } }
+        : {}),
+      ...(options.useragent && { customUserAgent: options.useragent }),
+      // Checksums only where S3 requires them: S3-compatible stores (Swift's s3api among them) refuse the
+      // SDK's default aws-chunked uploads.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    // DeleteObjects requires a body checksum; Content-MD5 is the one every S3 implementation accepts
+    // (Swift's s3api among them), so it replaces the SDK's CRC32 before the request is signed.
+    type Args = { request: unknown };
+    const contentMd5 =
+      (next: (args: Args) => Promise<unknown>, context: { commandName?: string }) => async (args: Args) => {
+        const request = args.request as { headers?: Record<string, string>; body?: unknown };
+        if (
+          context.commandName === 'DeleteObjectsCommand' &&
+          request.headers &&
+          typeof request.body === 'string'
+        ) {
+          for (const h of Object.keys(request.headers))
+            if (h.toLowerCase().startsWith('x-amz-checksum-')) delete request.headers[h];
+          delete request.headers['x-amz-sdk-checksum-algorithm'];
+          request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+        }
+        return next(args);
+      };
+    // The stack's generic middleware type is wider than this one needs; its shape is the one above.
+    this.client.middlewareStack.addRelativeTo(contentMd5 as never, {
+      relation: 'before',
+      toMiddleware: 'httpSigningMiddleware',
+      name: 'contentMd5ForDeleteObjects',
+    });
+    this.root = options.rootdirectory.replace(/^\/+|\/+$/g, '');
+  }
+
+  /** The object key of a driver path. */
+  key(path: string): string {
+    checkPath(path, NAME);
+    return `${this.root}${path}`.replace(/^\/+/, '');
+  }
+
+  /** The key prefix of everything below a path (a directory). */
+  private prefix(path: string): string {
+    const key = this.key(path);
+    return key === '' || key.endsWith('/') ? key : `${key}/`;
+  }
+
+  private pathOf(key: string): string {
+    return `/${key}`.slice(this.root.length ? this.root.length + 1 : 0) || '/';
+  }
+
+  private get bucket() {
+    return this.options.bucket;
+  }
+
+  private putParams() {
+    return {
+      ...(this.options.storageclass !== 'NONE' && { StorageClass: this.options.storageclass as never }),
+      ...(this.options.encrypt && {
+        ServerSideEncryption: this.options.keyid ? ('aws:kms' as const) : ('AES256' as const),
+        ...(this.options.keyid && { SSEKMSKeyId: this.options.keyid }),
+      }),
+      ...(this.options.objectacl && { ACL: this.options.objectacl as never }),
+    };
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      return Buffer.from(
+        await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      );
+    } catch (err) {
+      if (notFound(err)) throw new PathNotFoundError(path, NAME);
+      throw err;
+    }
+  }
+
+  async putContent(path: string, content: Uint8Array | string): Promise<void> {
+    const body = Buffer.from(content);
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.key(path),
+        Body: body,
+        ContentLength: body.length,
+        ...this.putParams(),
+      }),
+    );
+  }
+
+  async reader(path: string, offset = 0): Promise<Readable> {
+    const key = this.key(path);
+    if (offset < 0) throw new InvalidOffsetError(path, offset, NAME);
+    const size = (await this.stat(path)).size;
+    if (offset > size) throw new InvalidOffsetError(path, offset, NAME);
+    if (offset === size) return Readable.from([]);
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-` }),
+      );
+      return res.Body as Readable;
+    } catch (err) {
+      if (notFound(err)) throw new PathNotFoundError(path, NAME);
+      throw err;
+    }
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const key = this.key(path);
+    const existing = append ? await this.stat(path).catch(() => undefined) : undefined;
+    const writer = new S3Writer(this, key, this.options.chunksize, this.putParams());
+    if (existing && existing.size > 0) await writer.resume(existing.size);
+    return writer;
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const key = this.key(path);
+    if (key !== '') {
+      try {
+        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+        return {
+          path,
+          size: head.ContentLength ?? 0,
+          modTime: head.LastModified ?? new Date(),
+          isDir: false,
+        };
+      } catch (err) {
+        if (!notFound(err)) throw err;
+      }
+    }
+    const list = await this.client.send(
+      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix(path), MaxKeys: 1 }),
+    );
+    if (!list.Contents?.length) throw new PathNotFoundError(path, NAME);
+    return { path, size: 0, modTime: list.Contents[0]?.LastModified ?? new Date(), isDir: true };
+  }
+
+  /** Pages through a listing (S3 returns at most 1000 keys a page). */
+  private async *listPages(prefix: string, delimiter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ...(delimiter && { Delimiter: delimiter }),
+          ...(token && { ContinuationToken: token }),
+        }),
+      );
+      yield page;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async list(path: string): Promise<string[]> {
+    const prefix = this.prefix(path);
+    const children = new Set<string>();
+    for await (const page of this.listPages(prefix, '/')) {
+      for (const p of page.CommonPrefixes ?? [])
+        if (p.Prefix) children.add(this.pathOf(p.Prefix.slice(0, -1)));
+      for (const o of page.Contents ?? []) if (o.Key && o.Key !== prefix) children.add(this.pathOf(o.Key));
+    }
+    if (children.size === 0 && path !== '/') throw new PathNotFoundError(path, NAME);
+    return [...children].sort();
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    checkPath(destPath, NAME);
+    const source = await this.stat(sourcePath);
+    if (source.isDir) throw new PathNotFoundError(sourcePath, NAME);
+    const from = this.key(sourcePath);
+    const to = this.key(destPath);
+    if (source.size > this.options.multipartcopythresholdsize) {
+      await this.multipartCopy(from, to, source.size);
+    } else {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: to,
+          CopySource: this.copySource(from),
+          ...this.putParams(),
+        }),
+      );
+    }
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
+  }
+
+  copySource(key: string): string {
+    return `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  /** Copies a large object as a multipart upload of server-side part copies, several at a time. */
+  private async multipartCopy(from: string, to: string, size: number): Promise<void> {
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: to, ...this.putParams() }),
+    );
+    const chunk = this.options.multipartcopychunksize;
+    const count = Math.ceil(size / chunk);
+    const parts: Part[] = new Array(count);
+    let next = 0;
+    try {
+      await Promise.all(
+        Array.from({ length: Math.min(this.options.multipartcopymaxconcurrency, count) }, async () => {
+          while (next < count) {
+            const i = next++;
+            const start = i * chunk;
+            const end = Math.min(size, start + chunk) - 1;
+            const res = await this.client.send(
+              new UploadPartCopyCommand({
+                Bucket: this.bucket,
+                Key: to,
+                UploadId,
+                PartNumber: i + 1,
+                CopySource: this.copySource(from),
+                CopySourceRange: `bytes=${start}-${end}`,
+              }),
+            );
+            parts[i] = { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag ?? '' };
+          }
+        }),
+      );
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: to,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    } catch (err) {
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: to, UploadId }))
+        .catch(() => {});
+      throw err;
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    const key = this.key(path);
+    const keys: string[] = [];
+    if (key !== '') {
+      const file = await this.client
+        .send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))
+        .catch((err) => {
+          if (notFound(err)) return undefined;
+          throw err;
+        });
+      if (file) keys.push(key);
+    }
+    for await (const page of this.listPages(this.prefix(path)))
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    if (keys.length === 0) throw new PathNotFoundError(path, NAME);
+    for (let i = 0; i < keys.length; i += 1000) {
+      await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    }
+  }
+
+  async walk(path: string, fn: WalkFn, options: WalkOptions = {}): Promise<void> {
+    if (options.unordered) return this.walkFlat(path, fn);
+    await this.list(path);
+    const visit = async (dir: string): Promise<WalkResult> => {
+      for (const child of await this.list(dir).catch(() => [] as string[])) {
+        const info = await this.stat(child).catch(() => undefined);
+        if (!info) continue;
+        const result = await fn(info);
+        if (result === StopWalk) return StopWalk;
+        if (info.isDir && result !== SkipDir && (await visit(child)) === StopWalk) return StopWalk;
+      }
+    };
+    await visit(path);
+  }
+
+  /** One flat listing: every object with its size and time, directories derived from the keys. */
+  private async walkFlat(path: string, fn: WalkFn): Promise<void> {
+    const prefix = this.prefix(path);
+    const seenDirs = new Set<string>();
+    const skipped: string[] = [];
+    let any = false;
+    for await (const page of this.listPages(prefix)) {
+      for (const object of page.Contents ?? []) {
+        if (!object.Key || object.Key === prefix) continue;
+        any = true;
+        const file = this.pathOf(object.Key);
+        if (skipped.some((s) => file.startsWith(`${s}/`))) continue;
+        const base = path === '/' ? '' : path;
+        const parts = file.slice(base.length + 1).split('/');
+        let dir = base;
+        let skip = false;
+        for (const part of parts.slice(0, -1)) {
+          dir = `${dir}/${part}`;
+          if (seenDirs.has(dir)) continue;
+          seenDirs.add(dir);
+          const result = await fn({
+            path: dir,
+            size: 0,
+            modTime: object.LastModified ?? new Date(),
+            isDir: true,
+          });
+          if (result === StopWalk) return;
+          if (result === SkipDir) {
+            skipped.push(dir);
+            skip = true;
+            break;
+          }
+        }
+        if (skip) continue;
+        const result = await fn({
+          path: file,
+          size: object.Size ?? 0,
+          modTime: object.LastModified ?? new Date(),
+          isDir: false,
+        });
+        if (result === StopWalk) return;
+      }
+    }
+    if (!any) throw new PathNotFoundError(path, NAME);
+  }
+}
+
+/**
+ * Streams into a multipart upload, one part per `chunkSize` bytes. Ending without commit completes the
+ * upload all the same, so what was written is an ordinary object that any unit can stat and resume:
+ * resume() starts a new multipart upload, copies the existing object's whole chunks into it server-side and
+ * reads the remaining tail back into the buffer.
+ */
+class S3Writer extends Writable implements FileWriter {
+  #size = 0;
+  #done = false;
+  private uploadId: string | undefined;
+  private readonly parts: Part[] = [];
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+
+  constructor(
+    private readonly driver: S3Driver,
+    private readonly key: string,
+    private readonly chunkSize: number,
+    private readonly putParams: object,
+  ) {
+    super();
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  private get bucket() {
+    return this.driver.options.bucket;
+  }
+
+  async resume(existing: number): Promise<void> {
+    const whole = Math.floor(existing / this.chunkSize) * this.chunkSize;
+    if (whole > 0) {
+      await this.start();
+      for (let start = 0; start < whole; start += this.chunkSize) {
+        const res = await this.driver.client.send(
+          new UploadPartCopyCommand({
+            Bucket: this.bucket,
+            Key: this.key,
+            UploadId: this.uploadId,
+            PartNumber: this.parts.length + 1,
+            CopySource: this.driver.copySource(this.key),
+            CopySourceRange: `bytes=${start}-${start + this.chunkSize - 1}`,
+          }),
+        );
+        this.parts.push({ PartNumber: this.parts.length + 1, ETag: res.CopyPartResult?.ETag ?? '' });
+      }
+    }
+    if (existing > whole) {
+      const tail = await this.driver.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${whole}-${existing - 1}` }),
+      );
+      const bytes = Buffer.from(
+        await (tail.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      );
+      this.buffered.push(bytes);
+      this.bufferedBytes = bytes.length;
+    }
+    this.#size = existing;
+  }
+
+  private async start(): Promise<void> {
+    if (this.uploadId) return;
+    const res = await this.driver.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, ...this.putParams }),
+    );
+    this.uploadId = res.UploadId;
+  }
+
+  private async uploadPart(body: Buffer): Promise<void> {
+    await this.start();
+    const PartNumber = this.parts.length + 1;
+    const res = await this.driver.client.send(
+      new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        PartNumber,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    this.parts.push({ PartNumber, ETag: res.ETag ?? '' });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    this.#size += chunk.length;
+    if (this.bufferedBytes < this.chunkSize) {
+      cb();
+      return;
+    }
+    const all = Buffer.concat(this.buffered);
+    const parts: Buffer[] = [];
+    let offset = 0;
+    for (; all.length - offset >= this.chunkSize; offset += this.chunkSize)
+      parts.push(all.subarray(offset, offset + this.chunkSize));
+    this.buffered = offset < all.length ? [all.subarray(offset)] : [];
+    this.bufferedBytes = all.length - offset;
+    parts.reduce((p, part) => p.then(() => this.uploadPart(part)), Promise.resolve()).then(() => cb(), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const tail = Buffer.concat(this.buffered);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    const finish = async () => {
+      if (!this.uploadId) {
+        await this.driver.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key,
+            Body: tail,
+            ContentLength: tail.length,
+            ...this.putParams,
+          }),
+        );
+        return;
+      }
+      if (tail.length > 0) await this.uploadPart(tail);
+      await this.driver.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts: this.parts },
+        }),
+      );
+    };
+    finish().then(() => cb(), cb);
+  }
+
+  async commit(): Promise<void> {
+    if (this.#done) throw new Error('writer already committed or cancelled');
+    this.#done = true;
+    if (!this.writableFinished) {
+      await new Promise<void>((resolve, reject) => {
+        this.once('error', reject);
+        this.end(() => resolve());
+      });
+    }
+  }
+
+  async cancel(): Promise<void> {
+    this.#done = true;
+    this.destroy();
+    if (this.uploadId) {
+      await this.driver.client
+        .send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }),
+        )
+        .catch(() => {});
+    }
+    await this.driver.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key }))
+      .catch(() => {});
+  }
+}

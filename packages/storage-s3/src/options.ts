@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+/** S3's smallest part (all but the last part of a multipart upload). */
+export const MIN_PART = 5 * MiB;
+
+// distribution takes these from YAML or REGISTRY_STORAGE_S3_* strings: accept both spellings.
+const bool = (fallback: boolean) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false'])])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === true || v === 'true'));
+const int = (fallback: number, min: number, message: string) =>
+  z.coerce
+    .number()
+    .int()
+    .min(min, message)
+    .optional()
+    .transform((v) => v ?? fallback);
+
+/** distribution's s3 driver parameters, with its defaults. */
+export const s3OptionsSchema = z.object({
+  region: z.string().min(1, 'is required'),
+  regionendpoint: z.string().url().optional(),
+  bucket: z.string().min(1, 'is required'),
+  accesskey: z.string().optional(),
+  secretkey: z.string().optional(),
+  forcepathstyle: bool(false),
+  secure: bool(true),
+  skipverify: bool(false),
+  v4auth: bool(true),
+  chunksize: int(10 * MiB, MIN_PART, 'must be at least 5 MiB (5242880)'),
+  multipartcopychunksize: int(32 * MiB, MIN_PART, 'must be at least 5 MiB (5242880)'),
+  multipartcopymaxconcurrency: int(100, 1, 'must be at least 1'),
+  multipartcopythresholdsize: int(32 * MiB, 0, 'must not be negative'),
+  rootdirectory: z.string().default(''),
+  storageclass: z
+    .enum(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'INTELLIGENT_TIERING', 'NONE'])
+    .default('STANDARD'),
+  encrypt: bool(false),
+  keyid: z.string().optional(),
+  objectacl: z.string().default('private'),
+  useragent: z.string().optional(),
+});
+
+export type S3Options = z.output<typeof s3OptionsSchema>;
+
+/** Validates storage.s3 parameters; errors name each key (`storage.s3.chunksize: ...`). */
+export function parseS3Options(params: Record<string, unknown>): S3Options {
+  const result = s3OptionsSchema.safeParse(params);
+  if (!result.success) {
+    throw new Error(
+      result.error.issues.map((i) => `storage.s3.${i.path.join('.')}: ${i.message}`).join('\n'),
+    );
+  }
+  return result.data;
+}

@@ -62,7 +62,10 @@ export async function startServer(
 ): Promise<Server> {
   const child = spawn(command, args, {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    // A variable set to undefined in options.env is removed from the child's environment.
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, ...options.env }).filter(([, v]) => v !== undefined),
+    ),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -9,6 +9,8 @@ export const REGISTRY_MAIN = join(REPO_ROOT, 'apps/registry/dist/main.js');
 export interface RegistryOptions {
   /** Storage root (filesystem driver). */
   root: string;
+  /** A storage driver section instead of the filesystem at `root` (e.g. `{ s3: {...} }`). */
+  storage?: Record<string, unknown>;
   /** Directory for the config file. */
   dir: string;
   deleteEnabled?: boolean;
@@ -23,7 +25,7 @@ async function writeConfig(options: RegistryOptions, port: number, file: string)
     version: '0.1',
     log: { level: 'info', accesslog: { disabled: false } },
     storage: {
-      filesystem: { rootdirectory: options.root },
+      ...(options.storage ?? { filesystem: { rootdirectory: options.root } }),
       delete: { enabled: options.deleteEnabled ?? true },
     },
     ...options.extra,

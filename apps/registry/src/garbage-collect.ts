@@ -41,7 +41,7 @@ export async function garbageCollect(args: string[]): Promise<number> {
   if (graceMs === undefined)
     throw new ConfigError(`--grace: not a duration (like 30m, 1h, 0s): ${values.grace}`);
   const config = await loadConfig(configPath);
-  const driver = createDriver(config.storage);
+  const driver = await createDriver(config.storage);
   const dryRun = values['dry-run'] === true;
   const quiet = values.quiet === true;
   const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -85,7 +85,7 @@ function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
 export async function serve(config: RegistryConfig, options: ServeOptions = {}): Promise<RunningRegistry> {
   checkSupported(config);
   const storage = config.storage;
-  const driver = options.driver ?? createDriver(storage);
+  const driver = options.driver ?? (await createDriver(storage));
   const registry = new Registry(driver);
   const readOnly = storage.maintenance?.readonly?.enabled === true;
   const level = LOG_LEVELS[config.log?.level ?? config.loglevel ?? 'info'];

@@ -8,6 +8,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
@@ -91,6 +92,36 @@ export class S3Driver implements StorageDriver {
       name: 'contentMd5ForDeleteObjects',
     });
     this.root = options.rootdirectory.replace(/^\/+|\/+$/g, '');
+  }
+
+  /**
+   * Checks that the bucket is reachable with these credentials, so a bad config fails at start naming the
+   * key to fix rather than on the first push.
+   */
+  async checkAccess(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      const e = err as {
+        name?: string;
+        code?: string;
+        $metadata?: { httpStatusCode?: number };
+        message?: string;
+      };
+      const status = e.$metadata?.httpStatusCode;
+      const endpoint = this.options.regionendpoint ?? `the ${this.options.region} endpoint`;
+      if (status === 404 || e.name === 'NotFound' || e.name === 'NoSuchBucket') {
+        throw new Error(`storage.s3.bucket: bucket ${this.bucket} does not exist at ${endpoint}`);
+      }
+      if (status === 403 || status === 401) {
+        throw new Error(
+          `storage.s3.accesskey/secretkey: access to bucket ${this.bucket} denied at ${endpoint} (HTTP ${status})`,
+        );
+      }
+      throw new Error(
+        `storage.s3.regionendpoint: cannot reach ${endpoint}: ${e.code ?? e.name ?? ''} ${e.message ?? ''}`.trim(),
+      );
+    }
   }
 
   /** The object key of a driver path. */

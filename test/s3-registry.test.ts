@@ -5,7 +5,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { randomBytes, sha256 } from './support/http.js';
+import { pushBlob, randomBytes, sha256 } from './support/http.js';
 import {
   insecure,
   makeOciImage,
@@ -144,6 +144,36 @@ describeWithPeers(
       expect(await serve({ bucket: 'no-such-bucket' })).toMatch(
         /storage\.s3\.bucket: bucket no-such-bucket does not exist/,
       );
+    });
+
+    it('survives the Swift proxy stopping mid-upload: a clean 503, nothing visible, the push succeeds once it is back', async () => {
+      const blob = randomBytes(12 * MiB);
+      const digest = sha256(blob);
+      const post = await fetch(`${ours.url}/v2/s3/faults/blobs/uploads/`, { method: 'POST' });
+      const chunk = (start: number, end: number, url: string) =>
+        fetch(url, {
+          method: 'PATCH',
+          body: blob.subarray(start, end),
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end - 1}` },
+        });
+      const first = await chunk(0, 6 * MiB, post.headers.get('location') as string);
+      expect(first.status).toBe(202);
+
+      await swift.stopProxy();
+      try {
+        const second = await chunk(6 * MiB, blob.length, first.headers.get('location') as string);
+        expect(second.status).toBe(503);
+        expect(((await second.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('UNAVAILABLE');
+      } finally {
+        await swift.startProxy();
+      }
+      expect((await fetch(`${ours.url}/v2/s3/faults/blobs/${digest}`, { method: 'HEAD' })).status).toBe(404);
+      // The client starts the push again, as docker and skopeo do.
+      expect((await pushBlob(ours.url, 's3/faults', blob)).status).toBe(201);
+      const pulled = Buffer.from(
+        await (await fetch(`${ours.url}/v2/s3/faults/blobs/${digest}`)).arrayBuffer(),
+      );
+      expect(sha256(pulled)).toBe(digest);
     });
   },
 );

@@ -173,10 +173,17 @@ export class UploadService {
         cb(null, chunk);
       },
     });
+    // Who failed decides the answer: a client that stopped sending (400) or the storage behind us (503).
+    let storageFailure: Error | undefined;
+    writer.once('error', (err) => {
+      storageFailure = err;
+    });
     try {
       await pipeline(body, hasher, writer);
     } catch (err) {
       this.hashes.delete(id);
+      if (storageFailure)
+        throw new RegistryError('UNAVAILABLE', `storage failed during the upload: ${storageFailure.message}`);
       throw new RegistryError('BLOB_UPLOAD_INVALID', `upload interrupted: ${(err as Error).message}`);
     }
     const size = writer.size;

@@ -17,6 +17,23 @@ declare module 'fastify' {
   }
 }
 
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+]);
+
+/** A storage backend that cannot be reached or answers 5xx: the client may retry (503), nothing is wrong with its request. */
+function isBackendFailure(error: unknown): error is Error {
+  const e = error as { code?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } };
+  const code = e?.code ?? e?.cause?.code;
+  return (code !== undefined && NETWORK_ERRORS.has(code)) || (e?.$metadata?.httpStatusCode ?? 0) >= 500;
+}
+
 function sendError(reply: FastifyReply, err: RegistryError): void {
   reply.code(err.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(err));
 }
@@ -44,6 +61,12 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
       return sendError(reply, new RegistryError('UNSUPPORTED', error.message, undefined, status));
     }
     request.log.error({ err: error }, 'unexpected error');
+    if (isBackendFailure(error)) {
+      return sendError(
+        reply,
+        new RegistryError('UNAVAILABLE', `storage backend unavailable: ${error.message}`),
+      );
+    }
     sendError(reply, new RegistryError('UNKNOWN', ERROR_CODES.UNKNOWN.message));
   });
 

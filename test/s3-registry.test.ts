@@ -105,6 +105,12 @@ describeWithPeers(
         location = res.headers.get('location') as string;
       }
       expect((await fetch(`${location}?digest=${sha256(blob)}`, { method: 'PUT' })).status).toBe(201);
+      // Pulls are redirected to a presigned URL on the object store (storage.redirect is enabled by default).
+      const redirect = await fetch(`${ours.url}/v2/s3/chunked/blobs/${sha256(blob)}`, { redirect: 'manual' });
+      expect(redirect.status).toBe(307);
+      expect(redirect.headers.get('location')).toMatch(
+        new RegExp(`^${swift.s3Endpoint}/registry/shared-root/docker/registry/v2/blobs/sha256/`),
+      );
       const pulled = Buffer.from(
         await (await fetch(`${ours.url}/v2/s3/chunked/blobs/${sha256(blob)}`)).arrayBuffer(),
       );

@@ -47,6 +47,18 @@ const valid = (cert: X509Certificate, now: Date) =>
   new Date(cert.validFrom) <= now && now <= new Date(cert.validTo);
 
 /**
+ * Whether `issuer` signed `cert`. Checking a signature with the wrong RSA key can make OpenSSL throw
+ * (an ASN.1 padding error) rather than answer false: that is a no as well.
+ */
+function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Verifies an x5c chain (base64 DER, leaf first) up to one of the trusted roots and returns the leaf's key;
  * a reason string when it does not chain, or a certificate is out of its validity period.
  */
@@ -68,13 +80,11 @@ export function verifyChain(x5c: unknown, roots: X509Certificate[], now = new Da
   for (const cert of chain) if (!valid(cert, now)) return `certificate ${cert.subject} is not valid now`;
   for (let i = 0; i + 1 < chain.length; i++) {
     const [cert, issuer] = [chain[i] as X509Certificate, chain[i + 1] as X509Certificate];
-    if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) return 'x5c chain is broken';
+    if (!signedBy(cert, issuer)) return 'x5c chain is broken';
   }
   const top = chain[chain.length - 1] as X509Certificate;
   const trusted = roots.some(
-    (root) =>
-      valid(root, now) &&
-      (top.fingerprint256 === root.fingerprint256 || (top.checkIssued(root) && top.verify(root.publicKey))),
+    (root) => valid(root, now) && (top.fingerprint256 === root.fingerprint256 || signedBy(top, root)),
   );
   return trusted
     ? (chain[0] as X509Certificate).publicKey

@@ -147,6 +147,17 @@ describe('token access controller', () => {
     expect(err.challenge).toMatch(/error="invalid_token"/);
   });
 
+  it('answers 401, never an exception, for a same-named root whose signature check makes OpenSSL throw', async () => {
+    // With the wrong RSA key, verifying a certificate sometimes throws (ASN.1 padding) instead of failing:
+    // fresh keys each round make that case come up.
+    for (let i = 0; i < 8; i++) {
+      const impostor = createCertificateAuthority({ commonName: 'Test Root' });
+      const leaf = issueCertificate(impostor, { commonName: 'token signer' });
+      const err = await refusal(mint({}, leaf, [der(leaf.certPem), der(impostor.certPem)]));
+      expect(err.challenge).toMatch(/error="invalid_token"/);
+    }
+  }, 60_000);
+
   it('finds keys by libtrust key id or JWK thumbprint in the bundle, and in a JWKS file', async () => {
     const selfSigned = createCertificateAuthority({ commonName: 'self-signed signer' });
     await writeFile(join(dir, 'self.pem'), selfSigned.certPem);

@@ -111,6 +111,15 @@ export class TokenAccessController implements AccessController {
 
   /** The token's claims when it is signed by a trusted key and valid now; otherwise why not. */
   verify(token: string): Record<string, unknown> | string {
+    try {
+      return this.verifyToken(token);
+    } catch (err) {
+      // Crypto libraries throw on some malformed input; to the client that is just an invalid token.
+      return `token could not be verified: ${(err as Error).message}`;
+    }
+  }
+
+  private verifyToken(token: string): Record<string, unknown> | string {
     const jws = decodeJws(token);
     if (typeof jws === 'string') return jws;
     const { header, payload } = jws;

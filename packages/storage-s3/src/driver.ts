@@ -17,12 +17,14 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   checkPath,
   type FileInfo,
   type FileWriter,
   InvalidOffsetError,
   PathNotFoundError,
+  type RedirectOptions,
   SkipDir,
   StopWalk,
   type StorageDriver,
@@ -195,6 +197,13 @@ export class S3Driver implements StorageDriver {
       if (notFound(err)) throw new PathNotFoundError(path, NAME);
       throw err;
     }
+  }
+
+  /** A presigned URL the client can fetch the object from directly (distribution's default for s3). */
+  async redirectURL(path: string, options: RedirectOptions): Promise<string | undefined> {
+    const input = { Bucket: this.bucket, Key: this.key(path) };
+    const command = options.method === 'HEAD' ? new HeadObjectCommand(input) : new GetObjectCommand(input);
+    return getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds ?? 20 * 60 });
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { close, createReadStream, fstat, open, read, readdirSync, statSync, writev } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, dirname as osDirname } from 'node:path';
-import { type Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import {
   checkPath,
   type FileInfo,
   type FileWriter,
+  FileWriterBase,
   InvalidOffsetError,
   PathNotFoundError,
   SkipDir,
@@ -264,9 +265,8 @@ function readWhole(file: string): Promise<Buffer> {
 }
 
 /** Writes straight into the file (fs paths are not visible to registry clients until moved or linked). */
-class FilesystemWriter extends Writable implements FileWriter {
+class FilesystemWriter extends FileWriterBase {
   #size: number;
-  #done = false;
   #closed = false;
 
   constructor(
@@ -328,19 +328,8 @@ class FilesystemWriter extends Writable implements FileWriter {
     close(this.fd, (err) => cb(err));
   }
 
-  async commit(): Promise<void> {
-    if (this.#done) throw new Error('writer already committed or cancelled');
-    this.#done = true;
-    if (!this.writableFinished) {
-      await new Promise<void>((resolve, reject) => {
-        this.once('error', reject);
-        this.end(() => resolve());
-      });
-    }
-  }
-
   async cancel(): Promise<void> {
-    this.#done = true;
+    this.markDone();
     await new Promise<void>((resolve) => {
       if (this.destroyed) return resolve();
       this.once('close', () => resolve());

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -22,6 +22,7 @@ import {
   checkPath,
   type FileInfo,
   type FileWriter,
+  FileWriterBase,
   InvalidOffsetError,
   PathNotFoundError,
   type RedirectOptions,
@@ -429,9 +430,8 @@ export class S3Driver implements StorageDriver {
  * resume() starts a new multipart upload, copies the existing object's whole chunks into it server-side and
  * reads the remaining tail back into the buffer.
  */
-class S3Writer extends Writable implements FileWriter {
+class S3Writer extends FileWriterBase {
   #size = 0;
-  #done = false;
   private uploadId: string | undefined;
   private readonly parts: Part[] = [];
   private buffered: Buffer[] = [];
@@ -557,19 +557,8 @@ class S3Writer extends Writable implements FileWriter {
     finish().then(() => cb(), cb);
   }
 
-  async commit(): Promise<void> {
-    if (this.#done) throw new Error('writer already committed or cancelled');
-    this.#done = true;
-    if (!this.writableFinished) {
-      await new Promise<void>((resolve, reject) => {
-        this.once('error', reject);
-        this.end(() => resolve());
-      });
-    }
-  }
-
   async cancel(): Promise<void> {
-    this.#done = true;
+    this.markDone();
     this.destroy();
     if (this.uploadId) {
       await this.driver.client

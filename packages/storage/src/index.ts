@@ -18,3 +18,4 @@ export {
 export { InMemoryDriver } from './inmemory.js';
 export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';
 export { repeatStream } from './streams.js';
+export { FileWriterBase } from './writer.js';

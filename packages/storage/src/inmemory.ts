@@ -1,4 +1,4 @@
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   type FileInfo,
   type FileWriter,
@@ -10,6 +10,7 @@ import {
 } from './driver.js';
 import { InvalidOffsetError, PathNotFoundError } from './errors.js';
 import { checkPath } from './path.js';
+import { FileWriterBase } from './writer.js';
 
 const NAME = 'inmemory';
 
@@ -57,31 +58,13 @@ export class InMemoryDriver implements StorageDriver {
 
   async writer(path: string, append: boolean): Promise<FileWriter> {
     checkPath(path, NAME);
-    const existing = append ? this.files.get(path) : undefined;
-    const file: MemoryFile = existing ?? { chunks: [], size: 0, modTime: new Date() };
+    const file: MemoryFile = (append ? this.files.get(path) : undefined) ?? {
+      chunks: [],
+      size: 0,
+      modTime: new Date(),
+    };
     this.files.set(path, file);
-    const files = this.files;
-    let done = false;
-    const writer = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        file.chunks.push(Buffer.from(chunk));
-        file.size += chunk.length;
-        file.modTime = new Date();
-        cb();
-      },
-    }) as Writable & FileWriter;
-    Object.defineProperty(writer, 'size', { get: () => file.size });
-    writer.commit = async () => {
-      if (done) throw new Error('writer already committed or cancelled');
-      done = true;
-      if (!writer.writableFinished) await new Promise<void>((resolve) => writer.end(resolve));
-    };
-    writer.cancel = async () => {
-      done = true;
-      writer.destroy();
-      files.delete(path);
-    };
-    return writer;
+    return new MemoryWriter(file, () => this.files.delete(path));
   }
 
   async stat(path: string): Promise<FileInfo> {
@@ -130,5 +113,31 @@ export class InMemoryDriver implements StorageDriver {
     };
     await this.list(path);
     await walkDir(path);
+  }
+}
+
+class MemoryWriter extends FileWriterBase {
+  constructor(
+    private readonly file: MemoryFile,
+    private readonly remove: () => void,
+  ) {
+    super();
+  }
+
+  get size(): number {
+    return this.file.size;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.file.chunks.push(Buffer.from(chunk));
+    this.file.size += chunk.length;
+    this.file.modTime = new Date();
+    cb();
+  }
+
+  async cancel(): Promise<void> {
+    this.markDone();
+    this.destroy();
+    this.remove();
   }
 }

@@ -53,7 +53,7 @@ async function serveTokens(configPath: string): Promise<number> {
   const expiresMs = parseDuration(config.expiration);
   if (expiresMs === undefined || expiresMs < 1000)
     throw new ConfigError(`expiration: not a duration of a second or more: ${config.expiration}`);
-  const app = Fastify({ logger: true, disableRequestLogging: false });
+  const app = Fastify({ logger: true });
   let users: HtpasswdAccessController | undefined;
   if (config.htpasswd) {
     users = new HtpasswdAccessController({

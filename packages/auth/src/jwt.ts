@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
 
 /** Asymmetric algorithms only: `none` and HMAC (where a public key could be abused as the secret) are refused. */
 const ALGORITHMS: Record<
@@ -89,5 +89,3 @@ export function signJwt(
   const signature = sign(spec.hash, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
 }
-
-export const publicKeyOf = (privateKeyPem: string) => createPublicKey(privateKeyPem);

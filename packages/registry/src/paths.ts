@@ -12,7 +12,6 @@ const repo = (name: string) => `${REPOSITORIES}/${name}`;
 
 export const paths = {
   blobsRoot: `${ROOT}/blobs`,
-  blobDir: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
   repository: repo,
   layerLink: (name: string, d: Digest) => `${repo(name)}/_layers/${digestDir(d)}/link`,

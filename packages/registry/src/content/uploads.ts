@@ -71,8 +71,10 @@ export class UploadService {
     range?: ContentRange,
   ): Promise<BlobDescriptor> {
     return this.lock.run(id, async () => {
-      let status = await this.status(name, id);
-      if (body) status = await this.appendLocked(name, id, body, range, digest.algorithm);
+      // With a final chunk, appending already establishes the upload and its size.
+      const status = body
+        ? await this.appendLocked(name, id, body, range, digest.algorithm)
+        : await this.status(name, id);
       const actual = await this.digestOf(name, id, digest.algorithm, status.size);
       if (!actual.equals(digest)) {
         await this.remove(name, id);

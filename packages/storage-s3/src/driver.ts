@@ -32,6 +32,7 @@ import {
   type WalkFn,
   type WalkOptions,
   type WalkResult,
+  walkFlatListing,
 } from '@regop/storage';
 import type { S3Options } from './options.js';
 
@@ -380,47 +381,21 @@ export class S3Driver implements StorageDriver {
   /** One flat listing: every object with its size and time, directories derived from the keys. */
   private async walkFlat(path: string, fn: WalkFn): Promise<void> {
     const prefix = this.prefix(path);
-    const seenDirs = new Set<string>();
-    const skipped: string[] = [];
-    let any = false;
-    for await (const page of this.listPages(prefix)) {
-      for (const object of page.Contents ?? []) {
-        if (!object.Key || object.Key === prefix) continue;
-        any = true;
-        const file = this.pathOf(object.Key);
-        if (skipped.some((s) => file.startsWith(`${s}/`))) continue;
-        const base = path === '/' ? '' : path;
-        const parts = file.slice(base.length + 1).split('/');
-        let dir = base;
-        let skip = false;
-        for (const part of parts.slice(0, -1)) {
-          dir = `${dir}/${part}`;
-          if (seenDirs.has(dir)) continue;
-          seenDirs.add(dir);
-          const result = await fn({
-            path: dir,
-            size: 0,
+    const pages = this.listPages(prefix);
+    const pathOf = (key: string) => this.pathOf(key);
+    async function* files(): AsyncGenerator<FileInfo> {
+      for await (const page of pages)
+        for (const object of page.Contents ?? []) {
+          if (!object.Key || object.Key === prefix) continue;
+          yield {
+            path: pathOf(object.Key),
+            size: object.Size ?? 0,
             modTime: object.LastModified ?? new Date(),
-            isDir: true,
-          });
-          if (result === StopWalk) return;
-          if (result === SkipDir) {
-            skipped.push(dir);
-            skip = true;
-            break;
-          }
+            isDir: false,
+          };
         }
-        if (skip) continue;
-        const result = await fn({
-          path: file,
-          size: object.Size ?? 0,
-          modTime: object.LastModified ?? new Date(),
-          isDir: false,
-        });
-        if (result === StopWalk) return;
-      }
     }
-    if (!any) throw new PathNotFoundError(path, NAME);
+    if (!(await walkFlatListing(path, files(), fn))) throw new PathNotFoundError(path, NAME);
   }
 }
 

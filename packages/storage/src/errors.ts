@@ -39,3 +39,9 @@ export class InvalidOffsetError extends StorageError {
 }
 
 export const isPathNotFound = (err: unknown): err is PathNotFoundError => err instanceof PathNotFoundError;
+
+/**
+ * The backend could not be reached or failed (5xx): nothing is wrong with the request and it may be retried,
+ * so the registry answers 503.
+ */
+export class BackendUnavailableError extends StorageError {}

@@ -9,6 +9,7 @@ export type {
 } from './driver.js';
 export { SkipDir, StopWalk } from './driver.js';
 export {
+  BackendUnavailableError,
   InvalidOffsetError,
   InvalidPathError,
   isPathNotFound,
@@ -18,4 +19,5 @@ export {
 export { InMemoryDriver } from './inmemory.js';
 export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';
 export { repeatStream } from './streams.js';
+export { walkFlatListing } from './walk.js';
 export { FileWriterBase } from './writer.js';

@@ -1,4 +1,5 @@
 import { AuthFailure } from '@regop/auth';
+import { BackendUnavailableError } from '@regop/storage';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, RegistryError } from '../errors.js';
 import { parseName } from '../reference.js';
@@ -31,7 +32,11 @@ const NETWORK_ERRORS = new Set([
 function isBackendFailure(error: unknown): error is Error {
   const e = error as { code?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } };
   const code = e?.code ?? e?.cause?.code;
-  return (code !== undefined && NETWORK_ERRORS.has(code)) || (e?.$metadata?.httpStatusCode ?? 0) >= 500;
+  return (
+    error instanceof BackendUnavailableError ||
+    (code !== undefined && NETWORK_ERRORS.has(code)) ||
+    (e?.$metadata?.httpStatusCode ?? 0) >= 500
+  );
 }
 
 function sendError(reply: FastifyReply, err: RegistryError): void {

@@ -1,0 +1,163 @@
+import { BackendUnavailableError } from '@regop/storage';
+import { Agent, type Dispatcher, request } from 'undici';
+import { authenticate, type SwiftAuth } from './auth.js';
+import type { SwiftOptions } from './options.js';
+
+const NAME = 'swift';
+
+/** One entry of a container listing: an object, or a pseudo-directory when listed with a delimiter. */
+export type ListEntry =
+  | { kind: 'object'; name: string; bytes: number; lastModified: Date }
+  | { kind: 'dir'; name: string };
+
+interface RawEntry {
+  name?: string;
+  subdir?: string;
+  bytes?: number;
+  last_modified?: string;
+}
+
+export interface SendOptions {
+  headers?: Record<string, string>;
+  /** Replayable, so a request refused for an expired token is sent again after logging in. */
+  body?: Buffer | string;
+  query?: Record<string, string>;
+}
+
+/** Encodes an object name for a URL, keeping its slashes. */
+export const encodeName = (name: string) => name.split('/').map(encodeURIComponent).join('/');
+
+export const header = (res: Dispatcher.ResponseData, name: string): string | undefined => {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Reads and drops a response body, so its connection goes back to the pool. */
+export const drain = (res: Dispatcher.ResponseData) => res.body.dump();
+
+/**
+ * The Swift API over undici: logs in lazily, sends each request with the current token and logs in again
+ * once when a token is refused (they expire). Unreachable servers and 5xx answers throw
+ * BackendUnavailableError; every other answer is the caller's to read.
+ */
+export class SwiftClient {
+  readonly dispatcher: Agent;
+  private auth: SwiftAuth | undefined;
+  private loggingIn: Promise<SwiftAuth> | undefined;
+
+  constructor(readonly options: SwiftOptions) {
+    this.dispatcher = new Agent({
+      connect: { rejectUnauthorized: !options.insecureskipverify },
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  /** Logs in (once for concurrent callers); `refresh` replaces a token the server refused. */
+  async login(refresh = false): Promise<SwiftAuth> {
+    if (this.auth && !refresh) return this.auth;
+    this.loggingIn ??= authenticate(this.options, this.dispatcher).finally(() => {
+      this.loggingIn = undefined;
+    });
+    this.auth = await this.loggingIn;
+    return this.auth;
+  }
+
+  /** The URL of an object (or of the container when `name` is empty). */
+  async url(name = ''): Promise<string> {
+    const { storageUrl } = await this.login();
+    const container = `${storageUrl.replace(/\/+$/, '')}/${encodeURIComponent(this.options.container)}`;
+    return name ? `${container}/${encodeName(name)}` : container;
+  }
+
+  /** A request to the container (`name` empty), one of its objects, or the account (`account: true`). */
+  async send(
+    method: Dispatcher.HttpMethod,
+    name: string,
+    options: SendOptions & { account?: boolean } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    for (let attempt = 0; ; attempt++) {
+      const auth = await this.login(attempt > 0);
+      const url = options.account ? auth.storageUrl : await this.url(name);
+      const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(`${url}${query}`, {
+          dispatcher: this.dispatcher,
+          method,
+          headers: { 'x-auth-token': auth.token, ...options.headers },
+          body: options.body,
+        });
+      } catch (err) {
+        throw new BackendUnavailableError(
+          `cannot reach Swift at ${new URL(url).origin}: ${(err as { code?: string }).code ?? (err as Error).message}`,
+          NAME,
+          { cause: err },
+        );
+      }
+      if (res.statusCode === 401 && attempt === 0) {
+        await drain(res);
+        continue;
+      }
+      if (res.statusCode >= 500) {
+        await drain(res);
+        throw new BackendUnavailableError(
+          `Swift answered ${method} ${name || 'container'}: HTTP ${res.statusCode}`,
+          NAME,
+        );
+      }
+      return res;
+    }
+  }
+
+  /** Pages through the container listing below `prefix` (10,000 entries a page, Swift's maximum). */
+  async *listing(prefix: string, delimiter?: string): AsyncGenerator<ListEntry> {
+    let marker = '';
+    for (;;) {
+      const res = await this.send('GET', '', {
+        query: { format: 'json', prefix, ...(delimiter && { delimiter }), ...(marker && { marker }) },
+      });
+      if (res.statusCode === 404) {
+        await drain(res);
+        return;
+      }
+      if (res.statusCode >= 300) {
+        await drain(res);
+        throw new Error(`swift: listing ${prefix} failed: HTTP ${res.statusCode}`);
+      }
+      const page = res.statusCode === 204 ? [] : ((await res.body.json()) as RawEntry[]);
+      if (res.statusCode === 204) await drain(res);
+      for (const entry of page) {
+        if (entry.subdir !== undefined) yield { kind: 'dir', name: entry.subdir.replace(/\/$/, '') };
+        else if (entry.name !== undefined)
+          yield {
+            kind: 'object',
+            name: entry.name,
+            bytes: entry.bytes ?? 0,
+            // Swift's listing times are UTC without a zone.
+            lastModified: new Date(`${entry.last_modified ?? ''}Z`),
+          };
+      }
+      const last = page.at(-1);
+      if (!last) return;
+      marker = last.subdir ?? last.name ?? '';
+    }
+  }
+
+  /** The cluster's capabilities (GET /info), or undefined when it does not publish them. */
+  async info(): Promise<Record<string, unknown> | undefined> {
+    const { storageUrl } = await this.login();
+    const res = await request(`${new URL(storageUrl).origin}/info`, { dispatcher: this.dispatcher }).catch(
+      () => undefined,
+    );
+    if (!res) return undefined;
+    if (res.statusCode !== 200) {
+      await drain(res);
+      return undefined;
+    }
+    return (await res.body.json()) as Record<string, unknown>;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { repeatStream } from '@regop/storage';
 
 export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 export { randomBytes };
@@ -58,4 +59,40 @@ export function openPatch(url: string, headers: Record<string, string> = {}) {
     req.on('error', reject);
   });
   return { req, response };
+}
+
+/**
+ * Pushes `size` bytes made by repeating one random MiB as a single streamed PUT (never held in memory),
+ * returning the PUT's status and the blob's digest.
+ */
+export async function pushLargeBlob(base: string, repo: string, size: number) {
+  const block = randomBytes(1024 * 1024);
+  const hash = createHash('sha256');
+  for (let sent = 0; sent < size; sent += block.length) hash.update(block.subarray(0, size - sent));
+  const digest = `sha256:${hash.digest('hex')}`;
+  const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(post.headers.get('location') as string, base);
+  location.searchParams.set('digest', digest);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(location, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': size },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    repeatStream(block, size).pipe(req);
+  });
+  return { status, digest };
+}
+
+/** The sha256 digest of a blob pulled from a registry (following redirects), streamed. */
+export async function pullDigest(base: string, repo: string, digest: string): Promise<string> {
+  const res = await fetch(`${base}/v2/${repo}/blobs/${digest}`);
+  if (res.status !== 200 || !res.body) throw new Error(`GET blob: ${res.status}`);
+  const hash = createHash('sha256');
+  for await (const chunk of res.body) hash.update(chunk);
+  return `sha256:${hash.digest('hex')}`;
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
 export interface Server {
@@ -124,4 +125,11 @@ export async function startServer(
 /** Stops whatever a test left running (by PID). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((s) => s.stop(5000)));
+}
+
+/** A process's resident memory now and at its peak (VmHWM), in bytes, from /proc (Linux). */
+export async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kB = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kB('VmRSS'), peak: kB('VmHWM') };
 }

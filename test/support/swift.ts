@@ -25,6 +25,8 @@ export interface Swift {
   key: string;
   /** The same proxy, speaking S3 (s3api): access key `user`, secret `key`. */
   s3Endpoint: string;
+  /** Forgets every auth token (they live in memcached), as when tokens expire. */
+  flushTokens(): Promise<void>;
   /** Stops and restarts the proxy alone (fault tests). */
   stopProxy(): Promise<void>;
   startProxy(): Promise<void>;
@@ -139,6 +141,16 @@ export async function startSwift(): Promise<Swift> {
     user,
     key,
     s3Endpoint: proxyUrl,
+    flushTokens: () =>
+      new Promise((resolve, reject) => {
+        const socket = connect(ports.memcached, '127.0.0.1', () => socket.write('flush_all\r\n'));
+        socket.on('data', (d) => {
+          socket.end();
+          if (d.toString().startsWith('OK')) resolve();
+          else reject(new Error(`memcached: ${d}`));
+        });
+        socket.on('error', reject);
+      }),
     async stopProxy() {
       await proxy.stop();
     },

@@ -2,6 +2,7 @@ import { ConfigError, type StorageConfig } from '@regop/registry';
 import { InMemoryDriver, type StorageDriver } from '@regop/storage';
 import { FilesystemDriver } from '@regop/storage-fs';
 import { parseS3Options, S3Driver } from '@regop/storage-s3';
+import { parseSwiftOptions, SwiftDriver } from '@regop/storage-swift';
 
 /**
  * The storage driver named by the config's storage section. Object stores are checked now, so a bad
@@ -23,8 +24,18 @@ export async function createDriver(storage: StorageConfig): Promise<StorageDrive
     }
     return driver;
   }
-  const configured = Object.keys(storage).find((k) => ['swift', 'gcs', 'azure', 'oss'].includes(k));
+  if (storage.swift) {
+    let driver: SwiftDriver;
+    try {
+      driver = new SwiftDriver(parseSwiftOptions(storage.swift));
+      await driver.connect();
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    return driver;
+  }
+  const configured = Object.keys(storage).find((k) => ['gcs', 'azure', 'oss'].includes(k));
   throw new ConfigError(
-    `storage.${configured}: this registry does not provide the ${configured} driver yet (use filesystem, inmemory or s3)`,
+    `storage.${configured}: this registry does not provide the ${configured} driver (use filesystem, inmemory, s3 or swift)`,
   );
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -58,14 +59,27 @@ export class S3Driver implements StorageDriver {
   private readonly root: string;
 
   constructor(readonly options: S3Options) {
+    const scheme = options.secure ? 'https' : 'http';
+    const endpoint = options.regionendpoint
+      ? /^[a-z]+:\/\//.test(options.regionendpoint)
+        ? options.regionendpoint
+        : `${scheme}://${options.regionendpoint}`
+      : options.secure
+        ? undefined
+        : `http://s3.${options.region}.amazonaws.com`;
     this.client = new S3Client({
       region: options.region,
-      ...(options.regionendpoint && { endpoint: options.regionendpoint }),
+      ...(endpoint && { endpoint }),
+      ...(options.skipverify && {
+        requestHandler: { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) },
+      }),
       forcePathStyle: options.forcepathstyle,
       ...(options.accesskey && options.secretkey
         ? { credentials: { accessKeyId: options.accesskey, secretAccessKey: options.secretkey } }
         : {}),
       ...(options.useragent && { customUserAgent: options.useragent }),
+      useDualstackEndpoint: options.usedualstack,
+      useAccelerateEndpoint: options.accelerate,
       // Checksums only where S3 requires them: S3-compatible stores (Swift's s3api among them) refuse the
       // SDK's default aws-chunked uploads.
       requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -21,13 +21,15 @@ const int = (fallback: number, min: number, message: string) =>
 /** distribution's s3 driver parameters, with its defaults. */
 export const s3OptionsSchema = z.object({
   region: z.string().min(1, 'is required'),
-  regionendpoint: z.string().url().optional(),
+  /** A URL, or a host[:port] whose scheme `secure` decides. */
+  regionendpoint: z.string().min(1).optional(),
   bucket: z.string().min(1, 'is required'),
   accesskey: z.string().optional(),
   secretkey: z.string().optional(),
   forcepathstyle: bool(false),
   secure: bool(true),
   skipverify: bool(false),
+  /** AWS SDK v3 signs with Signature Version 4 only; false (distribution's v2 signing) is accepted and signs v4. */
   v4auth: bool(true),
   chunksize: int(10 * MiB, MIN_PART, 'must be at least 5 MiB (5242880)'),
   multipartcopychunksize: int(32 * MiB, MIN_PART, 'must be at least 5 MiB (5242880)'),
@@ -41,6 +43,10 @@ export const s3OptionsSchema = z.object({
   keyid: z.string().optional(),
   objectacl: z.string().default('private'),
   useragent: z.string().optional(),
+  usedualstack: bool(false),
+  accelerate: bool(false),
+  /** The Go SDK's log level in distribution; this driver logs failures through the registry's log. */
+  loglevel: z.string().default('off'),
 });
 
 export type S3Options = z.output<typeof s3OptionsSchema>;

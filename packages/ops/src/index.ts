@@ -1,0 +1,11 @@
+export type { Backend, LogLevel, StatusName } from './backend.js';
+export {
+  ActionError,
+  type Charm,
+  type CharmContext,
+  dispatch,
+  eventFromEnv,
+  type JujuEvent,
+} from './charm.js';
+export { Harness, MemoryBackend } from './harness.js';
+export { HookToolsBackend } from './hook-tools.js';

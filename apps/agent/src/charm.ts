@@ -1,0 +1,59 @@
+import { ActionError, type Charm, type CharmContext } from '@regop/ops';
+import { imagesAction } from './actions/images.js';
+import { pushAction } from './actions/push.js';
+import { rmiAction } from './actions/rmi.js';
+import { startAction, stopAction } from './actions/service.js';
+import { Machine } from './machine.js';
+import { loadConfig, readState, reconcile } from './reconcile.js';
+
+type Action = (ctx: CharmContext, machine: Machine) => Promise<void>;
+
+/** Actions need a valid config (they act on the registry it describes). */
+const withConfig =
+  (
+    run: (
+      ctx: CharmContext,
+      machine: Machine,
+      config: NonNullable<Awaited<ReturnType<typeof loadConfig>>['config']>,
+    ) => Promise<void>,
+  ): Action =>
+  async (ctx, machine) => {
+    const { config, problems } = await loadConfig(ctx);
+    if (!config)
+      throw new ActionError(
+        `the charm config is invalid (${problems.map((p) => p.option).join(', ')}): fix it first`,
+      );
+    await run(ctx, machine, config);
+  };
+
+const ACTIONS: Record<string, Action> = {
+  push: withConfig(async (ctx, machine, config) => {
+    const tlsOn = (await machine.read(config['tls-cert-path'])) !== undefined;
+    if ((await readState(machine)).stopped)
+      throw new ActionError(`${config['registry-name']} is stopped: run the start action first`);
+    await pushAction(ctx, machine, config, tlsOn);
+  }),
+  images: withConfig((ctx, machine) => imagesAction(ctx, machine)),
+  rmi: withConfig(rmiAction),
+  start: withConfig(startAction),
+  stop: withConfig(stopAction),
+};
+
+/** The docker-registry charm: the reconcile for every hook, the actions by name. */
+export function dockerRegistryCharm(machine: Machine = Machine.fromEnv()): Charm {
+  return async (ctx) => {
+    const { event } = ctx;
+    if (event.kind === 'action') {
+      const action = ACTIONS[event.name];
+      if (!action) throw new ActionError(`unknown action ${event.name}`);
+      await action(ctx, machine);
+      return;
+    }
+    if (event.name === 'stop' || event.name === 'remove') {
+      const { config } = await loadConfig(ctx);
+      await machine.services.remove(config?.['registry-name'] ?? 'registry');
+      return;
+    }
+    await reconcile(ctx, machine);
+  };
+}

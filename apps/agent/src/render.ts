@@ -1,0 +1,116 @@
+import type { CharmConfig } from './options.js';
+
+/** Where the agent keeps the registry's files (below the machine root). */
+export const PATHS = {
+  config: '/etc/docker/registry/config.yml',
+  htpasswd: '/etc/docker/registry/htpasswd',
+  tokenBundle: '/etc/docker/registry/auth_token.pem',
+  data: '/srv/registry',
+  state: '/var/lib/regop-agent/state.json',
+  images: '/var/lib/regop-agent/images',
+} as const;
+
+export interface RenderContext {
+  /** Address to listen on: the unit's own in the local model, every interface on a machine. */
+  bindAddress: string;
+  /** The leader's shared secret, so uploads started on one unit finish on another. */
+  httpSecret?: string;
+  /** TLS files in place (paths as the registry sees them), when TLS is on. */
+  tls?: { certificate: string; key: string };
+  /** Path prefix of the machine (the local model's unit directory). */
+  root: (path: string) => string;
+}
+
+export type StorageKind = 'swift' | 's3' | 'filesystem';
+
+/** swift when an auth URL is set, s3 when a region and bucket are, else the filesystem (as Canonical's charm). */
+export function storageKind(config: CharmConfig): StorageKind {
+  if (config['storage-swift-authurl']) return 'swift';
+  if (config['storage-s3-region'] && config['storage-s3-bucket']) return 's3';
+  return 'filesystem';
+}
+
+const defined = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== '' && v !== undefined));
+
+/** The registry's config.yml, mapping the charm options as Canonical's charm does. */
+export function renderRegistryConfig(config: CharmConfig, ctx: RenderContext): Record<string, unknown> {
+  const kind = storageKind(config);
+  const storage: Record<string, unknown> = {};
+  if (kind === 'swift') {
+    storage.swift = defined({
+      authurl: config['storage-swift-authurl'],
+      username: config['storage-swift-username'],
+      password: config['storage-swift-password'],
+      region: config['storage-swift-region'],
+      container: config['storage-swift-container'],
+      tenant: config['storage-swift-tenant'],
+      domain: config['storage-swift-domain'],
+    });
+  } else if (kind === 's3') {
+    storage.s3 = defined({
+      accesskey: config['storage-s3-accesskey'],
+      secretkey: config['storage-s3-secretkey'],
+      region: config['storage-s3-region'],
+      regionendpoint: config['storage-s3-regionendpoint'],
+      forcepathstyle: config['storage-s3-forcepathstyle'],
+      bucket: config['storage-s3-bucket'],
+      encrypt: config['storage-s3-encrypt'],
+      keyid: config['storage-s3-keyid'],
+      secure: config['storage-s3-secure'],
+      // Canonical's charm reads these two under other names and never writes objectacl: honoured here.
+      skipverify: config['storage-s3-skip-verify'],
+      v4auth: !config['storage-s3-skip-v4-auth'],
+      chunksize: config['storage-s3-chunksize'],
+      multipartcopychunksize: config['storage-s3-multipartcopychunksize'],
+      multipartcopymaxconcurrency: config['storage-s3-multipartcopymaxconcurrency'],
+      multipartcopythresholdsize: config['storage-s3-multipartcopythresholdsize'],
+      rootdirectory: config['storage-s3-rootdirectory'],
+      storageclass: config['storage-s3-storageclass'],
+      useragent: config['storage-s3-useragent'],
+      usedualstack: config['storage-s3-usedualstack'],
+      accelerate: config['storage-s3-accelerate'],
+      objectacl: config['storage-s3-objectacl'],
+      loglevel: config['storage-s3-loglevel'],
+    });
+  } else {
+    storage.filesystem = { rootdirectory: ctx.root(PATHS.data) };
+  }
+  if (config['storage-cache'] === 'inmemory') storage.cache = { blobdescriptor: 'inmemory' };
+  storage.delete = { enabled: config['storage-delete'] };
+  storage.maintenance = { readonly: { enabled: config['storage-read-only'] } };
+  storage.redirect = { disable: config['storage-redirect-disable'] };
+
+  let auth: Record<string, unknown> | undefined;
+  if (config['auth-token-realm']) {
+    auth = {
+      token: {
+        realm: config['auth-token-realm'],
+        service: config['auth-token-service'],
+        issuer: config['auth-token-issuer'],
+        rootcertbundle: ctx.root(PATHS.tokenBundle),
+      },
+    };
+  } else if (config['auth-basic-user'] && config['auth-basic-password']) {
+    auth = { htpasswd: { realm: 'basic-realm', path: ctx.root(PATHS.htpasswd) } };
+  }
+
+  return {
+    version: '0.1',
+    log: { level: config['log-level'], formatter: 'json', fields: { service: 'registry' } },
+    storage,
+    ...(auth && { auth }),
+    http: {
+      addr: `${ctx.bindAddress}:${config['registry-port']}`,
+      headers: { 'X-Content-Type-Options': ['nosniff'] },
+      ...(config['http-host'] && { host: config['http-host'] }),
+      ...(ctx.httpSecret && { secret: ctx.httpSecret }),
+      ...(ctx.tls && { tls: ctx.tls }),
+      debug: {
+        addr: `${ctx.bindAddress}:${config['debug-port']}`,
+        prometheus: { enabled: config['prometheus-metrics'], path: '/metrics' },
+      },
+    },
+    health: { storagedriver: { enabled: true, interval: '10s', threshold: 3 } },
+  };
+}

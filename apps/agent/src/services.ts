@@ -1,0 +1,166 @@
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+
+export interface ServiceDefinition {
+  name: string;
+  description: string;
+  command: string[];
+  env: Record<string, string>;
+}
+
+/** Starts, stops and reports on long-running services. */
+export interface ServiceManager {
+  /** Writes the definition; says whether it changed. */
+  install(def: ServiceDefinition): Promise<boolean>;
+  installed(name: string): Promise<boolean>;
+  start(name: string): Promise<void>;
+  stop(name: string): Promise<void>;
+  restart(name: string): Promise<void>;
+  running(name: string): Promise<boolean>;
+  /** Stops and deletes the definition. */
+  remove(name: string): Promise<void>;
+}
+
+const unitName = (name: string) => `regop-${name}.service`;
+
+/** systemd units in /etc/systemd/system, driven with systemctl. */
+export class SystemdServices implements ServiceManager {
+  private file(name: string) {
+    return `/etc/systemd/system/${unitName(name)}`;
+  }
+  async install(def: ServiceDefinition): Promise<boolean> {
+    const quote = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
+    const text = [
+      '[Unit]',
+      `Description=${def.description}`,
+      'After=network-online.target',
+      '',
+      '[Service]',
+      `ExecStart=${def.command.map(quote).join(' ')}`,
+      ...Object.entries(def.env).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}`),
+      'Restart=on-failure',
+      '',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      '',
+    ].join('\n');
+    if ((await readFile(this.file(def.name), 'utf8').catch(() => '')) === text) return false;
+    await writeFile(this.file(def.name), text);
+    await execa('systemctl', ['daemon-reload']);
+    await execa('systemctl', ['enable', unitName(def.name)]);
+    return true;
+  }
+  async installed(name: string) {
+    return (await readFile(this.file(name), 'utf8').catch(() => undefined)) !== undefined;
+  }
+  async start(name: string) {
+    await execa('systemctl', ['start', unitName(name)]);
+  }
+  async stop(name: string) {
+    await execa('systemctl', ['stop', unitName(name)]);
+  }
+  async restart(name: string) {
+    await execa('systemctl', ['restart', unitName(name)]);
+  }
+  async running(name: string) {
+    return (
+      (await execa('systemctl', ['is-active', '--quiet', unitName(name)], { reject: false })).exitCode === 0
+    );
+  }
+  async remove(name: string) {
+    await execa('systemctl', ['disable', '--now', unitName(name)], { reject: false });
+    await rm(this.file(name), { force: true });
+    await execa('systemctl', ['daemon-reload']);
+  }
+}
+
+/**
+ * Services as supervised processes under a root directory (the local model): the definition in
+ * etc/regop/services/<name>.json, the PID in run/regop/<name>.pid, output in var/log/regop/<name>.log. Each is
+ * started detached, so it outlives the hook, and stopped by its PID.
+ */
+export class ProcessServices implements ServiceManager {
+  constructor(private readonly root: string) {}
+
+  private paths(name: string) {
+    return {
+      def: join(this.root, 'etc/regop/services', `${name}.json`),
+      pid: join(this.root, 'run/regop', `${name}.pid`),
+      log: join(this.root, 'var/log/regop', `${name}.log`),
+    };
+  }
+
+  async install(def: ServiceDefinition): Promise<boolean> {
+    const { def: file } = this.paths(def.name);
+    const text = `${JSON.stringify(def, null, 2)}\n`;
+    if ((await readFile(file, 'utf8').catch(() => '')) === text) return false;
+    await mkdir(join(this.root, 'etc/regop/services'), { recursive: true });
+    await writeFile(file, text);
+    return true;
+  }
+  async installed(name: string) {
+    return (await readFile(this.paths(name).def, 'utf8').catch(() => undefined)) !== undefined;
+  }
+
+  private async pid(name: string): Promise<number | undefined> {
+    const pid = Number.parseInt(await readFile(this.paths(name).pid, 'utf8').catch(() => ''), 10);
+    if (!Number.isFinite(pid)) return undefined;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async running(name: string) {
+    return (await this.pid(name)) !== undefined;
+  }
+
+  async start(name: string) {
+    if (await this.running(name)) return;
+    const paths = this.paths(name);
+    const def = JSON.parse(await readFile(paths.def, 'utf8')) as ServiceDefinition;
+    await mkdir(join(this.root, 'var/log/regop'), { recursive: true });
+    await mkdir(join(this.root, 'run/regop'), { recursive: true });
+    const log = await open(paths.log, 'a');
+    const [command, ...args] = def.command as [string, ...string[]];
+    const child = spawn(command, args, {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+      env: { PATH: process.env.PATH ?? '', ...def.env },
+    });
+    child.unref();
+    await log.close();
+    await writeFile(paths.pid, String(child.pid));
+  }
+
+  async stop(name: string) {
+    const pid = await this.pid(name);
+    if (pid !== undefined) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 100 && (await this.running(name)); i++) await sleep(100);
+      if (await this.running(name)) process.kill(pid, 'SIGKILL');
+    }
+    await rm(this.paths(name).pid, { force: true });
+  }
+
+  async restart(name: string) {
+    await this.stop(name);
+    await this.start(name);
+  }
+
+  async remove(name: string) {
+    await this.stop(name);
+    await rm(this.paths(name).def, { force: true });
+  }
+
+  /** The last lines the service wrote (why it failed to start). */
+  async tail(name: string, lines = 3): Promise<string> {
+    const text = await readFile(this.paths(name).log, 'utf8').catch(() => '');
+    return text.trim().split('\n').slice(-lines).join('\n');
+  }
+}

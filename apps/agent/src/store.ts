@@ -1,0 +1,10 @@
+import { loadConfig, Registry } from '@regop/registry';
+import { createDriver } from '@regop/registry-cli';
+import type { Machine } from './machine.js';
+import { PATHS } from './render.js';
+
+/** The unit's registry content, opened on the storage its config.yml names (the engine's own API). */
+export async function openRegistry(machine: Machine): Promise<Registry> {
+  const config = await loadConfig(machine.path(PATHS.config), {});
+  return new Registry(await createDriver(config.storage));
+}

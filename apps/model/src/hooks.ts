@@ -1,0 +1,89 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { loadState, type ModelState, saveState } from './state.js';
+import { TOOLS } from './tools.js';
+
+const HOOK_TOOL = fileURLToPath(new URL('./hook-tool.js', import.meta.url));
+
+/** Writes one shim per hook tool into the model's bin/, which hooks get first on their PATH. */
+export async function installTools(modelDir: string): Promise<void> {
+  const bin = join(modelDir, 'bin');
+  await mkdir(bin, { recursive: true });
+  for (const tool of TOOLS) {
+    await writeFile(join(bin, tool), `#!/bin/sh\nexec "${process.execPath}" "${HOOK_TOOL}" ${tool} "$@"\n`);
+    await chmod(join(bin, tool), 0o755);
+  }
+}
+
+export interface HookRun {
+  /** hooks/<name> or actions/<name>. */
+  path: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs the unit's charm for one hook or action, as Juju does: `dispatch` in the charm directory with
+ * JUJU_DISPATCH_PATH and the JUJU_* variables, the hook tools on PATH. The unit's directory is its machine
+ * (REGOP_ROOT) and services are supervised processes (REGOP_SERVICES=process). Returns the state after it.
+ */
+export async function runHook(modelDir: string, unitName: string, run: HookRun): Promise<ModelState> {
+  let state = await loadState(modelDir);
+  const unit = state.units[unitName];
+  const app = unit && state.applications[unit.app];
+  if (!unit || !app) throw new Error(`no unit ${unitName}`);
+  await mkdir(unit.dir, { recursive: true });
+  const result = await execa(join(app.charm, 'dispatch'), [], {
+    cwd: app.charm,
+    reject: false,
+    all: true,
+    env: {
+      ...run.env,
+      PATH: `${join(modelDir, 'bin')}:${process.env.PATH ?? ''}`,
+      JUJU_DISPATCH_PATH: run.path,
+      JUJU_UNIT_NAME: unitName,
+      JUJU_CHARM_DIR: app.charm,
+      JUJU_MODEL_NAME: 'local',
+      JUJU_VERSION: '3.6.0',
+      REGOP_MODEL_DIR: modelDir,
+      REGOP_ROOT: unit.dir,
+      REGOP_SERVICES: 'process',
+    },
+  });
+  await writeFile(join(unit.dir, 'hooks.log'), `--- ${run.path}\n${result.all ?? ''}\n`, { flag: 'a' });
+  state = await loadState(modelDir);
+  if (result.exitCode !== 0 && run.path.startsWith('hooks/')) {
+    const hook = run.path.slice(6);
+    const failed = state.units[unitName];
+    if (failed) failed.status = { current: 'error', message: `hook failed: "${hook}"` };
+    await saveState(modelDir, state);
+    process.stderr.write(
+      `${unitName}: hook ${hook} failed:\n${(result.all ?? '').trim().split('\n').slice(-5).join('\n')}\n`,
+    );
+  }
+  return state;
+}
+
+/** Runs relation-changed for every unit owed one because its remote side wrote settings, until none are owed. */
+export async function settle(modelDir: string): Promise<void> {
+  for (let round = 0; round < 50; round++) {
+    const state = await loadState(modelDir);
+    const next = state.pending.shift();
+    if (!next) return;
+    await saveState(modelDir, state);
+    const [unit, id, remote] = next;
+    const relation = state.relations.find((r) => r.id === id);
+    const own = relation?.endpoints.find((e) => e.app === state.units[unit]?.app);
+    if (!relation || !own || !state.units[unit]) continue;
+    await runHook(modelDir, unit, {
+      path: `hooks/${own.endpoint}-relation-changed`,
+      env: {
+        JUJU_RELATION: own.endpoint,
+        JUJU_RELATION_ID: `${own.endpoint}:${id}`,
+        JUJU_REMOTE_UNIT: remote,
+        JUJU_REMOTE_APP: remote.split('/')[0] as string,
+      },
+    });
+  }
+}

@@ -1,0 +1,229 @@
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { insecure, makeOciImage, ociManifestDigest, refusedCopy, skopeo } from './support/images.js';
+import { newModel } from './support/model.js';
+import { describeWithPeers } from './support/peers.js';
+import { type Server, stopAll } from './support/process.js';
+import { startOurRegistry } from './support/registries.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const UNIT = 'docker-registry/0';
+
+/** GET over HTTPS trusting `ca`: the status code. */
+const httpsStatus = (url: string, ca: string) =>
+  new Promise<number>((resolve, reject) => {
+    request(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on('error', reject)
+      .end();
+  });
+
+// Issue 6: the charm deployed in the local model, driven as an operator would, with real skopeo.
+describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local model', () => {
+  let m: Awaited<ReturnType<typeof newModel>>;
+  let address: string;
+  let layout: string;
+  let ca: KeyPair;
+  let server: KeyPair;
+  let certDir: string;
+  const base = () => `${address}:5000`;
+
+  beforeAll(async () => {
+    m = await newModel();
+    layout = await makeOciImage(m.dir, 'v1', [256 * 1024, 4096]);
+    const deployed = await m.model('deploy', join(import.meta.dirname, '../charm'));
+    expect(deployed.exitCode, deployed.stderr).toBe(0);
+    address = (await m.unit(UNIT))['public-address'];
+    ca = createCertificateAuthority({ commonName: 'Model CA' });
+    server = issueCertificate(ca, { commonName: address, altNames: [address] });
+    certDir = join(m.dir, 'certs');
+    await rm(certDir, { recursive: true, force: true });
+    await import('node:fs/promises').then((fs) => fs.mkdir(certDir, { recursive: true }));
+    await writeFile(join(certDir, 'ca.crt'), ca.certPem);
+  }, 240_000);
+  afterAll(async () => {
+    await m?.destroy();
+    await stopAll();
+    await rm(m?.dir ?? '', { recursive: true, force: true });
+  });
+
+  it('deploys to active "Ready at ADDRESS:5000 (http)." and skopeo pushes and pulls', async () => {
+    expect((await m.unit(UNIT))['workload-status']).toEqual({
+      current: 'active',
+      message: `Ready at ${base()} (http).`,
+    });
+    await skopeo('copy', ...insecure, `oci:${layout}:v1`, `docker://${base()}/app:v1`);
+    await skopeo('copy', ...insecure, `docker://${base()}/app:v1`, `oci:${m.dir}/pulled:v1`);
+    expect(await ociManifestDigest(join(m.dir, 'pulled'), 'v1')).toBe(await ociManifestDigest(layout, 'v1'));
+  });
+
+  it('serves HTTPS with the tls-*-blob certificate, then basic auth, then open HTTP again when unset', async () => {
+    const tls = [
+      `tls-ca-blob=${b64(ca.certPem)}`,
+      `tls-cert-blob=${b64(server.certPem)}`,
+      `tls-key-blob=${b64(server.keyPem)}`,
+    ];
+    expect((await m.model('config', 'docker-registry', ...tls)).exitCode).toBe(0);
+    expect((await m.unit(UNIT))['workload-status']).toEqual({
+      current: 'active',
+      message: `Ready at ${base()} (https).`,
+    });
+    expect(await httpsStatus(`https://${base()}/v2/`, ca.certPem)).toBe(200);
+    // skopeo verifies the certificate against the CA.
+    await skopeo('copy', `--dest-cert-dir=${certDir}`, `oci:${layout}:v1`, `docker://${base()}/tls/app:v1`);
+    expect(await refusedCopy(`oci:${layout}:v1`, `docker://${base()}/tls/unverified:v1`)).toBeDefined();
+
+    const password = 'pa55-word-never-logged';
+    await m.model('config', 'docker-registry', 'auth-basic-user=alice', `auth-basic-password=${password}`);
+    expect(await httpsStatus(`https://${base()}/v2/`, ca.certPem)).toBe(401);
+    await skopeo(
+      'copy',
+      `--dest-cert-dir=${certDir}`,
+      `--dest-creds=alice:${password}`,
+      `oci:${layout}:v1`,
+      `docker://${base()}/auth/app:v1`,
+    );
+    // Secrets never reach logs, status or action output.
+    const images = await m.run(UNIT, 'images');
+    expect(images.results.output).toContain('auth/app');
+    const unitDir = join(m.dir, 'units/docker-registry-0');
+    const logs = (await readdir(unitDir, { recursive: true })).filter((f) => f.endsWith('.log'));
+    for (const log of logs) expect(await readFile(join(unitDir, log), 'utf8')).not.toContain(password);
+    expect((await m.model('status', '--format', 'json')).stdout).not.toContain(password);
+    expect(JSON.stringify(images)).not.toContain(password);
+
+    await m.model(
+      'config',
+      'docker-registry',
+      '--reset',
+      'tls-ca-blob,tls-cert-blob,tls-key-blob,auth-basic-password',
+    );
+    expect((await m.unit(UNIT))['workload-status'].message).toBe(`Ready at ${base()} (http).`);
+    expect((await fetch(`http://${base()}/v2/`)).status).toBe(200);
+  });
+
+  it('blocks on each bad TLS blob, naming the option, while the registry keeps serving', async () => {
+    const expired = issueCertificate(ca, {
+      commonName: address,
+      altNames: [address],
+      notBefore: new Date(Date.now() - 3 * 86_400_000),
+      days: 1,
+    });
+    const other = issueCertificate(ca, { commonName: 'other' });
+    const cases: [string[], string][] = [
+      [['tls-cert-blob=not base64!', `tls-key-blob=${b64(server.keyPem)}`], 'tls-cert-blob'],
+      [[`tls-cert-blob=${b64('just text, no PEM')}`, `tls-key-blob=${b64(server.keyPem)}`], 'tls-cert-blob'],
+      [[`tls-cert-blob=${b64(server.certPem)}`, `tls-key-blob=${b64(other.keyPem)}`], 'tls-key-blob'],
+      [[`tls-cert-blob=${b64(expired.certPem)}`, `tls-key-blob=${b64(expired.keyPem)}`], 'tls-cert-blob'],
+    ];
+    for (const [settings, option] of cases) {
+      await m.model('config', 'docker-registry', ...settings);
+      const status = (await m.unit(UNIT))['workload-status'];
+      expect(status.current, settings.join(' ')).toBe('blocked');
+      expect(status.message).toBe(`Invalid charm config: ${option}`);
+      expect((await fetch(`http://${base()}/v2/`)).status).toBe(200);
+    }
+    await m.model('config', 'docker-registry', '--reset', 'tls-cert-blob,tls-key-blob');
+    expect((await m.unit(UNIT))['workload-status'].current).toBe('active');
+  });
+
+  it('pushes from an OCI layout and from another registry, lists with images, removes with rmi', async () => {
+    const fromLayout = await m.run(UNIT, 'push', `image=oci:${layout}:v1`, 'tag=layout/app:v1');
+    expect(fromLayout.status, fromLayout.message).toBe('completed');
+    expect(fromLayout.results.digest).toBe(await ociManifestDigest(layout, 'v1'));
+    expect(fromLayout.log?.some((l) => l.startsWith('Copying blob'))).toBe(true);
+
+    const other: Server = await startOurRegistry({
+      root: join(m.dir, 'other-data'),
+      dir: join(m.dir, 'other'),
+    });
+    const otherHost = new URL(other.url).host;
+    const single = await makeOciImage(join(m.dir, 'single'), 'v2', [128 * 1024]);
+    await skopeo('copy', ...insecure, `oci:${single}:v2`, `docker://${otherHost}/upstream/only:v2`);
+    const fromRegistry = await m.run(UNIT, 'push', `image=${otherHost}/upstream/only:v2`);
+    expect(fromRegistry.status, fromRegistry.message).toBe('completed');
+    // The default tag follows Canonical's charm: net_location/name:version.
+    expect(fromRegistry.results.image).toBe(`${base()}/upstream/only:v2`);
+    // pull=false pushes from the unit's image store, under another tag.
+    const again = await m.run(
+      UNIT,
+      'push',
+      `image=${otherHost}/upstream/only:v2`,
+      'pull=false',
+      'tag=upstream/again:v2',
+    );
+    expect(again.status, again.message).toBe('completed');
+
+    const listed = JSON.parse(
+      (await m.run(UNIT, 'images', 'options=--format json')).results.output ?? '[]',
+    ) as { repository: string; tag: string; digest: string; size: number }[];
+    expect(listed.map((r) => `${r.repository}:${r.tag}`)).toEqual(
+      expect.arrayContaining(['layout/app:v1', 'upstream/only:v2', 'upstream/again:v2']),
+    );
+    expect(listed.every((r) => r.size > 0 && r.digest.startsWith('sha256:'))).toBe(true);
+    const digests = await m.run(UNIT, 'images', 'repository=upstream/only', 'options=--digests --no-trunc');
+    expect(digests.results.output).toContain(fromRegistry.results.digest);
+
+    // A digest other tags still name needs --force; by tag, the last tag takes the manifest with it.
+    const refused = await m.run(UNIT, 'rmi', `image=upstream/only@${fromRegistry.results.digest}`);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.message).toMatch(/is tagged upstream\/only:v2.*--force/);
+    const blobsDir = join(m.dir, 'units/docker-registry-0/srv/registry/docker/registry/v2/blobs/sha256');
+    const layer = JSON.parse(
+      await readFile(join(single, 'blobs/sha256', (await ociManifestDigest(single, 'v2')).slice(7)), 'utf8'),
+    ) as { layers: { digest: string }[] };
+    const onlyLayer = (layer.layers.at(-1)?.digest ?? '').slice(7);
+    const blobExists = () =>
+      readFile(join(blobsDir, onlyLayer.slice(0, 2), onlyLayer, 'data')).then(
+        () => true,
+        () => false,
+      );
+    expect(await blobExists()).toBe(true);
+    expect((await m.run(UNIT, 'rmi', 'image=upstream/again:v2')).status).toBe('completed');
+    expect(await blobExists()).toBe(true);
+    const byDigest = await m.run(
+      UNIT,
+      'rmi',
+      `image=upstream/only@${fromRegistry.results.digest}`,
+      'options=--force',
+    );
+    expect(byDigest.status, byDigest.message).toBe('completed');
+    const after = JSON.parse(
+      (await m.run(UNIT, 'images', 'options=--format json')).results.output ?? '[]',
+    ) as { repository: string }[];
+    expect(after.map((r) => r.repository)).not.toContain('upstream/only');
+    expect(await blobExists()).toBe(false);
+    // What other images share stays.
+    expect(after.map((r) => r.repository)).toContain('layout/app');
+
+    const unknown = await m.run(UNIT, 'rmi', 'image=layout/app:v1', 'options=--bogus');
+    expect(unknown.message).toMatch(/unknown option/);
+    const badParam = await m.model('run', UNIT, 'push', 'image=x', 'colour=blue');
+    expect(badParam.exitCode).not.toBe(0);
+    expect(badParam.stderr).toMatch(/unknown parameter "colour"/);
+  });
+
+  it('stop takes the registry down and blocks; start brings it back', async () => {
+    const stopped = await m.run(UNIT, 'stop');
+    expect(stopped.status).toBe('completed');
+    await expect(fetch(`http://${base()}/v2/`)).rejects.toThrow();
+    expect((await m.unit(UNIT))['workload-status']).toEqual({
+      current: 'blocked',
+      message: 'registry service is stopped.',
+    });
+    // Hooks leave it stopped until the operator starts it.
+    await m.model('config', 'docker-registry', 'log-level=debug');
+    expect((await m.unit(UNIT))['workload-status'].current).toBe('blocked');
+    expect((await m.run(UNIT, 'start')).status).toBe('completed');
+    expect((await m.unit(UNIT))['workload-status']).toEqual({
+      current: 'active',
+      message: `Ready at ${base()} (http).`,
+    });
+    expect((await fetch(`http://${base()}/v2/`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,51 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { parse } from 'yaml';
+import { REPO_ROOT } from './registries.js';
+
+export const MODEL_CLI = join(REPO_ROOT, 'apps/model/dist/cli.js');
+export const CHARM = join(REPO_ROOT, 'charm');
+
+export interface UnitStatus {
+  'workload-status': { current: string; message: string };
+  'public-address': string;
+}
+
+/** A local model in a temporary MODEL_DIR, driven through `model` exactly as a user types it. */
+export async function newModel() {
+  const dir = await mkdtemp(join(tmpdir(), 'regop-model-'));
+  const model = (...args: string[]) =>
+    execa(process.execPath, [MODEL_CLI, ...args], {
+      env: { MODEL_DIR: dir },
+      reject: false,
+      timeout: 300_000,
+    });
+  return {
+    dir,
+    model,
+    /** Runs an action; its YAML record (status, message, results, log). */
+    async run(unit: string, action: string, ...params: string[]) {
+      const result = await model('run', unit, action, ...params);
+      const record = (
+        parse(result.stdout) as Record<
+          string,
+          { status: string; message?: string; results: Record<string, string>; log?: string[] }
+        > | null
+      )?.[unit];
+      if (!record) throw new Error(`model run printed no record: ${result.stdout} ${result.stderr}`);
+      return { ...record, exitCode: result.exitCode };
+    },
+    async unit(name: string): Promise<UnitStatus> {
+      const result = await model('status', '--format', 'json');
+      const status = JSON.parse(result.stdout) as {
+        applications: Record<string, { units: Record<string, UnitStatus> }>;
+      };
+      const unit = status.applications[name.split('/')[0] as string]?.units[name];
+      if (!unit) throw new Error(`no unit ${name} in ${result.stdout}`);
+      return unit;
+    },
+    destroy: () => model('destroy'),
+  };
+}

@@ -138,6 +138,11 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
     expect(fromLayout.results.digest).toBe(await ociManifestDigest(layout, 'v1'));
     expect(fromLayout.log?.some((l) => l.startsWith('Copying blob'))).toBe(true);
 
+    const archive = join(m.dir, 'app.tar');
+    await skopeo('copy', `oci:${layout}:v1`, `docker-archive:${archive}:archived/app:v1`);
+    const fromArchive = await m.run(UNIT, 'push', `image=docker-archive:${archive}`, 'tag=archived/app:v1');
+    expect(fromArchive.status, fromArchive.message).toBe('completed');
+
     const other: Server = await startOurRegistry({
       root: join(m.dir, 'other-data'),
       dir: join(m.dir, 'other'),
@@ -163,7 +168,7 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
       (await m.run(UNIT, 'images', 'options=--format json')).results.output ?? '[]',
     ) as { repository: string; tag: string; digest: string; size: number }[];
     expect(listed.map((r) => `${r.repository}:${r.tag}`)).toEqual(
-      expect.arrayContaining(['layout/app:v1', 'upstream/only:v2', 'upstream/again:v2']),
+      expect.arrayContaining(['layout/app:v1', 'archived/app:v1', 'upstream/only:v2', 'upstream/again:v2']),
     );
     expect(listed.every((r) => r.size > 0 && r.digest.startsWith('sha256:'))).toBe(true);
     const digests = await m.run(UNIT, 'images', 'repository=upstream/only', 'options=--digests --no-trunc');

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { defaultTag, parseSource } from './actions/push.js';
+import { type CharmConfig, charmConfigSchema } from './options.js';
+import { renderRegistryConfig, storageKind } from './render.js';
+
+const defaults = (over: Record<string, unknown> = {}): CharmConfig => charmConfigSchema.parse(over);
+const render = (over: Record<string, unknown>) =>
+  renderRegistryConfig(defaults(over), { bindAddress: '0.0.0.0', root: (p) => p });
+
+describe('config.yml rendering', () => {
+  it('chooses swift when an auth URL is set, s3 with a region and bucket, else the filesystem', () => {
+    expect(storageKind(defaults())).toBe('filesystem');
+    expect(storageKind(defaults({ 'storage-s3-region': 'r', 'storage-s3-bucket': 'b' }))).toBe('s3');
+    expect(storageKind(defaults({ 'storage-s3-region': 'r' }))).toBe('filesystem');
+    expect(
+      storageKind(
+        defaults({
+          'storage-swift-authurl': 'https://ks/v3',
+          'storage-s3-region': 'r',
+          'storage-s3-bucket': 'b',
+        }),
+      ),
+    ).toBe('swift');
+    expect(
+      render({ 'storage-swift-authurl': 'https://ks/v3', 'storage-swift-domain': 'd' }).storage,
+    ).toMatchObject({
+      swift: { authurl: 'https://ks/v3', domain: 'd' },
+      redirect: { disable: true },
+    });
+  });
+
+  it("honours the s3 options Canonical's charm drops: skip-verify, skip-v4-auth, objectacl", () => {
+    const storage = render({
+      'storage-s3-region': 'r',
+      'storage-s3-bucket': 'b',
+      'storage-s3-skip-verify': true,
+      'storage-s3-objectacl': 'bucket-owner-full-control',
+    }).storage as { s3: Record<string, unknown> };
+    expect(storage.s3).toMatchObject({
+      skipverify: true,
+      v4auth: false,
+      objectacl: 'bucket-owner-full-control',
+    });
+    const v4 = render({
+      'storage-s3-region': 'r',
+      'storage-s3-bucket': 'b',
+      'storage-s3-skip-v4-auth': false,
+    }).storage as {
+      s3: Record<string, unknown>;
+    };
+    expect(v4.s3.v4auth).toBe(true);
+  });
+
+  it('maps delete, read-only, cache, redirect, http host, metrics and token auth', () => {
+    const config = render({
+      'storage-delete': true,
+      'storage-read-only': true,
+      'storage-cache': 'disabled',
+      'storage-redirect-disable': false,
+      'http-host': 'https://registry.example.com/',
+      'prometheus-metrics': true,
+      'auth-token-realm': 'https://auth.example.com/token',
+      'auth-token-service': 'registry',
+      'auth-token-issuer': 'issuer',
+      'auth-basic-password': 'ignored with a token realm',
+    });
+    expect(config.storage).toMatchObject({
+      delete: { enabled: true },
+      maintenance: { readonly: { enabled: true } },
+      redirect: { disable: false },
+    });
+    expect((config.storage as Record<string, unknown>).cache).toBeUndefined();
+    expect(config.http).toMatchObject({
+      host: 'https://registry.example.com/',
+      debug: { prometheus: { enabled: true } },
+    });
+    expect(config.auth).toEqual({
+      token: {
+        realm: 'https://auth.example.com/token',
+        service: 'registry',
+        issuer: 'issuer',
+        rootcertbundle: '/etc/docker/registry/auth_token.pem',
+      },
+    });
+  });
+});
+
+describe('push action references', () => {
+  it('reads registry references, OCI layouts and docker archives', () => {
+    expect(parseSource('127.0.0.1:5001/upstream/only:v2')).toMatchObject({
+      ref: 'docker://127.0.0.1:5001/upstream/only:v2',
+      path: 'upstream/only',
+      version: 'v2',
+      loopback: true,
+    });
+    expect(parseSource('ubuntu')).toMatchObject({
+      ref: 'docker://docker.io/ubuntu:latest',
+      path: 'ubuntu',
+      version: 'latest',
+    });
+    expect(parseSource('https://k8s.gcr.io/pause-amd64:3.1')).toMatchObject({
+      path: 'pause-amd64',
+      version: '3.1',
+      loopback: false,
+    });
+    expect(parseSource('oci:/images/layout:v1')).toMatchObject({
+      ref: 'oci:/images/layout:v1',
+      path: 'layout',
+      version: 'v1',
+    });
+    expect(parseSource('docker-archive:/tmp/app.tar')).toMatchObject({ path: 'app', version: 'latest' });
+    expect(() => parseSource('not a reference')).toThrow(/not an image reference/);
+  });
+
+  it("tags net_location/name:version, the location from http-host (Canonical's reads a missing http_config)", () => {
+    const source = parseSource('k8s.gcr.io/pause-amd64:3.1');
+    expect(defaultTag(defaults(), '10.0.0.5', source)).toBe('10.0.0.5:5000/pause-amd64:3.1');
+    expect(
+      defaultTag(defaults({ 'http-host': 'https://registry.example.com:8443/' }), '10.0.0.5', source),
+    ).toBe('registry.example.com:8443/pause-amd64:3.1');
+  });
+});

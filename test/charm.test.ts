@@ -213,6 +213,20 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
     expect(badParam.stderr).toMatch(/unknown parameter "colour"/);
   });
 
+  it('adds a unit with its own address and registry, and removes it, stopping its processes', async () => {
+    expect((await m.model('add-unit', 'docker-registry')).exitCode).toBe(0);
+    const second = await m.unit('docker-registry/1');
+    expect(second['public-address']).not.toBe(address);
+    expect(second['workload-status']).toEqual({
+      current: 'active',
+      message: `Ready at ${second['public-address']}:5000 (http).`,
+    });
+    expect((await fetch(`http://${second['public-address']}:5000/v2/`)).status).toBe(200);
+    expect((await m.model('remove-unit', 'docker-registry/1')).exitCode).toBe(0);
+    await expect(fetch(`http://${second['public-address']}:5000/v2/`)).rejects.toThrow();
+    expect((await m.model('status', '--format', 'json')).stdout).not.toContain('docker-registry/1');
+  });
+
   it('stop takes the registry down and blocks; start brings it back', async () => {
     const stopped = await m.run(UNIT, 'stop');
     expect(stopped.status).toBe('completed');

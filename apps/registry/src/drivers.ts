@@ -15,27 +15,32 @@ export async function createDriver(storage: StorageConfig): Promise<StorageDrive
   // Everything is lost when the process ends, as with distribution's inmemory driver: for tests and trials.
   if (storage.inmemory) return new InMemoryDriver();
   if (storage.s3) {
-    let driver: S3Driver;
-    try {
-      driver = new S3Driver(parseS3Options(storage.s3));
+    const s3 = storage.s3;
+    return checked(async () => {
+      const driver = new S3Driver(parseS3Options(s3));
       await driver.checkAccess();
-    } catch (err) {
-      throw new ConfigError((err as Error).message);
-    }
-    return driver;
+      return driver;
+    });
   }
   if (storage.swift) {
-    let driver: SwiftDriver;
-    try {
-      driver = new SwiftDriver(parseSwiftOptions(storage.swift));
+    const swift = storage.swift;
+    return checked(async () => {
+      const driver = new SwiftDriver(parseSwiftOptions(swift));
       await driver.connect();
-    } catch (err) {
-      throw new ConfigError((err as Error).message);
-    }
-    return driver;
+      return driver;
+    });
   }
   const configured = Object.keys(storage).find((k) => ['gcs', 'azure', 'oss'].includes(k));
   throw new ConfigError(
     `storage.${configured}: this registry does not provide the ${configured} driver (use filesystem, inmemory, s3 or swift)`,
   );
+}
+
+/** Builds and checks an object-store driver; any failure is a config error (its message names the key). */
+async function checked(build: () => Promise<StorageDriver>): Promise<StorageDriver> {
+  try {
+    return await build();
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }

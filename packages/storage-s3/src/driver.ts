@@ -20,10 +20,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
+  ChunkedWriter,
   checkPath,
   type FileInfo,
   type FileWriter,
-  FileWriterBase,
   InvalidOffsetError,
   PathNotFoundError,
   type RedirectOptions,
@@ -419,24 +419,17 @@ export class S3Driver implements StorageDriver {
  * resume() starts a new multipart upload, copies the existing object's whole chunks into it server-side and
  * reads the remaining tail back into the buffer.
  */
-class S3Writer extends FileWriterBase {
-  #size = 0;
+class S3Writer extends ChunkedWriter {
   private uploadId: string | undefined;
   private readonly parts: Part[] = [];
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
 
   constructor(
     private readonly driver: S3Driver,
     private readonly key: string,
-    private readonly chunkSize: number,
+    chunkSize: number,
     private readonly putParams: object,
   ) {
-    super();
-  }
-
-  get size(): number {
-    return this.#size;
+    super(chunkSize);
   }
 
   private get bucket() {
@@ -461,17 +454,16 @@ class S3Writer extends FileWriterBase {
         this.parts.push({ PartNumber: this.parts.length + 1, ETag: res.CopyPartResult?.ETag ?? '' });
       }
     }
+    let tail: Buffer | undefined;
     if (existing > whole) {
-      const tail = await this.driver.client.send(
+      const res = await this.driver.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${whole}-${existing - 1}` }),
       );
-      const bytes = Buffer.from(
-        await (tail.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      tail = Buffer.from(
+        await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
       );
-      this.buffered.push(bytes);
-      this.bufferedBytes = bytes.length;
     }
-    this.#size = existing;
+    this.resumeAt(existing, tail);
   }
 
   private async start(): Promise<void> {
@@ -480,6 +472,10 @@ class S3Writer extends FileWriterBase {
       new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, ...this.putParams }),
     );
     this.uploadId = res.UploadId;
+  }
+
+  protected override writeChunk(body: Buffer): Promise<void> {
+    return this.uploadPart(body);
   }
 
   private async uploadPart(body: Buffer): Promise<void> {
@@ -498,52 +494,28 @@ class S3Writer extends FileWriterBase {
     this.parts.push({ PartNumber, ETag: res.ETag ?? '' });
   }
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.buffered.push(chunk);
-    this.bufferedBytes += chunk.length;
-    this.#size += chunk.length;
-    if (this.bufferedBytes < this.chunkSize) {
-      cb();
-      return;
-    }
-    const all = Buffer.concat(this.buffered);
-    const parts: Buffer[] = [];
-    let offset = 0;
-    for (; all.length - offset >= this.chunkSize; offset += this.chunkSize)
-      parts.push(all.subarray(offset, offset + this.chunkSize));
-    this.buffered = offset < all.length ? [all.subarray(offset)] : [];
-    this.bufferedBytes = all.length - offset;
-    parts.reduce((p, part) => p.then(() => this.uploadPart(part)), Promise.resolve()).then(() => cb(), cb);
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    const tail = Buffer.concat(this.buffered);
-    this.buffered = [];
-    this.bufferedBytes = 0;
-    const finish = async () => {
-      if (!this.uploadId) {
-        await this.driver.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: this.key,
-            Body: tail,
-            ContentLength: tail.length,
-            ...this.putParams,
-          }),
-        );
-        return;
-      }
-      if (tail.length > 0) await this.uploadPart(tail);
+  protected override async finish(tail: Buffer): Promise<void> {
+    if (!this.uploadId) {
       await this.driver.client.send(
-        new CompleteMultipartUploadCommand({
+        new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.key,
-          UploadId: this.uploadId,
-          MultipartUpload: { Parts: this.parts },
+          Body: tail,
+          ContentLength: tail.length,
+          ...this.putParams,
         }),
       );
-    };
-    finish().then(() => cb(), cb);
+      return;
+    }
+    if (tail.length > 0) await this.uploadPart(tail);
+    await this.driver.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        MultipartUpload: { Parts: this.parts },
+      }),
+    );
   }
 
   async cancel(): Promise<void> {

@@ -1,15 +1,11 @@
+import { boolOption, parseDriverOptions } from '@regop/storage';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (all but the last part of a multipart upload). */
 export const MIN_PART = 5 * MiB;
 
-// distribution takes these from YAML or REGISTRY_STORAGE_S3_* strings: accept both spellings.
-const bool = (fallback: boolean) =>
-  z
-    .union([z.boolean(), z.enum(['true', 'false'])])
-    .optional()
-    .transform((v) => (v === undefined ? fallback : v === true || v === 'true'));
+const bool = boolOption;
 const int = (fallback: number, min: number, message: string) =>
   z.coerce
     .number()
@@ -53,11 +49,5 @@ export type S3Options = z.output<typeof s3OptionsSchema>;
 
 /** Validates storage.s3 parameters; errors name each key (`storage.s3.chunksize: ...`). */
 export function parseS3Options(params: Record<string, unknown>): S3Options {
-  const result = s3OptionsSchema.safeParse(params);
-  if (!result.success) {
-    throw new Error(
-      result.error.issues.map((i) => `storage.s3.${i.path.join('.')}: ${i.message}`).join('\n'),
-    );
-  }
-  return result.data;
+  return parseDriverOptions('s3', s3OptionsSchema, params);
 }

@@ -1,15 +1,11 @@
+import { boolOption, parseDriverOptions } from '@regop/storage';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 /** distribution's smallest segment. */
 export const MIN_SEGMENT = MiB;
 
-// distribution takes these from YAML or REGISTRY_STORAGE_SWIFT_* strings: accept both spellings.
-const bool = (fallback: boolean) =>
-  z
-    .union([z.boolean(), z.enum(['true', 'false'])])
-    .optional()
-    .transform((v) => (v === undefined ? fallback : v === true || v === 'true'));
+const bool = boolOption;
 
 /** distribution's swift driver parameters, with its defaults. */
 export const swiftOptionsSchema = z.object({
@@ -52,13 +48,7 @@ export type SwiftOptions = z.output<typeof swiftOptionsSchema>;
 
 /** Validates storage.swift parameters; errors name each key (`storage.swift.chunksize: ...`). */
 export function parseSwiftOptions(params: Record<string, unknown>): SwiftOptions {
-  const result = swiftOptionsSchema.safeParse(params);
-  if (!result.success) {
-    throw new Error(
-      result.error.issues.map((i) => `storage.swift.${i.path.join('.')}: ${i.message}`).join('\n'),
-    );
-  }
-  return result.data;
+  return parseDriverOptions('swift', swiftOptionsSchema, params);
 }
 
 /** The auth protocol: `authversion`, else from the URL (`/v3`, `/v2.0`), else tempauth. */

@@ -17,7 +17,8 @@ export {
   StorageError,
 } from './errors.js';
 export { InMemoryDriver } from './inmemory.js';
+export { boolOption, parseDriverOptions } from './options.js';
 export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';
 export { repeatStream } from './streams.js';
 export { walkFlatListing } from './walk.js';
-export { FileWriterBase } from './writer.js';
+export { ChunkedWriter, FileWriterBase } from './writer.js';

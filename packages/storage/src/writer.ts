@@ -31,3 +31,61 @@ export abstract class FileWriterBase extends Writable implements FileWriter {
     }
   }
 }
+
+/**
+ * A writer for object stores that take a file in pieces (S3 parts, Swift segments): it buffers what is written
+ * into `chunkSize` pieces and hands each to writeChunk() in order, applying backpressure while one is sent;
+ * ending the stream hands what is left (possibly nothing) to finish().
+ */
+export abstract class ChunkedWriter extends FileWriterBase {
+  #size: number;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+
+  constructor(
+    protected readonly chunkSize: number,
+    existingSize = 0,
+  ) {
+    super();
+    this.#size = existingSize;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  protected abstract writeChunk(chunk: Buffer): Promise<void>;
+  protected abstract finish(tail: Buffer): Promise<void>;
+
+  /** The file already holds `size` bytes, of which `tail` (its end) is to be written again with what follows. */
+  protected resumeAt(size: number, tail: Buffer = Buffer.alloc(0)): void {
+    this.#size = size;
+    this.buffered = tail.length ? [tail] : [];
+    this.bufferedBytes = tail.length;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    this.#size += chunk.length;
+    if (this.bufferedBytes < this.chunkSize) {
+      cb();
+      return;
+    }
+    const all = Buffer.concat(this.buffered);
+    const full: Buffer[] = [];
+    let offset = 0;
+    for (; all.length - offset >= this.chunkSize; offset += this.chunkSize)
+      full.push(all.subarray(offset, offset + this.chunkSize));
+    this.buffered = offset < all.length ? [all.subarray(offset)] : [];
+    this.bufferedBytes = all.length - offset;
+    full.reduce((p, piece) => p.then(() => this.writeChunk(piece)), Promise.resolve()).then(() => cb(), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const tail = Buffer.concat(this.buffered);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    this.finish(tail).then(() => cb(), cb);
+  }
+}

@@ -53,6 +53,13 @@ export async function runHook(modelDir: string, unitName: string, run: HookRun):
   });
   await writeFile(join(unit.dir, 'hooks.log'), `--- ${run.path}\n${result.all ?? ''}\n`, { flag: 'a' });
   state = await loadState(modelDir);
+  const action = run.env?.JUJU_ACTION_UUID ? state.actions[run.env.JUJU_ACTION_UUID] : undefined;
+  if (result.exitCode !== 0 && action?.status === 'running') {
+    // The charm crashed before it could say why.
+    action.status = 'failed';
+    action.message = `action exited with code ${result.exitCode}: ${(result.all ?? '').trim().split('\n').at(-1) ?? ''}`;
+    await saveState(modelDir, state);
+  }
   if (result.exitCode !== 0 && run.path.startsWith('hooks/')) {
     const hook = run.path.slice(6);
     const failed = state.units[unitName];

@@ -124,8 +124,9 @@ export class SwiftClient {
         await drain(res);
         throw new Error(`swift: listing ${prefix} failed: HTTP ${res.statusCode}`);
       }
-      const page = res.statusCode === 204 ? [] : ((await res.body.json()) as RawEntry[]);
+      let page: RawEntry[] = [];
       if (res.statusCode === 204) await drain(res);
+      else page = (await res.body.json()) as RawEntry[];
       for (const entry of page) {
         if (entry.subdir !== undefined) yield { kind: 'dir', name: entry.subdir.replace(/\/$/, '') };
         else if (entry.name !== undefined)

@@ -52,7 +52,6 @@ export class SwiftDriver implements StorageDriver {
   readonly client: SwiftClient;
   private readonly filesRoot: string;
   private tempUrlKey: string | undefined;
-  private tempUrlMethods: string[] = [];
   private bulkDeleteMax = 0;
 
   constructor(readonly options: SwiftOptions) {
@@ -83,8 +82,8 @@ export class SwiftDriver implements StorageDriver {
     const bulk = info?.bulk_delete as { max_deletes_per_request?: number } | undefined;
     this.bulkDeleteMax = bulk?.max_deletes_per_request ?? 0;
     const tempurl = info?.tempurl as { methods?: string[] } | undefined;
-    this.tempUrlMethods = tempurl?.methods ?? this.options.tempurlmethods ?? [];
-    if (this.tempUrlMethods.includes('GET')) this.tempUrlKey = await this.tempUrlSecret();
+    const tempUrlMethods = tempurl?.methods ?? this.options.tempurlmethods ?? [];
+    if (tempUrlMethods.includes('GET')) this.tempUrlKey = await this.tempUrlSecret();
   }
 
   /**
@@ -93,7 +92,7 @@ export class SwiftDriver implements StorageDriver {
    */
   private async tempUrlSecret(): Promise<string | undefined> {
     const onContainer = this.options.tempurlcontainerkey;
-    const target = onContainer ? { name: '' } : { name: '', account: true };
+    const target = onContainer ? {} : { account: true };
     const meta = onContainer ? 'x-container-meta-temp-url-key' : 'x-account-meta-temp-url-key';
     const head = await this.client.send('HEAD', '', target);
     await drain(head);

@@ -78,6 +78,8 @@ async function skopeo(ctx: CharmContext, args: string[]): Promise<void> {
     if (/^(Copying|Writing|Storing)/.test(String(line))) await ctx.backend.actionLog(String(line));
   }
   const result = await child;
+  if (result.code === 'ENOENT')
+    throw new ActionError('skopeo is not installed on this unit (apt install skopeo)');
   if (result.exitCode !== 0)
     throw new ActionError(`skopeo ${args[0]} failed: ${lines.trim().split('\n').slice(-2).join(' ')}`);
 }

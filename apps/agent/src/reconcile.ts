@@ -7,7 +7,7 @@ import type { Machine } from './machine.js';
 import { type CharmConfig, type OptionProblem, parseCharmConfig } from './options.js';
 import { waitForRegistry } from './probe.js';
 import { PATHS, renderRegistryConfig } from './render.js';
-import { checkTlsBlobs } from './tls.js';
+import { checkTlsBlobs, type TlsFiles } from './tls.js';
 
 /** What the agent remembers between hooks. */
 export interface AgentState {
@@ -29,14 +29,17 @@ export async function writeState(machine: Machine, state: AgentState): Promise<v
   await machine.write(PATHS.state, `${JSON.stringify(state)}\n`, 0o600);
 }
 
-/** Reads and validates the charm config: the config, or the problems (option names and reasons). */
+/**
+ * Reads and validates the charm config: the config with its decoded TLS blobs (when set), or the problems
+ * (option names and reasons).
+ */
 export async function loadConfig(
   ctx: CharmContext,
-): Promise<{ config?: CharmConfig; problems: OptionProblem[] }> {
+): Promise<{ config?: CharmConfig; tls?: TlsFiles; problems: OptionProblem[] }> {
   const parsed = parseCharmConfig(await ctx.backend.configGet());
   if (!parsed.config) return parsed;
-  const tls = checkTlsBlobs(parsed.config);
-  return tls.problems.length ? { problems: tls.problems } : parsed;
+  const { files, problems } = checkTlsBlobs(parsed.config);
+  return problems.length ? { problems } : { config: parsed.config, ...(files && { tls: files }), problems };
 }
 
 const blocked = (problems: OptionProblem[]) =>
@@ -49,7 +52,7 @@ const blocked = (problems: OptionProblem[]) =>
  */
 export async function reconcile(ctx: CharmContext, machine: Machine): Promise<void> {
   const { backend } = ctx;
-  const { config, problems } = await loadConfig(ctx);
+  const { config, tls, problems } = await loadConfig(ctx);
   if (!config) {
     for (const p of problems) await backend.log(`config option ${p.option} ${p.reason}`, 'WARNING');
     await backend.statusSet('blocked', blocked(problems));
@@ -71,7 +74,6 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
 
   let changed = false;
   // TLS: the blobs overwrite the tls-*-path files; without blobs, files an operator put there are used.
-  const { files: tls } = checkTlsBlobs(config);
   const paths = { cert: config['tls-cert-path'], key: config['tls-key-path'], ca: config['tls-ca-path'] };
   if (tls) {
     changed = (await machine.write(paths.cert, tls.cert)) || changed;
@@ -136,13 +138,18 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     await backend.statusSet('maintenance', 'Configuring the registry.');
     await machine.services.restart(name);
   }
-  await reportStatus(ctx, machine, config, tlsOn);
+  await reportStatus(ctx, machine, config, address, tlsOn);
 }
 
 /** `Ready at IP:PORT (https, proxied).` once the registry answers, as Canonical's charm reports it. */
-export async function reportStatus(ctx: CharmContext, machine: Machine, config: CharmConfig, tlsOn: boolean) {
+async function reportStatus(
+  ctx: CharmContext,
+  machine: Machine,
+  config: CharmConfig,
+  address: string,
+  tlsOn: boolean,
+) {
   const { backend } = ctx;
-  const address = await backend.privateAddress();
   const port = config['registry-port'];
   const name = config['registry-name'];
   const scheme = tlsOn ? 'https' : 'http';

@@ -1,8 +1,4 @@
 import { ActionError, type Charm, type CharmContext } from '@regop/ops';
-import { imagesAction } from './actions/images.js';
-import { pushAction } from './actions/push.js';
-import { rmiAction } from './actions/rmi.js';
-import { startAction, stopAction } from './actions/service.js';
 import { Machine } from './machine.js';
 import { loadConfig, readState, reconcile } from './reconcile.js';
 
@@ -26,17 +22,20 @@ const withConfig =
     await run(ctx, machine, config);
   };
 
+// Actions load their modules when run: hooks, which run far more often, never pay for the registry engine.
 const ACTIONS: Record<string, Action> = {
   push: withConfig(async (ctx, machine, config) => {
     const tlsOn = (await machine.read(config['tls-cert-path'])) !== undefined;
     if ((await readState(machine)).stopped)
       throw new ActionError(`${config['registry-name']} is stopped: run the start action first`);
-    await pushAction(ctx, machine, config, tlsOn);
+    await (await import('./actions/push.js')).pushAction(ctx, machine, config, tlsOn);
   }),
-  images: withConfig((ctx, machine) => imagesAction(ctx, machine)),
-  rmi: withConfig(rmiAction),
-  start: withConfig(startAction),
-  stop: withConfig(stopAction),
+  images: withConfig(async (ctx, machine) =>
+    (await import('./actions/images.js')).imagesAction(ctx, machine),
+  ),
+  rmi: withConfig(async (...args) => (await import('./actions/rmi.js')).rmiAction(...args)),
+  start: withConfig(async (...args) => (await import('./actions/service.js')).startAction(...args)),
+  stop: withConfig(async (...args) => (await import('./actions/service.js')).stopAction(...args)),
 };
 
 /** The docker-registry charm: the reconcile for every hook, the actions by name. */

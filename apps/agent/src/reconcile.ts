@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CharmContext } from '@regop/ops';
 import bcrypt from 'bcryptjs';
@@ -6,6 +6,11 @@ import { stringify } from 'yaml';
 import type { Machine } from './machine.js';
 import { type CharmConfig, type OptionProblem, parseCharmConfig } from './options.js';
 import { waitForRegistry } from './probe.js';
+import { exchangeCertificate, type ProvidedCertificate } from './relations/cert-provider.js';
+import { publishClientConfig } from './relations/docker-registry.js';
+import { configureNrpe } from './relations/nrpe.js';
+import { applicationUnits } from './relations/peer.js';
+import { proxyAddresses, publishWebsite, servicesYaml } from './relations/website.js';
 import { PATHS, renderRegistryConfig } from './render.js';
 import { checkTlsBlobs, type TlsFiles } from './tls.js';
 
@@ -13,13 +18,14 @@ import { checkTlsBlobs, type TlsFiles } from './tls.js';
 export interface AgentState {
   /** The operator stopped the service (stop action): hooks leave it stopped until the start action. */
   stopped?: boolean;
-  /** The TLS files came from the tls-*-blob options, so unsetting them removes the files. */
-  tlsFromBlobs?: boolean;
+  /** Where the TLS files came from (the tls-*-blob options or the cert-provider relation): the agent removes them when that source goes. */
+  tlsSource?: 'blobs' | 'provider';
   /** The port last opened. */
   port?: number;
 }
 
 export const REGISTRY_MAIN = fileURLToPath(new URL('../../registry/dist/main.js', import.meta.url));
+const CHECK_MAIN = fileURLToPath(new URL('../../check-registry/dist/main.js', import.meta.url));
 
 export async function readState(machine: Machine): Promise<AgentState> {
   return JSON.parse((await machine.read(PATHS.state)) ?? '{}') as AgentState;
@@ -45,14 +51,29 @@ export async function loadConfig(
 const blocked = (problems: OptionProblem[]) =>
   `Invalid charm config: ${[...new Set(problems.map((p) => p.option))].join(', ')}`;
 
+/** http-host's host and port, else the proxy's address, else the unit's, with the registry port. */
+export function netLocation(config: CharmConfig, proxies: string[], address: string): string {
+  if (config['http-host']) return new URL(config['http-host']).host;
+  return `${proxies[0] ?? address}:${config['registry-port']}`;
+}
+
+/** Where the TLS files come from: the blobs win over a provider (the operator set them on purpose). */
+function tlsSource(blobs: TlsFiles | undefined, provided: ProvidedCertificate) {
+  if (blobs) return { source: 'blobs' as const, files: blobs };
+  if (provided.state === 'ready') return { source: 'provider' as const, files: provided.files };
+  return undefined;
+}
+
 /**
- * The one reconcile every hook runs: render the registry's files from the config, (re)start the service
- * only when something changed, open the port and report status. Invalid config blocks the unit naming the
- * options and changes nothing, so the registry keeps serving its last good config.
+ * The one reconcile every hook runs. It reads every input (config, leadership, and each relation: peers,
+ * website, cert-provider, docker-registry, nrpe-external-master), writes the registry's files, (re)starts the
+ * service only when something changed, opens the port, publishes what each relation needs and reports
+ * status. Invalid config blocks the unit naming the options and changes nothing; bad data from a relation
+ * blocks it naming the relation, and the registry keeps serving its last good configuration.
  */
 export async function reconcile(ctx: CharmContext, machine: Machine): Promise<void> {
   const { backend } = ctx;
-  const { config, tls, problems } = await loadConfig(ctx);
+  const { config, tls: blobTls, problems } = await loadConfig(ctx);
   if (!config) {
     for (const p of problems) await backend.log(`config option ${p.option} ${p.reason}`, 'WARNING');
     await backend.statusSet('blocked', blocked(problems));
@@ -65,33 +86,41 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     );
   const state = await readState(machine);
   const name = config['registry-name'];
+  const port = config['registry-port'];
+  const address = await backend.privateAddress();
+  const proxies = await proxyAddresses(backend);
 
-  let httpSecret = (await backend.leaderGet())['http-secret'];
-  if (!httpSecret && (await backend.isLeader())) {
-    httpSecret = randomBytes(32).toString('base64');
-    await backend.leaderSet({ 'http-secret': httpSecret });
-  }
-
-  let changed = false;
-  // TLS: the blobs overwrite the tls-*-path files; without blobs, files an operator put there are used.
+  // TLS: the blobs, else a certificate from cert-provider, else files an operator put at the tls-*-path.
+  const sans = [address, hostname(), ...proxies];
+  if (config['http-host']) sans.push(new URL(config['http-host']).hostname);
+  const provided = await exchangeCertificate(backend, ctx.unitName, {
+    commonName: address,
+    sans: [...new Set(sans)].sort(),
+  });
+  const relationProblem = provided.state === 'invalid' ? `cert-provider: ${provided.reason}` : undefined;
   const paths = { cert: config['tls-cert-path'], key: config['tls-key-path'], ca: config['tls-ca-path'] };
+  const tls = tlsSource(blobTls, provided);
+  let changed = false;
   if (tls) {
-    changed = (await machine.write(paths.cert, tls.cert)) || changed;
-    changed = (await machine.write(paths.key, tls.key, 0o600)) || changed;
-    if (tls.ca) changed = (await machine.write(paths.ca, tls.ca)) || changed;
-    state.tlsFromBlobs = true;
-  } else if (state.tlsFromBlobs) {
+    changed = (await machine.write(paths.cert, tls.files.cert)) || changed;
+    changed = (await machine.write(paths.key, tls.files.key, 0o600)) || changed;
+    if (tls.files.ca) changed = (await machine.write(paths.ca, tls.files.ca)) || changed;
+    state.tlsSource = tls.source;
+  } else if (state.tlsSource && !relationProblem) {
+    // The source is gone (blobs unset, provider departed): serve HTTP again. Bad data keeps the last good files.
     for (const p of Object.values(paths)) changed = (await machine.remove(p)) || changed;
-    state.tlsFromBlobs = false;
+    delete state.tlsSource;
   }
   const tlsOn =
     (await machine.read(paths.cert)) !== undefined && (await machine.read(paths.key)) !== undefined;
+  const ca = tlsOn ? await machine.read(paths.ca) : undefined;
 
   // Basic auth needs both a user and a password; the file is rewritten only when they change.
   const user = config['auth-basic-user'];
   const password = config['auth-basic-password'];
+  const basicAuth = Boolean(user && password && !config['auth-token-realm']);
   const current = await machine.read(PATHS.htpasswd);
-  if (user && password && !config['auth-token-realm']) {
+  if (basicAuth) {
     const [entryUser, hash] = (current ?? '').trim().split(':', 2);
     if (entryUser !== user || !hash || !(await bcrypt.compare(password, hash))) {
       await machine.write(PATHS.htpasswd, `${user}:${await bcrypt.hash(password, 10)}\n`, 0o600);
@@ -105,10 +134,8 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     changed = (await machine.write(PATHS.tokenBundle, bundle)) || changed;
   }
 
-  const address = await backend.privateAddress();
   const rendered = renderRegistryConfig(config, {
     bindAddress: machine.isolated ? address : '0.0.0.0',
-    ...(httpSecret && { httpSecret }),
     ...(tlsOn && { tls: { certificate: machine.path(paths.cert), key: machine.path(paths.key) } }),
     root: (p) => machine.path(p),
   });
@@ -124,42 +151,73 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
       },
     })) || changed;
 
-  const port = config['registry-port'];
   if (state.port !== undefined && state.port !== port) await backend.closePort(state.port);
   await backend.openPort(port);
   state.port = port;
   await writeState(machine, state);
 
-  if (state.stopped) {
-    await backend.statusSet('blocked', `${name} service is stopped.`);
-    return;
+  let failure: string | undefined;
+  if (!state.stopped) {
+    if (changed || !(await machine.services.running(name))) {
+      await backend.statusSet('maintenance', 'Configuring the registry.');
+      await machine.services.restart(name);
+    }
+    failure = await waitForRegistry(`${tlsOn ? 'https' : 'http'}://${address}:${port}/`, () =>
+      machine.services.running(name),
+    );
   }
-  if (changed || !(await machine.services.running(name))) {
-    await backend.statusSet('maintenance', 'Configuring the registry.');
-    await machine.services.restart(name);
-  }
-  await reportStatus(ctx, machine, config, address, tlsOn);
-}
 
-/** `Ready at IP:PORT (https, proxied).` once the registry answers, as Canonical's charm reports it. */
-async function reportStatus(
-  ctx: CharmContext,
-  machine: Machine,
-  config: CharmConfig,
-  address: string,
-  tlsOn: boolean,
-) {
-  const { backend } = ctx;
-  const port = config['registry-port'];
-  const name = config['registry-name'];
-  const scheme = tlsOn ? 'https' : 'http';
-  const error = await waitForRegistry(`${scheme}://${address}:${port}/`, () =>
-    machine.services.running(name),
+  // What the relations are told.
+  const leader = await backend.isLeader();
+  const self = { unit: ctx.unitName, address };
+  await publishWebsite(
+    backend,
+    { address, port },
+    leader
+      ? {
+          services: servicesYaml(
+            ctx.appName,
+            port,
+            await applicationUnits(backend, self),
+            tlsOn ? { caPath: paths.ca } : undefined,
+          ),
+          ...(ca && { ca }),
+        }
+      : undefined,
   );
-  if (error) {
-    await backend.statusSet('blocked', `${name} service failed to start: ${error}`);
-    return;
+  const netloc = netLocation(config, proxies, address);
+  await publishClientConfig(backend, {
+    netloc,
+    url: `${tlsOn ? 'https' : 'http'}://${netloc}`,
+    ...(basicAuth && { basicUser: user, basicPassword: password }),
+    ...(ca && { ca }),
+  });
+  await machine.write(
+    PATHS.checkPlugin,
+    `#!/bin/sh\nexec "${process.execPath}" "${CHECK_MAIN}" "$@"\n`,
+    0o755,
+  );
+  await configureNrpe(backend, machine, {
+    unitName: ctx.unitName,
+    command: [
+      machine.path(PATHS.checkPlugin),
+      `--host=${address}`,
+      `--port=${port}`,
+      ...(tlsOn ? ['--ssl', ...(ca ? [`--ca-file=${machine.path(paths.ca)}`] : [])] : []),
+      `--health-url=http://${address}:${config['debug-port']}/debug/health`,
+    ],
+    context: config.nagios_context,
+    servicegroups: config.nagios_servicegroups,
+  });
+
+  if (state.stopped) await backend.statusSet('blocked', `${name} service is stopped.`);
+  else if (failure) await backend.statusSet('blocked', `${name} service failed to start: ${failure}`);
+  else if (relationProblem) await backend.statusSet('blocked', relationProblem);
+  else if (provided.state === 'waiting' && !blobTls)
+    await backend.statusSet('waiting', `cert-provider: ${provided.reason}`);
+  else {
+    // `Ready at IP:PORT (https, proxied).`, as Canonical's charm reports it.
+    const suffix = [tlsOn ? 'https' : 'http', ...(proxies.length ? ['proxied'] : [])];
+    await backend.statusSet('active', `Ready at ${address}:${port} (${suffix.join(', ')}).`);
   }
-  const suffix = [scheme, ...((await backend.relationIds('website')).length ? ['proxied'] : [])];
-  await backend.statusSet('active', `Ready at ${address}:${port} (${suffix.join(', ')}).`);
 }

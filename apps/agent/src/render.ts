@@ -7,14 +7,14 @@ export const PATHS = {
   tokenBundle: '/etc/docker/registry/auth_token.pem',
   data: '/srv/registry',
   state: '/var/lib/regop-agent/state.json',
+  /** The NRPE plugin, installed by the agent while nrpe-external-master is related. */
+  checkPlugin: '/usr/local/lib/nagios/plugins/check_registry',
   images: '/var/lib/regop-agent/images',
 } as const;
 
 export interface RenderContext {
   /** Address to listen on: the unit's own in the local model, every interface on a machine. */
   bindAddress: string;
-  /** The leader's shared secret, so uploads started on one unit finish on another. */
-  httpSecret?: string;
   /** TLS files in place (paths as the registry sees them), when TLS is on. */
   tls?: { certificate: string; key: string };
   /** Path prefix of the machine (the local model's unit directory). */
@@ -104,7 +104,6 @@ export function renderRegistryConfig(config: CharmConfig, ctx: RenderContext): R
       addr: `${ctx.bindAddress}:${config['registry-port']}`,
       headers: { 'X-Content-Type-Options': ['nosniff'] },
       ...(config['http-host'] && { host: config['http-host'] }),
-      ...(ctx.httpSecret && { secret: ctx.httpSecret }),
       ...(ctx.tls && { tls: ctx.tls }),
       debug: {
         addr: `${ctx.bindAddress}:${config['debug-port']}`,

@@ -18,9 +18,56 @@ function decodePem(value: string): { pem?: string; reason?: string } {
   return { pem };
 }
 
+/** Which part of a certificate, key and CA triple a problem is with. */
+export type TlsPart = 'cert' | 'key' | 'ca';
+
 /**
- * Checks the tls-*-blob options: base64 of PEM, a certificate that is valid now, a key that matches it and a
- * CA that signed it. Returns the decoded files (undefined when no blobs are set) and the problems found.
+ * Checks PEM texts wherever they came from (options, a TLS provider): a certificate valid now, a key that
+ * matches it and a CA that issued it. Returns the problems, each with its part and reason.
+ */
+export function checkTlsPems(
+  pems: { cert?: string; key?: string; ca?: string },
+  now = new Date(),
+): { part: TlsPart; reason: string }[] {
+  const problems: { part: TlsPart; reason: string }[] = [];
+  let cert: X509Certificate | undefined;
+  if (pems.cert) {
+    try {
+      cert = new X509Certificate(pems.cert);
+      if (new Date(cert.validTo) < now)
+        problems.push({ part: 'cert', reason: `certificate expired on ${cert.validTo}` });
+      else if (new Date(cert.validFrom) > now)
+        problems.push({ part: 'cert', reason: `certificate is not valid before ${cert.validFrom}` });
+    } catch {
+      problems.push({ part: 'cert', reason: 'is not an X.509 certificate' });
+    }
+  }
+  if (pems.key) {
+    try {
+      const key = createPrivateKey(pems.key);
+      if (cert && !cert.checkPrivateKey(key))
+        problems.push({ part: 'key', reason: 'does not match the certificate' });
+    } catch {
+      problems.push({ part: 'key', reason: 'is not a private key' });
+    }
+  }
+  if (pems.ca) {
+    try {
+      const ca = new X509Certificate(pems.ca);
+      if (cert && !cert.checkIssued(ca) && cert.fingerprint256 !== ca.fingerprint256)
+        problems.push({ part: 'ca', reason: 'did not issue the certificate' });
+    } catch {
+      problems.push({ part: 'ca', reason: 'is not an X.509 certificate' });
+    }
+  }
+  return problems;
+}
+
+const OPTION = { cert: 'tls-cert-blob', key: 'tls-key-blob', ca: 'tls-ca-blob' } as const;
+
+/**
+ * Checks the tls-*-blob options: base64 of PEM, then checkTlsPems. Returns the decoded files (undefined when no
+ * blobs are set) and the problems found, each naming its option.
  */
 export function checkTlsBlobs(
   config: CharmConfig,
@@ -33,48 +80,19 @@ export function checkTlsBlobs(
   if (!certBlob && !keyBlob && !caBlob) return { problems };
   if (!certBlob) problems.push({ option: 'tls-cert-blob', reason: 'is required with tls-key-blob' });
   if (!keyBlob) problems.push({ option: 'tls-key-blob', reason: 'is required with tls-cert-blob' });
-  const decoded = (option: 'tls-cert-blob' | 'tls-key-blob' | 'tls-ca-blob') => {
+  const decoded = (part: TlsPart) => {
+    const option = OPTION[part];
     if (!config[option]) return undefined;
     const { pem, reason } = decodePem(config[option]);
     if (reason) problems.push({ option, reason });
     return pem;
   };
-  const certPem = decoded('tls-cert-blob');
-  const keyPem = decoded('tls-key-blob');
-  const caPem = decoded('tls-ca-blob');
-  let cert: X509Certificate | undefined;
-  if (certPem) {
-    try {
-      cert = new X509Certificate(certPem);
-      if (new Date(cert.validTo) < now)
-        problems.push({ option: 'tls-cert-blob', reason: `certificate expired on ${cert.validTo}` });
-      else if (new Date(cert.validFrom) > now)
-        problems.push({
-          option: 'tls-cert-blob',
-          reason: `certificate is not valid before ${cert.validFrom}`,
-        });
-    } catch {
-      problems.push({ option: 'tls-cert-blob', reason: 'is not an X.509 certificate' });
-    }
-  }
-  if (keyPem) {
-    try {
-      const key = createPrivateKey(keyPem);
-      if (cert && !cert.checkPrivateKey(key))
-        problems.push({ option: 'tls-key-blob', reason: 'does not match the certificate in tls-cert-blob' });
-    } catch {
-      problems.push({ option: 'tls-key-blob', reason: 'is not a private key' });
-    }
-  }
-  if (caPem) {
-    try {
-      const ca = new X509Certificate(caPem);
-      if (cert && !cert.checkIssued(ca) && cert.fingerprint256 !== ca.fingerprint256)
-        problems.push({ option: 'tls-ca-blob', reason: 'did not issue the certificate in tls-cert-blob' });
-    } catch {
-      problems.push({ option: 'tls-ca-blob', reason: 'is not an X.509 certificate' });
-    }
-  }
-  if (problems.length > 0 || !certPem || !keyPem) return { problems };
-  return { files: { cert: certPem, key: keyPem, ...(caPem && { ca: caPem }) }, problems };
+  const pems = { cert: decoded('cert'), key: decoded('key'), ca: decoded('ca') };
+  for (const { part, reason } of checkTlsPems(pems, now))
+    problems.push({
+      option: OPTION[part],
+      reason: part === 'cert' || reason.startsWith('is ') ? reason : `${reason} in tls-cert-blob`,
+    });
+  if (problems.length > 0 || !pems.cert || !pems.key) return { problems };
+  return { files: { cert: pems.cert, key: pems.key, ...(pems.ca && { ca: pems.ca }) }, problems };
 }

@@ -2,7 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { loadState, type ModelState, saveState } from './state.js';
+import { loadState, updateState } from './state.js';
 import { TOOLS } from './tools.js';
 
 const HOOK_TOOL = fileURLToPath(new URL('./hook-tool.js', import.meta.url));
@@ -26,14 +26,16 @@ export interface HookRun {
 /**
  * Runs the unit's charm for one hook or action, as Juju does: `dispatch` in the charm directory with
  * JUJU_DISPATCH_PATH and the JUJU_* variables, the hook tools on PATH. The unit's directory is its machine
- * (REGOP_ROOT) and services are supervised processes (REGOP_SERVICES=process). Returns the state after it.
+ * (REGOP_ROOT) and services are supervised processes (REGOP_SERVICES=process). Resolves whether it succeeded.
  */
-export async function runHook(modelDir: string, unitName: string, run: HookRun): Promise<ModelState> {
-  let state = await loadState(modelDir);
+export async function runHook(modelDir: string, unitName: string, run: HookRun): Promise<boolean> {
+  const state = await loadState(modelDir);
   const unit = state.units[unitName];
   const app = unit && state.applications[unit.app];
   if (!unit || !app) throw new Error(`no unit ${unitName}`);
   await mkdir(unit.dir, { recursive: true });
+  // Progress for a person watching; stdout stays the command's output alone.
+  if (process.stderr.isTTY) process.stderr.write(`${unitName}: ${run.path}\n`);
   const result = await execa(join(app.charm, 'dispatch'), [], {
     cwd: app.charm,
     reject: false,
@@ -51,46 +53,48 @@ export async function runHook(modelDir: string, unitName: string, run: HookRun):
       REGOP_SERVICES: 'process',
     },
   });
-  await writeFile(join(unit.dir, 'hooks.log'), `--- ${run.path}\n${result.all ?? ''}\n`, { flag: 'a' });
-  state = await loadState(modelDir);
-  const action = run.env?.JUJU_ACTION_UUID ? state.actions[run.env.JUJU_ACTION_UUID] : undefined;
-  if (result.exitCode !== 0 && action?.status === 'running') {
-    // The charm crashed before it could say why.
-    action.status = 'failed';
-    action.message = `action exited with code ${result.exitCode}: ${(result.all ?? '').trim().split('\n').at(-1) ?? ''}`;
-    await saveState(modelDir, state);
-  }
-  if (result.exitCode !== 0 && run.path.startsWith('hooks/')) {
-    const hook = run.path.slice(6);
-    const failed = state.units[unitName];
-    if (failed) failed.status = { current: 'error', message: `hook failed: "${hook}"` };
-    await saveState(modelDir, state);
-    process.stderr.write(
-      `${unitName}: hook ${hook} failed:\n${(result.all ?? '').trim().split('\n').slice(-5).join('\n')}\n`,
-    );
-  }
-  return state;
+  await writeFile(join(unit.dir, 'hooks.log'), `--- ${unitName} ${run.path}\n${result.all ?? ''}\n`, {
+    flag: 'a',
+  });
+  if (result.exitCode === 0) return true;
+  const output = (result.all ?? '').trim().split('\n');
+  await updateState(modelDir, (after) => {
+    const action = run.env?.JUJU_ACTION_UUID ? after.actions[run.env.JUJU_ACTION_UUID] : undefined;
+    if (action?.status === 'running') {
+      // The charm crashed before it could say why.
+      action.status = 'failed';
+      action.message = `action exited with code ${result.exitCode}: ${output.at(-1) ?? ''}`;
+    }
+    const failed = after.units[unitName];
+    if (run.path.startsWith('hooks/') && failed)
+      failed.status = { current: 'error', message: `hook failed: "${run.path.slice(6)}"` };
+  });
+  if (run.path.startsWith('hooks/'))
+    process.stderr.write(`${unitName}: hook ${run.path.slice(6)} failed:\n${output.slice(-5).join('\n')}\n`);
+  return false;
 }
+
+/** The JUJU_* variables of a relation hook; `remote` is a unit, or an application for application data. */
+export const relationEnv = (endpoint: string, id: number, remote?: string): Record<string, string> => ({
+  JUJU_RELATION: endpoint,
+  JUJU_RELATION_ID: `${endpoint}:${id}`,
+  ...(remote?.includes('/') && { JUJU_REMOTE_UNIT: remote }),
+  ...(remote && { JUJU_REMOTE_APP: remote.split('/')[0] as string }),
+});
 
 /** Runs relation-changed for every unit owed one because its remote side wrote settings, until none are owed. */
 export async function settle(modelDir: string): Promise<void> {
-  for (let round = 0; round < 50; round++) {
-    const state = await loadState(modelDir);
-    const next = state.pending.shift();
+  for (let round = 0; round < 500; round++) {
+    const next = await updateState(modelDir, (s) => s.pending.shift());
     if (!next) return;
-    await saveState(modelDir, state);
+    const state = await loadState(modelDir);
     const [unit, id, remote] = next;
     const relation = state.relations.find((r) => r.id === id);
     const own = relation?.endpoints.find((e) => e.app === state.units[unit]?.app);
     if (!relation || !own || !state.units[unit]) continue;
     await runHook(modelDir, unit, {
       path: `hooks/${own.endpoint}-relation-changed`,
-      env: {
-        JUJU_RELATION: own.endpoint,
-        JUJU_RELATION_ID: `${own.endpoint}:${id}`,
-        JUJU_REMOTE_UNIT: remote,
-        JUJU_REMOTE_APP: remote.split('/')[0] as string,
-      },
+      env: relationEnv(own.endpoint, id, remote),
     });
   }
 }

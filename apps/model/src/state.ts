@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import { parse } from 'yaml';
 
 export interface WorkloadStatus {
@@ -11,14 +12,18 @@ export interface WorkloadStatus {
 export interface UnitState {
   app: string;
   address: string;
-  /** The unit's root directory (its machine, as the charm sees it). */
+  /** The unit's root directory (its machine, as the charm sees it); a subordinate shares its principal's. */
   dir: string;
+  /** For a subordinate unit: the principal unit whose machine it lives on. */
+  principal?: string;
   status: WorkloadStatus;
   ports: string[];
 }
 
 export interface ApplicationState {
   charm: string;
+  /** A subordinate application: its units come with container-scoped relations, one per principal unit. */
+  subordinate?: boolean;
   config: Record<string, unknown>;
   units: string[];
   nextUnit: number;
@@ -29,6 +34,10 @@ export interface ApplicationState {
 export interface RelationState {
   id: number;
   endpoints: { app: string; endpoint: string }[];
+  /** A container-scoped relation pairs each subordinate unit with its principal only. */
+  scope?: 'global' | 'container';
+  /** Units that have left the relation's scope (relation-departed ran or is running): nobody lists them. */
+  departed?: string[];
   /** Settings by unit name or application name. */
   data: Record<string, Record<string, string>>;
 }
@@ -69,12 +78,13 @@ const empty = (): ModelState => ({
 
 export const statePath = (modelDir: string) => join(modelDir, 'state.json');
 
+/** The state as last saved: a consistent snapshot (saves rename a whole file into place). */
 export async function loadState(modelDir: string): Promise<ModelState> {
   const text = await readFile(statePath(modelDir), 'utf8').catch(() => undefined);
   return text ? (JSON.parse(text) as ModelState) : empty();
 }
 
-/** Written whole and renamed into place, so a reader never sees half a file. */
+/** Written whole and renamed into place, so a reader never sees half a file. Callers hold the lock. */
 export async function saveState(modelDir: string, state: ModelState): Promise<void> {
   await mkdir(modelDir, { recursive: true });
   const tmp = `${statePath(modelDir)}.${randomUUID()}`;
@@ -82,10 +92,35 @@ export async function saveState(modelDir: string, state: ModelState): Promise<vo
   await rename(tmp, statePath(modelDir));
 }
 
+/**
+ * Reads, changes and saves the state under the model's lock, so the CLI and the hook tools its hooks run
+ * (other processes) never lose each other's writes. `change` must not run hooks: their tools need the lock.
+ */
+export async function updateState<T>(
+  modelDir: string,
+  change: (state: ModelState) => T | Promise<T>,
+): Promise<T> {
+  await mkdir(modelDir, { recursive: true });
+  const release = await lockfile.lock(statePath(modelDir), {
+    realpath: false,
+    stale: 10_000,
+    retries: { retries: 400, minTimeout: 5, maxTimeout: 50 },
+  });
+  try {
+    const state = await loadState(modelDir);
+    const result = await change(state);
+    await saveState(modelDir, state);
+    return result;
+  } finally {
+    await release();
+  }
+}
+
 export interface CharmMeta {
   name: string;
-  provides?: Record<string, { interface: string }>;
-  requires?: Record<string, { interface: string }>;
+  subordinate?: boolean;
+  provides?: Record<string, { interface: string; scope?: string }>;
+  requires?: Record<string, { interface: string; scope?: string }>;
   peers?: Record<string, { interface: string }>;
 }
 
@@ -113,3 +148,27 @@ export async function effectiveConfig(app: ApplicationState): Promise<Record<str
   const options = await charmOptions(app.charm);
   return Object.fromEntries(Object.entries(options).map(([k, o]) => [k, app.config[k] ?? o.default ?? null]));
 }
+
+/**
+ * The units on the other side of a relation from `unit`, as relation-list reports them: the other units of
+ * its application for a peer relation, the remote application's units otherwise, and for a container-scoped
+ * relation only the unit sharing its machine (a subordinate's principal, or a principal's subordinate).
+ */
+export function relatedUnits(state: ModelState, relation: RelationState, unit: string): string[] {
+  const own = state.units[unit];
+  const gone = new Set(relation.departed ?? []);
+  if (!own || gone.has(unit)) return [];
+  const apps = relation.endpoints.map((e) => e.app);
+  const peer = apps.every((a) => a === own.app);
+  return Object.keys(state.units).filter((u) => {
+    const other = state.units[u] as UnitState;
+    if (gone.has(u)) return false;
+    if (peer) return other.app === own.app && u !== unit;
+    if (other.app === own.app || !apps.includes(other.app)) return false;
+    return relation.scope !== 'container' || other.principal === unit || own.principal === u;
+  });
+}
+
+/** The endpoint `unit`'s application takes in a relation. */
+export const endpointOf = (state: ModelState, relation: RelationState, unit: string): string =>
+  relation.endpoints.find((e) => e.app === state.units[unit]?.app)?.endpoint ?? '';

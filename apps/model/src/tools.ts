@@ -5,7 +5,14 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { effectiveConfig, loadState, type RelationState, saveState } from './state.js';
+import {
+  effectiveConfig,
+  loadState,
+  type ModelState,
+  type RelationState,
+  relatedUnits,
+  updateState,
+} from './state.js';
 
 export const TOOLS = [
   'action-fail',
@@ -56,12 +63,34 @@ const keyValues = (pairs: string[]) =>
     }),
   );
 
+/** Tools that write the model's state: they run under its lock. */
+const WRITERS = new Set([
+  'action-fail',
+  'action-log',
+  'action-set',
+  'close-port',
+  'leader-set',
+  'open-port',
+  'relation-set',
+  'status-set',
+]);
+
 /** Runs one tool; returns what it prints. Exported for the model's own tests. */
 export async function runTool(tool: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   const modelDir = env.REGOP_MODEL_DIR;
   const unitName = env.JUJU_UNIT_NAME;
   if (!modelDir || !unitName) throw new ToolError('not in a hook context (REGOP_MODEL_DIR, JUJU_UNIT_NAME)');
-  const state = await loadState(modelDir);
+  if (WRITERS.has(tool)) return updateState(modelDir, (state) => toolOn(state, tool, args, env, unitName));
+  return toolOn(await loadState(modelDir), tool, args, env, unitName);
+}
+
+async function toolOn(
+  state: ModelState,
+  tool: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  unitName: string,
+): Promise<string> {
   const unit = state.units[unitName];
   if (!unit) throw new ToolError(`no unit ${unitName}`);
   const app = state.applications[unit.app];
@@ -73,7 +102,6 @@ export async function runTool(tool: string, args: string[], env: NodeJS.ProcessE
       : typeof value === 'object' && value !== null
         ? JSON.stringify(value)
         : String(value ?? '');
-  const save = () => saveState(modelDir, state);
   const action = () => {
     const a = env.JUJU_ACTION_UUID ? state.actions[env.JUJU_ACTION_UUID] : undefined;
     if (!a) throw new ToolError(`${tool}: not running an action`);
@@ -86,14 +114,7 @@ export async function runTool(tool: string, args: string[], env: NodeJS.ProcessE
     if (!r) throw new ToolError(`${tool}: no relation ${JSON.stringify(ref)}`);
     return r;
   };
-  const remoteUnits = (r: RelationState) => {
-    const apps = r.endpoints.map((e) => e.app);
-    const peer = apps.every((a) => a === unit.app);
-    return Object.keys(state.units).filter((u) => {
-      const uapp = state.units[u]?.app as string;
-      return peer ? uapp === unit.app && u !== unitName : uapp !== unit.app && apps.includes(uapp);
-    });
-  };
+  const remoteUnits = (r: RelationState) => relatedUnits(state, r, unitName);
 
   switch (tool) {
     case 'config-get': {
@@ -106,22 +127,18 @@ export async function runTool(tool: string, args: string[], env: NodeJS.ProcessE
     }
     case 'action-set':
       Object.assign(action().results, keyValues(positional));
-      await save();
       return '';
     case 'action-fail': {
       const a = action();
       a.status = 'failed';
       a.message = positional.join(' ') || 'action failed without reason';
-      await save();
       return '';
     }
     case 'action-log':
       action().log.push(positional.join(' '));
-      await save();
       return '';
     case 'status-set':
       unit.status = { current: positional[0] ?? 'unknown', message: positional.slice(1).join(' ') };
-      await save();
       return '';
     case 'status-get':
       return out({ status: unit.status.current, message: unit.status.message });
@@ -136,14 +153,12 @@ export async function runTool(tool: string, args: string[], env: NodeJS.ProcessE
         if (v === '') delete app.leaderData[k];
         else app.leaderData[k] = v;
       }
-      await save();
       return '';
     case 'open-port':
     case 'close-port': {
       const port = positional[0] ?? '';
       unit.ports = unit.ports.filter((p) => p !== port);
       if (tool === 'open-port') unit.ports.push(port);
-      await save();
       return '';
     }
     case 'opened-ports':
@@ -162,7 +177,7 @@ export async function runTool(tool: string, args: string[], env: NodeJS.ProcessE
       await mkdir(unit.dir, { recursive: true });
       await appendFile(
         join(unit.dir, 'juju.log'),
-        `${new Date().toISOString()} ${flags.get('l') || 'INFO'} ${positional.join(' ')}\n`,
+        `${new Date().toISOString()} ${flags.get('l') || 'INFO'} ${unitName}: ${positional.join(' ')}\n`,
       );
       return '';
     }
@@ -197,9 +212,11 @@ export async function runTool(tool: string, args: string[], env: NodeJS.ProcessE
       }
       if (JSON.stringify(bag) !== JSON.stringify(r.data[owner] ?? {})) {
         r.data[owner] = bag;
-        for (const remote of remoteUnits(r)) state.pending.push([remote, r.id, unitName]);
+        const writer = flags.has('app') ? unit.app : unitName;
+        for (const remote of remoteUnits(r))
+          if (!state.pending.some(([u, id, w]) => u === remote && id === r.id && w === writer))
+            state.pending.push([remote, r.id, writer]);
       }
-      await save();
       return '';
     }
     default:

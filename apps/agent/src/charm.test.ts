@@ -2,12 +2,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Harness } from '@regop/ops';
+import { Harness, Machine, ProcessServices } from '@regop/ops';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dockerRegistryCharm } from './charm.js';
-import { Machine } from './machine.js';
-import { ProcessServices } from './services.js';
 
 const CHARM_DIR = join(import.meta.dirname, '../../../charm');
 

@@ -1,5 +1,4 @@
-import { ActionError, type Charm, type CharmContext } from '@regop/ops';
-import { Machine } from './machine.js';
+import { ActionError, type Charm, type CharmContext, Machine } from '@regop/ops';
 import { loadConfig, readState, reconcile } from './reconcile.js';
 
 type Action = (ctx: CharmContext, machine: Machine) => Promise<void>;

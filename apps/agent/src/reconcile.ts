@@ -1,16 +1,16 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { CharmContext } from '@regop/ops';
+import type { CharmContext, Machine } from '@regop/ops';
 import bcrypt from 'bcryptjs';
 import { stringify } from 'yaml';
-import type { Machine } from './machine.js';
 import { type CharmConfig, type OptionProblem, parseCharmConfig } from './options.js';
 import { waitForRegistry } from './probe.js';
-import { exchangeCertificate, type ProvidedCertificate } from './relations/cert-provider.js';
-import { publishClientConfig } from './relations/docker-registry.js';
-import { configureNrpe } from './relations/nrpe.js';
-import { applicationUnits } from './relations/peer.js';
-import { proxyAddresses, publishWebsite, servicesYaml } from './relations/website.js';
+import { CERT_PROVIDER, exchangeCertificate, type ProvidedCertificate } from './relations/cert-provider.js';
+import { DOCKER_REGISTRY, publishClientConfig } from './relations/docker-registry.js';
+import { configureNrpe, NRPE } from './relations/nrpe.js';
+import { applicationUnits, PEER } from './relations/peer.js';
+import { remoteUnits } from './relations/remote.js';
+import { proxyAddresses, publishWebsite, servicesYaml, WEBSITE } from './relations/website.js';
 import { PATHS, renderRegistryConfig } from './render.js';
 import { checkTlsBlobs, type TlsFiles } from './tls.js';
 
@@ -25,7 +25,10 @@ export interface AgentState {
 }
 
 export const REGISTRY_MAIN = fileURLToPath(new URL('../../registry/dist/main.js', import.meta.url));
-const CHECK_MAIN = fileURLToPath(new URL('../../check-registry/dist/main.js', import.meta.url));
+const CHECK_PLUGIN = {
+  dir: fileURLToPath(new URL('../../check-registry/dist/', import.meta.url)),
+  files: ['main.js', 'check.js'],
+};
 
 export async function readState(machine: Machine): Promise<AgentState> {
   return JSON.parse((await machine.read(PATHS.state)) ?? '{}') as AgentState;
@@ -73,7 +76,13 @@ function tlsSource(blobs: TlsFiles | undefined, provided: ProvidedCertificate) {
  */
 export async function reconcile(ctx: CharmContext, machine: Machine): Promise<void> {
   const { backend } = ctx;
-  const { config, tls: blobTls, problems } = await loadConfig(ctx);
+  // Every input is read at once (each hook tool is a process; the backend remembers what it read).
+  const [{ config, tls: blobTls, problems }, address, leader] = await Promise.all([
+    loadConfig(ctx),
+    backend.privateAddress(),
+    backend.isLeader(),
+    ...[WEBSITE, PEER, CERT_PROVIDER, DOCKER_REGISTRY, NRPE].map((e) => remoteUnits(backend, e)),
+  ]);
   if (!config) {
     for (const p of problems) await backend.log(`config option ${p.option} ${p.reason}`, 'WARNING');
     await backend.statusSet('blocked', blocked(problems));
@@ -87,7 +96,6 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
   const state = await readState(machine);
   const name = config['registry-name'];
   const port = config['registry-port'];
-  const address = await backend.privateAddress();
   const proxies = await proxyAddresses(backend);
 
   // TLS: the blobs, else a certificate from cert-provider, else files an operator put at the tls-*-path.
@@ -167,48 +175,39 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     );
   }
 
-  // What the relations are told.
-  const leader = await backend.isLeader();
-  const self = { unit: ctx.unitName, address };
-  await publishWebsite(
-    backend,
-    { address, port },
-    leader
-      ? {
-          services: servicesYaml(
-            ctx.appName,
-            port,
-            await applicationUnits(backend, self),
-            tlsOn ? { caPath: paths.ca } : undefined,
-          ),
-          ...(ca && { ca }),
-        }
-      : undefined,
-  );
+  // What the relations are told (each its own relation: told at once).
   const netloc = netLocation(config, proxies, address);
-  await publishClientConfig(backend, {
-    netloc,
-    url: `${tlsOn ? 'https' : 'http'}://${netloc}`,
-    ...(basicAuth && { basicUser: user, basicPassword: password }),
-    ...(ca && { ca }),
-  });
-  await machine.write(
-    PATHS.checkPlugin,
-    `#!/bin/sh\nexec "${process.execPath}" "${CHECK_MAIN}" "$@"\n`,
-    0o755,
-  );
-  await configureNrpe(backend, machine, {
-    unitName: ctx.unitName,
-    command: [
-      machine.path(PATHS.checkPlugin),
-      `--host=${address}`,
-      `--port=${port}`,
-      ...(tlsOn ? ['--ssl', ...(ca ? [`--ca-file=${machine.path(paths.ca)}`] : [])] : []),
-      `--health-url=http://${address}:${config['debug-port']}/debug/health`,
-    ],
-    context: config.nagios_context,
-    servicegroups: config.nagios_servicegroups,
-  });
+  const servers = leader ? await applicationUnits(backend, { unit: ctx.unitName, address }) : [];
+  await Promise.all([
+    publishWebsite(
+      backend,
+      { address, port },
+      leader
+        ? {
+            services: servicesYaml(ctx.appName, port, servers, tlsOn ? { caPath: paths.ca } : undefined),
+            ...(ca && { ca }),
+          }
+        : undefined,
+    ),
+    publishClientConfig(backend, {
+      netloc,
+      url: `${tlsOn ? 'https' : 'http'}://${netloc}`,
+      ...(basicAuth && { basicUser: user, basicPassword: password }),
+      ...(ca && { ca }),
+    }),
+    configureNrpe(backend, machine, {
+      unitName: ctx.unitName,
+      plugin: CHECK_PLUGIN,
+      args: [
+        `--host=${address}`,
+        `--port=${port}`,
+        ...(tlsOn ? ['--ssl', ...(ca ? [`--ca-file=${machine.path(paths.ca)}`] : [])] : []),
+        `--health-url=http://${address}:${config['debug-port']}/debug/health`,
+      ],
+      context: config.nagios_context,
+      servicegroups: config.nagios_servicegroups,
+    }),
+  ]);
 
   if (state.stopped) await backend.statusSet('blocked', `${name} service is stopped.`);
   else if (failure) await backend.statusSet('blocked', `${name} service failed to start: ${failure}`);

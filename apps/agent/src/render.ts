@@ -7,8 +7,6 @@ export const PATHS = {
   tokenBundle: '/etc/docker/registry/auth_token.pem',
   data: '/srv/registry',
   state: '/var/lib/regop-agent/state.json',
-  /** The NRPE plugin, installed by the agent while nrpe-external-master is related. */
-  checkPlugin: '/usr/local/lib/nagios/plugins/check_registry',
   images: '/var/lib/regop-agent/images',
 } as const;
 

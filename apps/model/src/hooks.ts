@@ -11,6 +11,9 @@ const HOOK_TOOL = fileURLToPath(new URL('./hook-tool.js', import.meta.url));
 export async function installTools(modelDir: string): Promise<void> {
   const bin = join(modelDir, 'bin');
   await mkdir(bin, { recursive: true });
+  // Units' machines are open to every user, as a machine's root is: daemons that drop privileges (nrpe runs
+  // its checks as nagios) must reach their files.
+  await chmod(modelDir, 0o755);
   for (const tool of TOOLS) {
     await writeFile(join(bin, tool), `#!/bin/sh\nexec "${process.execPath}" "${HOOK_TOOL}" ${tool} "$@"\n`);
     await chmod(join(bin, tool), 0o755);

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
-import { parse } from 'yaml';
 
 export interface WorkloadStatus {
   current: string;
@@ -101,6 +99,8 @@ export async function updateState<T>(
   change: (state: ModelState) => T | Promise<T>,
 ): Promise<T> {
   await mkdir(modelDir, { recursive: true });
+  // Loaded here, not at the top: hook tools that only read (most calls) start faster without it.
+  const { default: lockfile } = await import('proper-lockfile');
   const release = await lockfile.lock(statePath(modelDir), {
     realpath: false,
     stale: 10_000,
@@ -135,8 +135,10 @@ export interface ActionSpec {
   additionalProperties?: boolean;
 }
 
-const readYaml = async <T>(dir: string, file: string, fallback: T): Promise<T> =>
-  (parse(await readFile(join(dir, file), 'utf8').catch(() => '')) as T | null) ?? fallback;
+const readYaml = async <T>(dir: string, file: string, fallback: T): Promise<T> => {
+  const { parse } = await import('yaml');
+  return (parse(await readFile(join(dir, file), 'utf8').catch(() => '')) as T | null) ?? fallback;
+};
 
 export const charmMeta = (dir: string) => readYaml<CharmMeta>(dir, 'metadata.yaml', { name: '' });
 export const charmOptions = async (dir: string) =>

@@ -10,15 +10,36 @@ function keyValues(values: Record<string, unknown>, prefix = ''): string[] {
   );
 }
 
-/** The production backend: Juju's hook tools on PATH, run with execa, their output read as JSON. */
+/**
+ * The production backend: Juju's hook tools on PATH, run with execa, their output read as JSON. What a hook
+ * reads is remembered for the rest of the hook (one process), as ops does: Juju gives a hook a consistent
+ * snapshot of config and relation data, so asking again only costs another process. Writes forget what they
+ * change.
+ */
 export class HookToolsBackend implements Backend {
+  private readonly reads = new Map<string, Promise<unknown>>();
+
   private async run(tool: string, args: string[] = []): Promise<string> {
     return (await execa(tool, args)).stdout;
   }
 
-  private async json<T>(tool: string, args: string[] = []): Promise<T> {
-    const out = await this.run(tool, [...args, '--format=json']);
-    return (out.trim() === '' ? null : JSON.parse(out)) as T;
+  private json<T>(tool: string, args: string[] = []): Promise<T> {
+    const key = [tool, ...args].join('\0');
+    let read = this.reads.get(key);
+    if (!read) {
+      read = this.run(tool, [...args, '--format=json']).then((out) =>
+        out.trim() === '' ? null : JSON.parse(out),
+      );
+      // A failed read is not remembered.
+      read.catch(() => this.reads.delete(key));
+      this.reads.set(key, read);
+    }
+    return read as Promise<T>;
+  }
+
+  private forget(tool: string) {
+    for (const key of this.reads.keys())
+      if (key.startsWith(`${tool}\0`) || key === tool) this.reads.delete(key);
   }
 
   async configGet() {
@@ -31,6 +52,7 @@ export class HookToolsBackend implements Backend {
     return (await this.json<Record<string, string>>('leader-get')) ?? {};
   }
   async leaderSet(values: Record<string, string | null>) {
+    this.forget('leader-get');
     await this.run('leader-set', keyValues(values));
   }
   async statusSet(status: StatusName, message: string) {
@@ -45,9 +67,11 @@ export class HookToolsBackend implements Backend {
     return address ?? (await this.run('unit-get', ['private-address'])).trim();
   }
   async openPort(port: number) {
+    this.forget('opened-ports');
     await this.run('open-port', [`${port}/tcp`]);
   }
   async closePort(port: number) {
+    this.forget('opened-ports');
     await this.run('close-port', [`${port}/tcp`]);
   }
   async openedPorts() {
@@ -73,6 +97,7 @@ export class HookToolsBackend implements Backend {
     );
   }
   async relationSet(relationId: string, values: Record<string, string | null>, app = false) {
+    this.forget('relation-get');
     await this.run('relation-set', ['-r', relationId, ...(app ? ['--app'] : []), ...keyValues(values)]);
   }
   async actionGet() {

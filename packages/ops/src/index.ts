@@ -9,3 +9,10 @@ export {
 } from './charm.js';
 export { Harness, MemoryBackend } from './harness.js';
 export { HookToolsBackend } from './hook-tools.js';
+export { Machine } from './machine.js';
+export {
+  ProcessServices,
+  type ServiceDefinition,
+  type ServiceManager,
+  SystemdServices,
+} from './services.js';

@@ -1,6 +1,6 @@
+import type { Machine } from '@regop/ops';
 import { ActionError, type CharmContext } from '@regop/ops';
 import { Digest, paths, type Registry } from '@regop/registry';
-import type { Machine } from '../machine.js';
 import { openRegistry } from '../store.js';
 
 interface Descriptor {

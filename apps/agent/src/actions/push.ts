@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import type { Machine } from '@regop/ops';
 import { ActionError, type CharmContext } from '@regop/ops';
 import { execa } from 'execa';
-import type { Machine } from '../machine.js';
 import type { CharmConfig } from '../options.js';
 import { PATHS } from '../render.js';
 

@@ -1,6 +1,6 @@
+import type { Machine } from '@regop/ops';
 import { ActionError, type CharmContext } from '@regop/ops';
 import { collectGarbage, Digest } from '@regop/registry';
-import type { Machine } from '../machine.js';
 import type { CharmConfig } from '../options.js';
 import { openRegistry } from '../store.js';
 

@@ -1,5 +1,5 @@
+import type { Machine } from '@regop/ops';
 import { ActionError, type CharmContext } from '@regop/ops';
-import type { Machine } from '../machine.js';
 import type { CharmConfig } from '../options.js';
 import { readState, reconcile, writeState } from '../reconcile.js';
 

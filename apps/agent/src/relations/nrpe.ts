@@ -4,8 +4,9 @@
  * service definition under /var/lib/nagios/export/, and touches the relation's `timestamp` when they change so
  * the subordinate reloads; when the relation goes, both files go.
  */
-import type { Backend } from '@regop/ops';
-import type { Machine } from '../machine.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Backend, Machine } from '@regop/ops';
 import { remoteUnits } from './remote.js';
 
 export const NRPE = 'nrpe-external-master';
@@ -13,13 +14,18 @@ export const CHECK_NAME = 'docker_registry';
 
 export interface NrpeCheck {
   unitName: string;
-  /** The plugin's command line (program and arguments). */
-  command: string[];
+  /** The plugin's built files (check-registry's dist/), installed on the machine while related. */
+  plugin: { dir: string; files: string[] };
+  /** The plugin's arguments. */
+  args: string[];
   context: string;
   servicegroups: string;
 }
 
 export const checkFile = `/etc/nagios/nrpe.d/check_${CHECK_NAME}.cfg`;
+/** Where the plugin is installed: its own copy, readable by the nagios user NRPE runs checks as. */
+const PLUGIN_DIR = '/usr/local/lib/regop/check-registry';
+export const PLUGIN = '/usr/local/lib/nagios/plugins/check_registry';
 export const serviceFile = (unitName: string) =>
   `/var/lib/nagios/export/service__${unitName.replace('/', '-')}_${CHECK_NAME}.cfg`;
 
@@ -38,10 +44,15 @@ export async function configureNrpe(backend: Backend, machine: Machine, check: N
   const hostName =
     remotes.map((r) => r.data.nagios_hostname).find(Boolean) ||
     `${hostContext}-${check.unitName.replace('/', '-')}`;
-  let changed = await machine.write(
-    checkFile,
-    `${MANAGED}command[${CHECK_NAME}]=${check.command.join(' ')}\n`,
+  for (const file of check.plugin.files)
+    await machine.write(`${PLUGIN_DIR}/${file}`, await readFile(join(check.plugin.dir, file), 'utf8'));
+  await machine.write(
+    PLUGIN,
+    `#!/bin/sh\nexec "${process.execPath}" "${machine.path(`${PLUGIN_DIR}/main.js`)}" "$@"\n`,
+    0o755,
   );
+  const command = [machine.path(PLUGIN), ...check.args].join(' ');
+  let changed = await machine.write(checkFile, `${MANAGED}command[${CHECK_NAME}]=${command}\n`);
   changed =
     (await machine.write(
       serviceFile(check.unitName),

@@ -7,13 +7,18 @@ export interface RemoteUnit {
   data: Record<string, string>;
 }
 
-/** Every unit on the other side of an endpoint's relations (none once they have departed). */
+/**
+ * Every unit on the other side of an endpoint's relations (none once they have departed). Asked all at once:
+ * each hook tool is a process of its own.
+ */
 export async function remoteUnits(backend: Backend, endpoint: string): Promise<RemoteUnit[]> {
-  const units: RemoteUnit[] = [];
-  for (const relationId of await backend.relationIds(endpoint))
-    for (const unit of await backend.relationList(relationId))
-      units.push({ relationId, unit, data: await backend.relationGet(relationId, unit) });
-  return units;
+  const ids = await backend.relationIds(endpoint);
+  const lists = await Promise.all(ids.map(async (id) => ({ id, units: await backend.relationList(id) })));
+  return Promise.all(
+    lists.flatMap(({ id, units }) =>
+      units.map(async (unit) => ({ relationId: id, unit, data: await backend.relationGet(id, unit) })),
+    ),
+  );
 }
 
 /** The address a unit is reached at, as Juju publishes it in every unit's settings. */

@@ -5,7 +5,7 @@
  * net location clients are told.
  */
 import type { Backend } from '@regop/ops';
-import { stringify } from 'yaml';
+import { Document } from 'yaml';
 import { addressOf, byUnitNumber, remoteUnits } from './remote.js';
 
 export const WEBSITE = 'website';
@@ -31,29 +31,30 @@ const CHECK = 'check inter 2000 rise 2 fall 5 maxconn 4096';
 export function servicesYaml(app: string, port: number, servers: Server[], tls?: { caPath: string }): string {
   const sorted = [...servers].sort((a, b) => byUnitNumber(a.unit, b.unit));
   const tlsCheck = tls ? ` check-ssl verify required ca-file ${tls.caPath}` : '';
-  return stringify(
-    [
-      {
-        service_name: app,
-        service_host: '0.0.0.0',
-        service_port: port,
-        service_options: [
-          `mode ${tls ? 'tcp' : 'http'}`,
-          'balance leastconn',
-          'option httpchk GET / HTTP/1.0',
-          // A request refused by a unit that just went down goes to the next one instead of failing.
-          'option redispatch',
-        ],
-        servers: sorted.map((s, i) => [
-          s.unit.replace('/', '-'),
-          s.address,
-          port,
-          `${CHECK}${i === 0 ? '' : ' backup'}${tlsCheck}`,
-        ]),
-      },
-    ],
-    { flow: false },
-  );
+  const doc = new Document([
+    {
+      service_name: app,
+      service_host: '0.0.0.0',
+      service_port: port,
+      service_options: [
+        `mode ${tls ? 'tcp' : 'http'}`,
+        'balance leastconn',
+        'option httpchk GET / HTTP/1.0',
+        // A request refused by a unit that just went down goes to the next one instead of failing.
+        'option redispatch',
+      ],
+      servers: sorted.map((s, i) => [
+        s.unit.replace('/', '-'),
+        s.address,
+        port,
+        `${CHECK}${i === 0 ? '' : ' backup'}${tlsCheck}`,
+      ]),
+    },
+  ]);
+  // Each server on one line, `- [name, ip, port, options]`, as the haproxy charm's examples write them.
+  for (const server of (doc.getIn([0, 'servers'], true) as { items: { flow?: boolean }[] }).items)
+    server.flow = true;
+  return doc.toString({ lineWidth: 0 });
 }
 
 /**

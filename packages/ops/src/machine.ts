@@ -13,11 +13,12 @@ export class Machine {
     readonly services: ServiceManager,
   ) {}
 
-  static fromEnv(env: NodeJS.ProcessEnv = process.env): Machine {
+  /** `namespace` keeps a charm's supervised processes apart from another's on the same machine. */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, namespace = 'regop'): Machine {
     const root = env.REGOP_ROOT ?? '';
     return new Machine(
       root,
-      env.REGOP_SERVICES === 'process' ? new ProcessServices(root) : new SystemdServices(),
+      env.REGOP_SERVICES === 'process' ? new ProcessServices(root, namespace) : new SystemdServices(),
     );
   }
 

@@ -9,6 +9,8 @@ export interface ServiceDefinition {
   description: string;
   command: string[];
   env: Record<string, string>;
+  /** The signal that makes the program re-read its configuration (reload); without one, reload restarts. */
+  reloadSignal?: NodeJS.Signals;
 }
 
 /** Starts, stops and reports on long-running services. */
@@ -19,6 +21,8 @@ export interface ServiceManager {
   start(name: string): Promise<void>;
   stop(name: string): Promise<void>;
   restart(name: string): Promise<void>;
+  /** Makes a running service re-read its configuration (starts it when stopped). */
+  reload(name: string): Promise<void>;
   running(name: string): Promise<boolean>;
   /** Stops and deletes the definition. */
   remove(name: string): Promise<void>;
@@ -41,6 +45,7 @@ export class SystemdServices implements ServiceManager {
       '[Service]',
       `ExecStart=${def.command.map(quote).join(' ')}`,
       ...Object.entries(def.env).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}`),
+      ...(def.reloadSignal ? [`ExecReload=/bin/kill -${def.reloadSignal.replace(/^SIG/, '')} $MAINPID`] : []),
       'Restart=on-failure',
       '',
       '[Install]',
@@ -65,6 +70,9 @@ export class SystemdServices implements ServiceManager {
   async restart(name: string) {
     await execa('systemctl', ['restart', unitName(name)]);
   }
+  async reload(name: string) {
+    await execa('systemctl', ['reload-or-restart', unitName(name)]);
+  }
   async running(name: string) {
     return (
       (await execa('systemctl', ['is-active', '--quiet', unitName(name)], { reject: false })).exitCode === 0
@@ -79,17 +87,24 @@ export class SystemdServices implements ServiceManager {
 
 /**
  * Services as supervised processes under a root directory (the local model): the definition in
- * etc/regop/services/<name>.json, the PID in run/regop/<name>.pid, output in var/log/regop/<name>.log. Each is
- * started detached, so it outlives the hook, and stopped by its PID.
+ * etc/<namespace>/services/<name>.json, the PID in run/<namespace>/<name>.pid, output in
+ * var/log/<namespace>/<name>.log. Each is started detached, so it outlives the hook, and stopped by its PID.
+ * Each charm on a machine takes its own namespace (a subordinate's processes are then its own to stop).
  */
 export class ProcessServices implements ServiceManager {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly namespace = 'regop',
+  ) {}
 
   private paths(name: string) {
     return {
-      def: join(this.root, 'etc/regop/services', `${name}.json`),
-      pid: join(this.root, 'run/regop', `${name}.pid`),
-      log: join(this.root, 'var/log/regop', `${name}.log`),
+      defs: join(this.root, 'etc', this.namespace, 'services'),
+      def: join(this.root, 'etc', this.namespace, 'services', `${name}.json`),
+      run: join(this.root, 'run', this.namespace),
+      pid: join(this.root, 'run', this.namespace, `${name}.pid`),
+      logs: join(this.root, 'var/log', this.namespace),
+      log: join(this.root, 'var/log', this.namespace, `${name}.log`),
     };
   }
 
@@ -97,7 +112,7 @@ export class ProcessServices implements ServiceManager {
     const { def: file } = this.paths(def.name);
     const text = `${JSON.stringify(def, null, 2)}\n`;
     if ((await readFile(file, 'utf8').catch(() => '')) === text) return false;
-    await mkdir(join(this.root, 'etc/regop/services'), { recursive: true });
+    await mkdir(this.paths(def.name).defs, { recursive: true });
     await writeFile(file, text);
     return true;
   }
@@ -124,8 +139,8 @@ export class ProcessServices implements ServiceManager {
     if (await this.running(name)) return;
     const paths = this.paths(name);
     const def = JSON.parse(await readFile(paths.def, 'utf8')) as ServiceDefinition;
-    await mkdir(join(this.root, 'var/log/regop'), { recursive: true });
-    await mkdir(join(this.root, 'run/regop'), { recursive: true });
+    await mkdir(paths.logs, { recursive: true });
+    await mkdir(paths.run, { recursive: true });
     const log = await open(paths.log, 'a');
     const [command, ...args] = def.command as [string, ...string[]];
     const child = spawn(command, args, {
@@ -151,6 +166,13 @@ export class ProcessServices implements ServiceManager {
   async restart(name: string) {
     await this.stop(name);
     await this.start(name);
+  }
+
+  async reload(name: string) {
+    const pid = await this.pid(name);
+    const def = JSON.parse(await readFile(this.paths(name).def, 'utf8')) as ServiceDefinition;
+    if (pid !== undefined && def.reloadSignal) process.kill(pid, def.reloadSignal);
+    else await this.restart(name);
   }
 
   async remove(name: string) {

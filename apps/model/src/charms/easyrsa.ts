@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
+/**
+ * The model's easyrsa charm: a certificate authority (node-forge) answering tls-certificates requests on its
+ * `client` endpoint. For each requesting unit it publishes `ca` and `<unit_name>.server.cert`/`.server.key`
+ * for the single request (common_name, sans, certificate_name), and `<unit_name>.processed_requests` for
+ * batched `cert_requests`. A certificate is issued again only when its common name or SANs change.
+ */
+import { type CharmContext, dispatch, Machine } from '@regop/ops';
+
+const CA = '/var/lib/easyrsa/ca.json';
+const ISSUED = '/var/lib/easyrsa/issued.json';
+
+interface Issued {
+  /** `cn|sorted sans`, to know when a request changed. */
+  subject: string;
+  cert: string;
+  key: string;
+}
+
+const list = (text: string | undefined): string[] => {
+  try {
+    const value = JSON.parse(text ?? '[]') as unknown;
+    return Array.isArray(value) ? value.map(String) : [];
+  } catch {
+    return [];
+  }
+};
+
+async function easyrsa(ctx: CharmContext, machine: Machine) {
+  const { backend } = ctx;
+  let ca = JSON.parse((await machine.read(CA)) ?? 'null') as KeyPair | null;
+  if (!ca) {
+    ca = createCertificateAuthority({ commonName: `easyrsa ${ctx.unitName}`, days: 3650 });
+    await machine.write(CA, JSON.stringify(ca), 0o600);
+  }
+  const issued = JSON.parse((await machine.read(ISSUED)) ?? '{}') as Record<string, Issued>;
+  const issue = (key: string, cn: string, sans: string[]): Issued => {
+    const subject = `${cn}|${[...new Set(sans)].sort().join(',')}`;
+    const known = issued[key];
+    if (known?.subject === subject) return known;
+    const pair = issueCertificate(ca as KeyPair, { commonName: cn, altNames: [...new Set([cn, ...sans])] });
+    issued[key] = { subject, cert: pair.certPem, key: pair.keyPem };
+    return issued[key];
+  };
+  let count = 0;
+  for (const id of await backend.relationIds('client')) {
+    const publish: Record<string, string | null> = { ca: ca.certPem };
+    for (const unit of await backend.relationList(id)) {
+      const data = await backend.relationGet(id, unit);
+      const name = data.unit_name || unit.replace('/', '_');
+      if (data.common_name) {
+        const cert = issue(`${id}/${name}`, data.common_name, list(data.sans));
+        publish[`${name}.server.cert`] = cert.cert;
+        publish[`${name}.server.key`] = cert.key;
+        count++;
+      }
+      const batch = JSON.parse(data.cert_requests || '{}') as Record<string, { sans?: string[] }>;
+      const processed: Record<string, { cert: string; key: string }> = {};
+      for (const [cn, request] of Object.entries(batch)) {
+        const cert = issue(`${id}/${name}/${cn}`, cn, request.sans ?? []);
+        processed[cn] = { cert: cert.cert, key: cert.key };
+        count++;
+      }
+      if (Object.keys(processed).length) publish[`${name}.processed_requests`] = JSON.stringify(processed);
+    }
+    await backend.relationSet(id, publish);
+  }
+  await machine.write(ISSUED, JSON.stringify(issued), 0o600);
+  await backend.statusSet('active', `Certificate Authority ready (${count} certificates issued).`);
+}
+
+const machine = Machine.fromEnv(process.env, 'easyrsa');
+process.exitCode = await dispatch((ctx) => easyrsa(ctx, machine));

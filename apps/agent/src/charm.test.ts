@@ -48,13 +48,14 @@ describe('docker-registry charm hooks', () => {
       message: `Ready at 127.0.0.1:${port} (http).`,
     });
     expect(harness.backend.ports).toEqual(new Set([port]));
-    // The leader shares the secret every unit signs upload state with.
-    expect(harness.backend.leaderData['http-secret']).toMatch(/^[A-Za-z0-9+/=]{44}$/);
     const config = parse(await readFile(join(root, 'etc/docker/registry/config.yml'), 'utf8'));
     expect(config).toMatchObject({
       storage: { filesystem: { rootdirectory: join(root, 'srv/registry') }, delete: { enabled: false } },
-      http: { addr: `127.0.0.1:${port}`, secret: harness.backend.leaderData['http-secret'] },
+      http: { addr: `127.0.0.1:${port}` },
     });
+    // No http.secret: nothing here signs upload state (uploads continue from storage on any unit).
+    expect(config.http.secret).toBeUndefined();
+    expect(harness.backend.leaderData).toEqual({});
     expect((await fetch(`http://127.0.0.1:${port}/v2/`)).status).toBe(200);
   });
 
@@ -80,9 +81,14 @@ describe('docker-registry charm hooks', () => {
       const id = harness.addRelation(endpoint, remote.split('/')[0] as string, { [remote]: {} });
       for (const event of ['created', 'joined', 'changed', 'departed'])
         await harness.hook(`${endpoint}-relation-${event}`, { id, remoteUnit: remote });
-      // A related proxy shows in the status, as in Canonical's charm.
+      // A related proxy shows in the status, as in Canonical's charm; a provider yet to answer keeps it waiting.
       if (endpoint === 'website')
         expect(harness.backend.status.message).toBe(`Ready at 127.0.0.1:${port} (http, proxied).`);
+      if (endpoint === 'cert-provider')
+        expect(harness.backend.status).toEqual({
+          current: 'waiting',
+          message: 'cert-provider: waiting for a certificate from cert-provider-peer',
+        });
       harness.backend.relations.delete(id);
       await harness.hook(`${endpoint}-relation-broken`);
       expect(harness.backend.status).toEqual({

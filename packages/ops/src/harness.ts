@@ -107,6 +107,14 @@ export class MemoryBackend implements Backend {
   }
 }
 
+/** The settings Juju gives a unit in every relation: its address (here a stable one made from its name). */
+function jujuDefaults(unit: string): Record<string, string> {
+  let n = 0;
+  for (const c of unit) n = (n * 31 + c.charCodeAt(0)) % 250;
+  const address = `10.1.${n}.${Number(unit.split('/')[1] ?? 0) + 2}`;
+  return { 'private-address': address, 'ingress-address': address };
+}
+
 interface OptionSpec {
   default?: unknown;
 }
@@ -178,17 +186,42 @@ export class Harness {
     await this.hook('config-changed');
   }
 
-  /** Adds a relation with remote units and their data; returns its id. */
+  /**
+   * Adds a relation with remote units and their data; returns its id. Each remote unit's settings start with
+   * the address Juju gives every unit (private-address, ingress-address), unless the test sets them.
+   */
   addRelation(
     endpoint: string,
     remoteApp: string,
     units: Record<string, Record<string, string>> = {},
   ): string {
     const id = `${endpoint}:${this.nextRelation++}`;
-    const data = new Map<string, Record<string, string>>(Object.entries(units));
+    const data = new Map<string, Record<string, string>>(
+      Object.entries(units).map(([unit, settings]) => [unit, { ...jujuDefaults(unit), ...settings }]),
+    );
     data.set(remoteApp, {});
     this.backend.relations.set(id, { endpoint, units: Object.keys(units), data });
     return id;
+  }
+
+  /** Sets a remote unit's (or application's) settings, as its relation-set would; a unit not yet there joins. */
+  setRelationData(id: string, who: string, data: Record<string, string>): void {
+    const relation = this.backend.relations.get(id);
+    if (!relation) throw new Error(`no relation ${id}`);
+    relation.data.set(who, who.includes('/') ? { ...jujuDefaults(who), ...data } : { ...data });
+    if (who.includes('/') && !relation.units.includes(who)) relation.units.push(who);
+  }
+
+  /** What this unit (or, with app, its application) published on a relation. */
+  publishedData(id: string, app = false): Record<string, string> {
+    const owner = app ? (this.unitName.split('/')[0] as string) : this.unitName;
+    return { ...this.backend.relations.get(id)?.data.get(owner) };
+  }
+
+  /** A remote unit leaves the relation (run relation-departed after). */
+  removeRelationUnit(id: string, unit: string): void {
+    const relation = this.backend.relations.get(id);
+    if (relation) relation.units = relation.units.filter((u) => u !== unit);
   }
 
   /** Runs an action with its defaulted parameters: its results, failure message and logs. */

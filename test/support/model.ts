@@ -49,3 +49,23 @@ export async function newModel() {
     destroy: () => model('destroy'),
   };
 }
+
+export interface RelationInfo {
+  endpoint: string;
+  'related-endpoint': string;
+  'application-data': Record<string, string>;
+  'local-unit': { data: Record<string, string> };
+  'related-units': Record<string, { data: Record<string, string> }>;
+}
+
+/** `model show-unit UNIT --format json`: the unit's relations and their data, as `juju show-unit` shows them. */
+export async function showUnit(
+  model: Awaited<ReturnType<typeof newModel>>,
+  unit: string,
+): Promise<{ leader: boolean; 'relation-info': RelationInfo[] }> {
+  const result = await model.model('show-unit', unit, '--format', 'json');
+  if (result.exitCode !== 0) throw new Error(`show-unit ${unit}: ${result.stderr}`);
+  return (JSON.parse(result.stdout) as Record<string, { leader: boolean; 'relation-info': RelationInfo[] }>)[
+    unit
+  ] as { leader: boolean; 'relation-info': RelationInfo[] };
+}

@@ -92,8 +92,17 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   const accessLog = config.log?.accesslog?.disabled !== true;
   const https = httpsOptions(config);
 
-  // Logs are written asynchronously (a buffered stdout), so an access line per request stays off the hot path.
+  // Logs are written asynchronously (a buffered stdout), so an access line per request stays off the hot path,
+  // and flushed every 100 ms, so a line shows in a terminal or log file as it happens, not 4 KiB later.
   const bufferedLog = options.logStream ? undefined : pino.destination({ sync: false, minLength: 4096 });
+  if (bufferedLog)
+    setInterval(() => {
+      try {
+        bufferedLog.flush();
+      } catch {
+        // Closed at shutdown: the exit path flushes what is left.
+      }
+    }, 100).unref();
   const logDestination = options.logStream ?? bufferedLog;
   const app = Fastify({
     logger: { level, base: { pid: process.pid, ...(config.log?.fields ?? {}) }, stream: logDestination },

@@ -1,0 +1,306 @@
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createCertificateAuthority, issueCertificate } from '@regop/auth';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { randomBytes, sha256 } from './support/http.js';
+import { makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
+import { newModel, showUnit } from './support/model.js';
+import { describeWithPeers } from './support/peers.js';
+import { stopAll } from './support/process.js';
+import { SWIFT_BINARIES, type Swift, startSwift } from './support/swift.js';
+
+const CHECK_NRPE = '/usr/lib/nagios/plugins/check_nrpe';
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** Retries `attempt` until it resolves true, for at most `ms`; false when it never did. */
+async function eventually(attempt: () => Promise<boolean>, ms = 45_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await attempt().catch(() => false)) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
+// Issue 10: the charm among other applications, through the local model, with real haproxy, nrpe and
+// check_nrpe, skopeo as the client, and two units sharing one Swift container.
+describeWithPeers(
+  ['skopeo', 'umoci', 'haproxy', 'nrpe', CHECK_NRPE, ...SWIFT_BINARIES],
+  'docker-registry among other applications',
+  () => {
+    let swift: Swift;
+    let m: Awaited<ReturnType<typeof newModel>>;
+    let layout: string;
+    let addresses: string[];
+    let proxy: string;
+    const model = async (...args: string[]) => {
+      const result = await m.model(...args);
+      expect(result.exitCode, `model ${args.join(' ')}: ${result.stderr}`).toBe(0);
+      return result;
+    };
+    const unitLog = (n: number) =>
+      readFile(join(m.dir, `units/docker-registry-${n}/var/log/regop/registry.log`), 'utf8');
+    const checkNrpe = (unit: number) =>
+      execa(CHECK_NRPE, ['-H', addresses[unit] as string, '-c', 'docker_registry'], { reject: false });
+
+    beforeAll(async () => {
+      swift = await startSwift();
+      m = await newModel();
+      layout = await makeOciImage(m.dir, 'v1', [512 * 1024, 4096]);
+      await model(
+        'deploy',
+        'docker-registry',
+        '-n',
+        '2',
+        '--config',
+        `storage-swift-authurl=${swift.authUrl}`,
+        '--config',
+        `storage-swift-username=${swift.user}`,
+        '--config',
+        `storage-swift-password=${swift.key}`,
+        '--config',
+        'storage-swift-container=ha-registry',
+      );
+      await model('deploy', 'haproxy');
+      await model('relate', 'docker-registry:website', 'haproxy:reverseproxy');
+      addresses = [
+        (await m.unit('docker-registry/0'))['public-address'],
+        (await m.unit('docker-registry/1'))['public-address'],
+      ];
+      proxy = `${(await m.unit('haproxy/0'))['public-address']}:5000`;
+    }, 300_000);
+    afterAll(async () => {
+      await m?.destroy();
+      await swift?.stop();
+      await stopAll();
+      await rm(m?.dir ?? '', { recursive: true, force: true });
+    });
+
+    it('publishes the services to haproxy from the leader: unit 0 primary, unit 1 backup', async () => {
+      const leader = await showUnit(m, 'docker-registry/0');
+      expect(leader.leader).toBe(true);
+      const website = leader['relation-info'].find((r) => r.endpoint === 'website');
+      expect(website?.['related-endpoint']).toBe('reverseproxy');
+      const [service] = parse(website?.['local-unit'].data.services as string);
+      expect(service.servers).toEqual([
+        ['docker-registry-0', addresses[0], 5000, 'check inter 2000 rise 2 fall 5 maxconn 4096'],
+        ['docker-registry-1', addresses[1], 5000, 'check inter 2000 rise 2 fall 5 maxconn 4096 backup'],
+      ]);
+      const follower = await showUnit(m, 'docker-registry/1');
+      const data = follower['relation-info'].find((r) => r.endpoint === 'website')?.['local-unit'].data;
+      expect(data).toMatchObject({ hostname: addresses[1], port: '5000' });
+      expect(data?.services).toBeUndefined();
+      expect((await m.unit('docker-registry/1'))['workload-status'].message).toBe(
+        `Ready at ${addresses[1]}:5000 (http, proxied).`,
+      );
+    });
+
+    it('fails over: a chunked upload begun through haproxy completes on the backup, and traffic returns', async () => {
+      const ha = (path: string, init?: RequestInit) => fetch(`http://${proxy}${path}`, init);
+      await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${proxy}/ha/app:v1`);
+      await skopeo('copy', '--src-tls-verify=false', `docker://${proxy}/ha/app:v1`, `oci:${m.dir}/pulled:v1`);
+      expect(await ociManifestDigest(join(m.dir, 'pulled'), 'v1')).toBe(
+        await ociManifestDigest(layout, 'v1'),
+      );
+
+      const blob = randomBytes(3 * 1024 * 1024);
+      const post = await ha('/v2/ha/chunked/blobs/uploads/', { method: 'POST' });
+      expect(post.status).toBe(202);
+      const location = new URL(post.headers.get('location') as string, `http://${proxy}`);
+      const first = await fetch(location, {
+        method: 'PATCH',
+        body: blob.subarray(0, 1024 * 1024),
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${1024 * 1024 - 1}` },
+      });
+      expect(first.status).toBe(202);
+      expect((await unitLog(0)).includes('/v2/ha/chunked/blobs/uploads/')).toBe(true);
+
+      expect((await m.run('docker-registry/0', 'stop')).status).toBe('completed');
+      // The backup takes the rest of the upload as soon as haproxy sees the primary go.
+      let next = location;
+      expect(
+        await eventually(async () => {
+          const res = await fetch(next, {
+            method: 'PATCH',
+            body: blob.subarray(1024 * 1024),
+            headers: {
+              'content-type': 'application/octet-stream',
+              'content-range': `${1024 * 1024}-${blob.length - 1}`,
+            },
+          });
+          if (res.status !== 202) return false;
+          next = new URL(res.headers.get('location') as string, `http://${proxy}`);
+          return true;
+        }),
+      ).toBe(true);
+      next.searchParams.set('digest', sha256(blob));
+      expect((await fetch(next, { method: 'PUT' })).status).toBe(201);
+      const head = await ha(`/v2/ha/chunked/blobs/${sha256(blob)}`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe(String(blob.length));
+      expect((await unitLog(1)).includes('/v2/ha/chunked/blobs/uploads/')).toBe(true);
+      // Pulls and pushes go on through the backup.
+      await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${proxy}/ha/after:v1`);
+      await skopeo(
+        'copy',
+        '--src-tls-verify=false',
+        `docker://${proxy}/ha/app:v1`,
+        `oci:${m.dir}/pulled:again`,
+      );
+
+      expect((await m.run('docker-registry/0', 'start')).status).toBe('completed');
+      let probe = 0;
+      expect(
+        await eventually(async () => {
+          const path = `/v2/probe/n${++probe}/tags/list`;
+          await ha(path);
+          await sleep(200);
+          return (await unitLog(0)).includes(path);
+        }),
+      ).toBe(true);
+    });
+
+    it('serves HTTPS from easyrsa certificates, through haproxy too, and configures a registry client', async () => {
+      await model('deploy', 'easyrsa');
+      await model('relate', 'docker-registry:cert-provider', 'easyrsa:client');
+      await model('deploy', 'registry-client');
+      await model('relate', 'docker-registry', 'registry-client');
+      await model('config', 'docker-registry', 'auth-basic-user=alice', 'auth-basic-password=first-pass');
+      for (const [n, address] of addresses.entries())
+        expect((await m.unit(`docker-registry/${n}`))['workload-status']).toEqual({
+          current: 'active',
+          message: `Ready at ${address}:5000 (https, proxied).`,
+        });
+      // easyrsa's CA is in its relation data; the client got it too.
+      const easyrsa = await showUnit(m, 'easyrsa/0');
+      const ca = easyrsa['relation-info'][0]?.['local-unit'].data.ca as string;
+      expect(ca).toContain('BEGIN CERTIFICATE');
+      const certs = join(m.dir, 'client-certs');
+      await writeFile(join(m.dir, 'ca.pem'), ca);
+      await execa('mkdir', ['-p', certs]);
+      await writeFile(join(certs, 'ca.crt'), ca);
+      for (const target of [`${addresses[0]}:5000`, proxy])
+        await skopeo(
+          'copy',
+          `--dest-cert-dir=${certs}`,
+          '--dest-creds=alice:first-pass',
+          `oci:${layout}:v1`,
+          `docker://${target}/tls/app:v1`,
+        );
+      const clientDir = join(m.dir, 'units/registry-client-0/etc/containerd/certs.d', proxy);
+      expect(await readFile(join(clientDir, 'ca.crt'), 'utf8')).toBe(ca);
+      const hosts = await readFile(join(clientDir, 'hosts.toml'), 'utf8');
+      expect(hosts).toContain(`server = "https://${proxy}"`);
+      expect(hosts).toContain(`authorization = "Basic ${b64('alice:first-pass')}"`);
+      const pulled = await m.run('registry-client/0', 'pull', 'image=tls/app:v1');
+      expect(pulled.status, pulled.message).toBe('completed');
+      expect(pulled.results.digest).toBe(await ociManifestDigest(layout, 'v1'));
+
+      // TLS through haproxy (mode tcp) fails over as well.
+      expect((await m.run('docker-registry/0', 'stop')).status).toBe('completed');
+      expect(
+        await eventually(
+          async () => (await m.run('registry-client/0', 'pull', 'image=tls/app:v1')).status === 'completed',
+        ),
+      ).toBe(true);
+      expect((await m.run('docker-registry/0', 'start')).status).toBe('completed');
+
+      // A new password reaches the client.
+      await model('config', 'docker-registry', 'auth-basic-password=second-pass');
+      expect(await readFile(join(clientDir, 'hosts.toml'), 'utf8')).toContain(b64('alice:second-pass'));
+      expect((await m.run('registry-client/0', 'pull', 'image=tls/app:v1')).status).toBe('completed');
+
+      // Without the provider the registry serves HTTP again, and the client is told.
+      await model('unrelate', 'docker-registry:cert-provider', 'easyrsa:client');
+      expect((await m.unit('docker-registry/0'))['workload-status'].message).toBe(
+        `Ready at ${addresses[0]}:5000 (http, proxied).`,
+      );
+      expect((await fetch(`http://${addresses[0]}:5000/v2/`)).status).toBe(401);
+      const client = await showUnit(m, 'registry-client/0');
+      const received = client['relation-info'][0]?.['related-units']['docker-registry/0']?.data ?? {};
+      expect(JSON.parse(received.tls_ca as string)).toBeNull();
+      expect(JSON.parse(received.registry_url as string)).toBe(`http://${proxy}`);
+      expect(await readFile(join(clientDir, 'hosts.toml'), 'utf8')).toContain(`server = "http://${proxy}"`);
+      await expect(stat(join(clientDir, 'ca.crt'))).rejects.toThrow();
+      expect((await m.run('registry-client/0', 'pull', 'image=tls/app:v1')).status).toBe('completed');
+    });
+
+    it('nrpe: check_nrpe is OK (a 401 too), CRITICAL when stopped, WARNING for a certificate near its end', async () => {
+      await model('deploy', 'nrpe');
+      await model('relate', 'docker-registry', 'nrpe');
+      const ok = await checkNrpe(0);
+      expect(ok.exitCode, ok.stdout).toBe(0);
+      expect(ok.stdout).toMatch(/^REGISTRY OK - .* answered 401 \(authentication required\)/);
+      expect((await checkNrpe(1)).exitCode).toBe(0);
+
+      expect((await m.run('docker-registry/0', 'stop')).status).toBe('completed');
+      const down = await checkNrpe(0);
+      expect(down.exitCode).toBe(2);
+      expect(down.stdout).toMatch(/^REGISTRY CRITICAL - .*ECONNREFUSED/);
+      expect((await m.run('docker-registry/0', 'start')).status).toBe('completed');
+      expect((await checkNrpe(0)).exitCode).toBe(0);
+
+      const ca = createCertificateAuthority({ commonName: 'Short-lived CA' });
+      const cert = issueCertificate(ca, {
+        commonName: addresses[0] as string,
+        altNames: [...addresses, proxy.split(':')[0] as string],
+        days: 10,
+      });
+      await model(
+        'config',
+        'docker-registry',
+        `tls-ca-blob=${b64(ca.certPem)}`,
+        `tls-cert-blob=${b64(cert.certPem)}`,
+        `tls-key-blob=${b64(cert.keyPem)}`,
+      );
+      const expiring = await checkNrpe(0);
+      expect(expiring.exitCode, expiring.stdout).toBe(1);
+      expect(expiring.stdout).toMatch(/^REGISTRY WARNING - certificate expires in 9 days/);
+      await model('config', 'docker-registry', '--reset', 'tls-ca-blob,tls-cert-blob,tls-key-blob');
+
+      await model('unrelate', 'docker-registry', 'nrpe');
+      const unitDir = join(m.dir, 'units/docker-registry-0');
+      await expect(stat(join(unitDir, 'etc/nagios/nrpe.d/check_docker_registry.cfg'))).rejects.toThrow();
+      await expect(
+        stat(join(unitDir, 'var/lib/nagios/export/service__docker-registry-0_docker_registry.cfg')),
+      ).rejects.toThrow();
+      expect((await m.model('status', '--format', 'json')).stdout).not.toContain('nrpe/0');
+      expect((await checkNrpe(0)).exitCode).toBe(2);
+    });
+
+    it('removing the leader moves the services to the new leader; departures clean up what they wrote', async () => {
+      await model('remove-unit', 'docker-registry/0');
+      const leader = await showUnit(m, 'docker-registry/1');
+      expect(leader.leader).toBe(true);
+      const website = leader['relation-info'].find((r) => r.endpoint === 'website');
+      const [service] = parse(website?.['local-unit'].data.services as string);
+      expect(service.servers).toEqual([
+        ['docker-registry-1', addresses[1], 5000, 'check inter 2000 rise 2 fall 5 maxconn 4096'],
+      ]);
+      const cfg = await readFile(join(m.dir, 'units/haproxy-0/etc/haproxy/haproxy.cfg'), 'utf8');
+      expect(cfg).not.toContain('docker-registry-0');
+      await skopeo(
+        'copy',
+        '--src-tls-verify=false',
+        '--src-creds=alice:second-pass',
+        `docker://${proxy}/tls/app:v1`,
+        `oci:${m.dir}/pulled:last`,
+      );
+
+      await model('unrelate', 'docker-registry', 'registry-client');
+      await expect(
+        stat(join(m.dir, 'units/registry-client-0/etc/containerd/certs.d', proxy, 'hosts.toml')),
+      ).rejects.toThrow();
+      expect((await m.unit('registry-client/0'))['workload-status'].current).toBe('waiting');
+      await model('unrelate', 'docker-registry', 'haproxy');
+      expect((await m.unit('haproxy/0'))['workload-status'].current).toBe('waiting');
+      await expect(fetch(`http://${proxy}/v2/`)).rejects.toThrow();
+      expect((await m.unit('docker-registry/1'))['workload-status'].message).toBe(
+        `Ready at ${addresses[1]}:5000 (http).`,
+      );
+    });
+  },
+);

@@ -106,7 +106,7 @@ async function config(args: string[]) {
     for (const [k, v] of values) target.config[k] = v;
     return target.units;
   });
-  for (const unit of units) await runHook(modelDir, unit, { path: 'hooks/config-changed' });
+  await Promise.all(units.map((unit) => runHook(modelDir, unit, { path: 'hooks/config-changed' })));
   await settle(modelDir);
 }
 

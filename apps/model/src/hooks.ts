@@ -39,6 +39,7 @@ export async function runHook(modelDir: string, unitName: string, run: HookRun):
   await mkdir(unit.dir, { recursive: true });
   // Progress for a person watching; stdout stays the command's output alone.
   if (process.stderr.isTTY) process.stderr.write(`${unitName}: ${run.path}\n`);
+  const started = Date.now();
   const result = await execa(join(app.charm, 'dispatch'), [], {
     cwd: app.charm,
     reject: false,
@@ -56,9 +57,14 @@ export async function runHook(modelDir: string, unitName: string, run: HookRun):
       REGOP_SERVICES: 'process',
     },
   });
-  await writeFile(join(unit.dir, 'hooks.log'), `--- ${unitName} ${run.path}\n${result.all ?? ''}\n`, {
-    flag: 'a',
-  });
+  const took = `${Date.now() - started} ms`;
+  await writeFile(
+    join(unit.dir, 'hooks.log'),
+    `--- ${unitName} ${run.path} (${took})\n${result.all ?? ''}\n`,
+    {
+      flag: 'a',
+    },
+  );
   if (result.exitCode === 0) return true;
   const output = (result.all ?? '').trim().split('\n');
   await updateState(modelDir, (after) => {
@@ -85,19 +91,30 @@ export const relationEnv = (endpoint: string, id: number, remote?: string): Reco
   ...(remote && { JUJU_REMOTE_APP: remote.split('/')[0] as string }),
 });
 
-/** Runs relation-changed for every unit owed one because its remote side wrote settings, until none are owed. */
+/**
+ * Runs relation-changed for every unit owed one because its remote side wrote settings, until none are owed.
+ * Units run their hooks at once, each unit one hook at a time, as Juju's unit agents do.
+ */
 export async function settle(modelDir: string): Promise<void> {
   for (let round = 0; round < 500; round++) {
-    const next = await updateState(modelDir, (s) => s.pending.shift());
-    if (!next) return;
-    const state = await loadState(modelDir);
-    const [unit, id, remote] = next;
-    const relation = state.relations.find((r) => r.id === id);
-    const own = relation?.endpoints.find((e) => e.app === state.units[unit]?.app);
-    if (!relation || !own || !state.units[unit]) continue;
-    await runHook(modelDir, unit, {
-      path: `hooks/${own.endpoint}-relation-changed`,
-      env: relationEnv(own.endpoint, id, remote),
+    const batch = await updateState(modelDir, (s) => {
+      const seen = new Set<string>();
+      const picked = s.pending.filter(([unit]) => !seen.has(unit) && seen.add(unit));
+      s.pending = s.pending.filter((entry) => !picked.includes(entry));
+      return picked;
     });
+    if (batch.length === 0) return;
+    const state = await loadState(modelDir);
+    await Promise.all(
+      batch.map(async ([unit, id, remote]) => {
+        const relation = state.relations.find((r) => r.id === id);
+        const own = relation?.endpoints.find((e) => e.app === state.units[unit]?.app);
+        if (!relation || !own || !state.units[unit]) return;
+        await runHook(modelDir, unit, {
+          path: `hooks/${own.endpoint}-relation-changed`,
+          env: relationEnv(own.endpoint, id, remote),
+        });
+      }),
+    );
   }
 }

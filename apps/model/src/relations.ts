@@ -71,25 +71,31 @@ export async function joinRelation(modelDir: string, id: number, units: string[]
   });
   const relation = state.relations.find((r) => r.id === id);
   if (!relation) return;
-  for (const unit of units) {
-    const ep = endpointOf(state, relation, unit);
-    await runHook(modelDir, unit, { path: `hooks/${ep}-relation-created`, env: relationEnv(ep, id) });
-  }
-  const done = new Set<string>();
-  for (const unit of units) {
+  // Each unit, at once as Juju's agents are: relation-created, then joined and changed for each remote unit.
+  // A remote unit not among `units` (already in the relation) runs joined and changed for each newcomer.
+  const sequences = new Map<string, string[]>();
+  for (const unit of units)
     for (const remote of relatedUnits(state, relation, unit)) {
-      for (const [a, b] of [
-        [unit, remote],
-        [remote, unit],
-      ] as const) {
-        if (done.has(`${a}>${b}`)) continue;
-        done.add(`${a}>${b}`);
-        const ep = endpointOf(state, relation, a);
-        await runHook(modelDir, a, { path: `hooks/${ep}-relation-joined`, env: relationEnv(ep, id, b) });
-        await runHook(modelDir, a, { path: `hooks/${ep}-relation-changed`, env: relationEnv(ep, id, b) });
-      }
+      sequences.set(unit, [...(sequences.get(unit) ?? []), remote]);
+      if (!units.includes(remote)) sequences.set(remote, [...(sequences.get(remote) ?? []), unit]);
     }
-  }
+  await Promise.all(
+    [...new Set([...units, ...sequences.keys()])].map(async (unit) => {
+      const ep = endpointOf(state, relation, unit);
+      if (units.includes(unit))
+        await runHook(modelDir, unit, { path: `hooks/${ep}-relation-created`, env: relationEnv(ep, id) });
+      for (const remote of sequences.get(unit) ?? []) {
+        await runHook(modelDir, unit, {
+          path: `hooks/${ep}-relation-joined`,
+          env: relationEnv(ep, id, remote),
+        });
+        await runHook(modelDir, unit, {
+          path: `hooks/${ep}-relation-changed`,
+          env: relationEnv(ep, id, remote),
+        });
+      }
+    }),
+  );
 }
 
 /**
@@ -106,27 +112,36 @@ export async function departRelation(modelDir: string, id: number, leaving: stri
     const r = s.relations.find((x) => x.id === id);
     if (r) r.departed = [...new Set([...(r.departed ?? []), ...leaving])];
   });
-  const done = new Set<string>();
+  // Each unit at once: relation-departed for every unit leaving its view.
+  const departures = new Map<string, string[]>();
+  const add = (a: string, b: string) => {
+    if (!departures.get(a)?.includes(b)) departures.set(a, [...(departures.get(a) ?? []), b]);
+  };
   for (const unit of leaving)
     for (const remote of remotesOf.get(unit) ?? []) {
-      for (const [a, b] of [
-        [remote, unit],
-        [unit, remote],
-      ] as const) {
-        if (done.has(`${a}>${b}`)) continue;
-        done.add(`${a}>${b}`);
-        const ep = endpointOf(before, relation, a);
-        await runHook(modelDir, a, { path: `hooks/${ep}-relation-departed`, env: relationEnv(ep, id, b) });
-      }
+      add(remote, unit);
+      add(unit, remote);
     }
+  await Promise.all(
+    [...departures].map(async ([unit, gone]) => {
+      const ep = endpointOf(before, relation, unit);
+      for (const remote of gone)
+        await runHook(modelDir, unit, {
+          path: `hooks/${ep}-relation-departed`,
+          env: relationEnv(ep, id, remote),
+        });
+    }),
+  );
   await updateState(modelDir, (s) => {
     const r = s.relations.find((x) => x.id === id);
     if (r) r.departed = [...new Set([...(r.departed ?? []), ...broken])];
   });
-  for (const unit of broken) {
-    const ep = endpointOf(before, relation, unit);
-    await runHook(modelDir, unit, { path: `hooks/${ep}-relation-broken`, env: relationEnv(ep, id) });
-  }
+  await Promise.all(
+    broken.map((unit) => {
+      const ep = endpointOf(before, relation, unit);
+      return runHook(modelDir, unit, { path: `hooks/${ep}-relation-broken`, env: relationEnv(ep, id) });
+    }),
+  );
   await updateState(modelDir, (s) => {
     const r = s.relations.find((x) => x.id === id);
     if (r) for (const unit of leaving) delete r.data[unit];

@@ -48,13 +48,16 @@ export async function addUnits(
     application.leader ??= names[0];
     return names;
   });
-  for (const unit of added) {
-    await runHook(modelDir, unit, { path: 'hooks/install' });
-    if ((await loadState(modelDir)).applications[app]?.leader === unit)
-      await runHook(modelDir, unit, { path: 'hooks/leader-elected' });
-    await runHook(modelDir, unit, { path: 'hooks/config-changed' });
-    await runHook(modelDir, unit, { path: 'hooks/start' });
-  }
+  // Each new unit comes up at once, as on machines of their own.
+  const leader = (await loadState(modelDir)).applications[app]?.leader;
+  await Promise.all(
+    added.map(async (unit) => {
+      await runHook(modelDir, unit, { path: 'hooks/install' });
+      if (leader === unit) await runHook(modelDir, unit, { path: 'hooks/leader-elected' });
+      await runHook(modelDir, unit, { path: 'hooks/config-changed' });
+      await runHook(modelDir, unit, { path: 'hooks/start' });
+    }),
+  );
   const state = await loadState(modelDir);
   for (const r of state.relations.filter((x) => x.endpoints.some((e) => e.app === app))) {
     const other = r.endpoints.find((e) => e.app !== app)?.app;

@@ -1,4 +1,5 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCertificateAuthority, issueCertificate } from '@regop/auth';
@@ -14,6 +15,18 @@ import { SWIFT_BINARIES, type Swift, startSwift } from './support/swift.js';
 
 const CHECK_NRPE = '/usr/lib/nagios/plugins/check_nrpe';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** GET over HTTPS trusting `ca`, on a connection of its own (through haproxy in mode tcp a kept-alive
+ * connection stays with the server it was opened to): the status code. */
+const httpsStatus = (url: string, ca: string) =>
+  new Promise<number>((resolve, reject) => {
+    request(url, { ca, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on('error', reject)
+      .end();
+  });
 
 /** Retries `attempt` until it resolves true, for at most `ms`; false when it never did. */
 async function eventually(attempt: () => Promise<boolean>, ms = 45_000): Promise<boolean> {
@@ -116,7 +129,10 @@ describeWithPeers(
         headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${1024 * 1024 - 1}` },
       });
       expect(first.status).toBe(202);
-      expect((await unitLog(0)).includes('/v2/ha/chunked/blobs/uploads/')).toBe(true);
+      // Logs reach the file within 100 ms.
+      expect(await eventually(async () => (await unitLog(0)).includes('/v2/ha/chunked/blobs/uploads/'))).toBe(
+        true,
+      );
 
       expect((await m.run('docker-registry/0', 'stop')).status).toBe('completed');
       // The backup takes the rest of the upload as soon as haproxy sees the primary go.
@@ -141,7 +157,9 @@ describeWithPeers(
       const head = await ha(`/v2/ha/chunked/blobs/${sha256(blob)}`, { method: 'HEAD' });
       expect(head.status).toBe(200);
       expect(head.headers.get('content-length')).toBe(String(blob.length));
-      expect((await unitLog(1)).includes('/v2/ha/chunked/blobs/uploads/')).toBe(true);
+      expect(await eventually(async () => (await unitLog(1)).includes('/v2/ha/chunked/blobs/uploads/'))).toBe(
+        true,
+      );
       // Pulls and pushes go on through the backup.
       await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${proxy}/ha/after:v1`);
       await skopeo(
@@ -206,7 +224,23 @@ describeWithPeers(
           async () => (await m.run('registry-client/0', 'pull', 'image=tls/app:v1')).status === 'completed',
         ),
       ).toBe(true);
+      await skopeo(
+        'copy',
+        `--dest-cert-dir=${certs}`,
+        '--dest-creds=alice:first-pass',
+        `oci:${layout}:v1`,
+        `docker://${proxy}/tls/during-failover:v1`,
+      );
       expect((await m.run('docker-registry/0', 'start')).status).toBe('completed');
+      let probe = 0;
+      expect(
+        await eventually(async () => {
+          const path = `/v2/tls-probe/n${++probe}/tags/list`;
+          await httpsStatus(`https://${proxy}${path}`, ca);
+          await sleep(200);
+          return (await unitLog(0)).includes(path);
+        }),
+      ).toBe(true);
 
       // A new password reaches the client.
       await model('config', 'docker-registry', 'auth-basic-password=second-pass');

@@ -5,7 +5,7 @@
  * the unit's own address and reloaded (SIGUSR2) when the services change. A config haproxy refuses blocks the
  * unit and leaves the running one in place.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Charm, dispatch, Machine } from '@regop/ops';
@@ -15,6 +15,7 @@ import { z } from 'zod';
 
 const CONFIG = '/etc/haproxy/haproxy.cfg';
 const SERVICE = 'haproxy';
+const STATS_SOCKET = '/run/haproxy/admin.sock';
 
 const servicesSchema = z.array(
   z.object({
@@ -66,6 +67,8 @@ function render(services: Service[], bind: (host: string) => string, path: (p: s
   const lines = [
     'global',
     '    maxconn 4096',
+    // For an operator (and a test) to see which servers haproxy has up: `show stat` on this socket.
+    `    stats socket ${path(STATS_SOCKET)} mode 600 level admin`,
     '',
     'defaults',
     '    timeout connect 5s',
@@ -131,6 +134,7 @@ const haproxyCharm =
       await backend.statusSet('blocked', `haproxy refused the configuration: ${reason}`);
       return;
     }
+    await mkdir(machine.path('/run/haproxy'), { recursive: true });
     const changed = await machine.write(CONFIG, text);
     const installed = await machine.services.install({
       name: SERVICE,

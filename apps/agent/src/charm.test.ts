@@ -1,21 +1,11 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Harness, Machine, ProcessServices } from '@regop/ops';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dockerRegistryCharm } from './charm.js';
-
-const CHARM_DIR = join(import.meta.dirname, '../../../charm');
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+import { CHARM_DIR, freePort } from './test-support.js';
 
 // The charm's hooks against the in-memory hook tools: everything else (files, the registry process) is real.
 describe('docker-registry charm hooks', () => {

@@ -1,6 +1,5 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate } from '@regop/auth';
@@ -9,15 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dockerRegistryCharm } from './charm.js';
 import { servicesYaml } from './relations/website.js';
+import { CHARM_DIR, freePort } from './test-support.js';
 
-const CHARM_DIR = join(import.meta.dirname, '../../../charm');
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 /** The certificate the server presents, and the HTTP status, verifying against `ca`. */
 const httpsGet = (url: string, ca: string) =>
   new Promise<{ status: number; serial: string }>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { type AccessController, HtpasswdAccessController, TokenAccessController } from '@regop/auth';
 import { ConfigError, type RegistryConfig } from '@regop/registry';
 
@@ -12,6 +13,14 @@ export async function accessControllerFor(
   if (auth.htpasswd && auth.token) throw new ConfigError('auth: configure htpasswd or token, not both');
   if (auth.htpasswd) {
     const controller = new HtpasswdAccessController({ ...auth.htpasswd, onRefused: warn });
+    // Debian's stock config.yml names the directory /etc/docker/registry. distribution starts with it and
+    // lets nobody in; so does this registry, saying why (and it reads the file once the path names one).
+    if ((await stat(auth.htpasswd.path).catch(() => undefined))?.isDirectory()) {
+      warn(
+        `auth.htpasswd.path: ${auth.htpasswd.path} is a directory, not an htpasswd file: every login is refused`,
+      );
+      return controller;
+    }
     await controller.load().catch((err: Error) => {
       throw new ConfigError(`auth.htpasswd.path: cannot read ${auth.htpasswd?.path}: ${err.message}`);
     });

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   type CollectResult,
   ConfigError,
@@ -7,6 +6,7 @@ import {
   loadConfig,
   parseDuration,
 } from '@regop/registry';
+import { parseCommandLine, UsageError } from './cli.js';
 import { createDriver } from './drivers.js';
 
 export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--quiet]
@@ -22,21 +22,18 @@ registries serve pushes from the same storage.
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 export async function garbageCollect(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args,
-    allowPositionals: true,
     options: {
       'dry-run': { type: 'boolean', short: 'd' },
       'delete-untagged': { type: 'boolean', short: 'm' },
       grace: { type: 'string', short: 'g', default: '1h' },
       quiet: { type: 'boolean', short: 'q' },
     },
+    usage: GC_USAGE,
   });
   const configPath = positionals[0] ?? process.env.REGISTRY_CONFIGURATION_PATH;
-  if (!configPath) {
-    process.stderr.write(`${GC_USAGE}\n`);
-    return 2;
-  }
+  if (!configPath) throw new UsageError('garbage-collect needs a CONFIG', GC_USAGE);
   const graceMs = parseDuration(values.grace as string);
   if (graceMs === undefined)
     throw new ConfigError(`--grace: not a duration (like 30m, 1h, 0s): ${values.grace}`);
@@ -89,5 +86,11 @@ export async function garbageCollect(args: string[]): Promise<number> {
       `${result.blobsDeleted.length} blobs (${mib(result.bytesFreed)}) and ${result.manifestsDeleted.length} manifests ` +
       `${dryRun ? 'eligible for deletion' : `deleted, ${result.layerLinksRemoved} repository links removed`}`,
   );
+  const young = result.keptForGrace;
+  if (young.blobs > 0)
+    out(
+      `${young.blobs} unreferenced blobs (${mib(young.bytes)}) kept: written or linked within the grace period ` +
+        `(--grace ${values.grace}); run again later, or with a shorter --grace (--grace 0s while nothing is pushing)`,
+    );
   return 0;
 }

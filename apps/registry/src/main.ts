@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig, parseConfigText } from '@regop/registry';
+import { HelpRequested, parseCommandLine, UsageError, VERSION } from './cli.js';
 import { DEFAULT_CONFIG } from './default-config.js';
 import { GC_USAGE, garbageCollect } from './garbage-collect.js';
 import { serve } from './server.js';
@@ -15,7 +16,8 @@ Commands:
                    delete unreferenced blobs; safe while registries serve (see below)
   token-server CONFIG | init DIR
                    serve Docker tokens for registries using auth.token (see below)
-  help             show this text
+  help             show this text (and COMMAND --help for one command)
+  version          the version (also --version)
 
 ${GC_USAGE}
 
@@ -44,7 +46,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'serve': {
-      const path = args[0] ?? process.env.REGISTRY_CONFIGURATION_PATH;
+      const { positionals } = parseCommandLine({ args, options: {}, usage: SERVE_USAGE });
+      if (positionals.length > 1) throw new UsageError('serve takes one CONFIG', SERVE_USAGE);
+      const path = positionals[0] ?? process.env.REGISTRY_CONFIGURATION_PATH;
       const config = path
         ? await loadConfig(path)
         : parseConfigText(DEFAULT_CONFIG, process.env, 'built-in configuration');
@@ -56,6 +60,11 @@ async function main(argv: string[]): Promise<number> {
       return garbageCollect(args);
     case 'token-server':
       return tokenServer(args);
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(`registry ${VERSION}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -63,18 +72,34 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
     default:
-      process.stderr.write(`registry: unknown command ${JSON.stringify(command)}\n${USAGE}`);
-      return 2;
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`, USAGE);
   }
 }
+
+const SERVE_USAGE = `Usage: registry serve [CONFIG]
+
+Serves the registry API. CONFIG is distribution's config.yml; without it, $REGISTRY_CONFIGURATION_PATH, else
+a built-in config (filesystem storage in ./data, 127.0.0.1:5000). REGISTRY_* variables override its keys.`;
 
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    const message = err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? String(err));
+    if (err instanceof HelpRequested) {
+      process.stdout.write(`${err.usage}\n`);
+      process.exit(0);
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`registry: ${err.message} (see --help)\n`);
+      process.exit(2);
+    }
+    // One clear line: the stack only helps the developers, who can ask for it.
+    const e = err as NodeJS.ErrnoException;
+    const message =
+      err instanceof ConfigError ? err.message : `${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ''}`;
     process.stderr.write(`registry: ${message}\n`);
+    if (!(err instanceof ConfigError) && process.env.REGISTRY_DEBUG) process.stderr.write(`${e?.stack}\n`);
     process.exit(1);
   },
 );

@@ -1,4 +1,7 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { SecureVersion } from 'node:tls';
 import {
@@ -11,7 +14,7 @@ import {
   startUploadPurging,
 } from '@regop/registry';
 import type { StorageDriver } from '@regop/storage';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { pino } from 'pino';
 import { accessControllerFor } from './auth.js';
 import { createDriver } from './drivers.js';
@@ -73,21 +76,71 @@ function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
     }
   };
   const clientCas = tls.clientcas?.map((p, i) => read(p, `http.tls.clientcas[${i}]`));
+  const cert = read(tls.certificate, 'http.tls.certificate');
+  const key = read(tls.key, 'http.tls.key');
+  // Checked here so a bad pair is named, not an OpenSSL trace at listen time.
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new ConfigError(`http.tls.certificate: ${tls.certificate} is not a PEM certificate`);
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new ConfigError(`http.tls.key: ${tls.key} is not a PEM private key`);
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw new ConfigError(`http.tls.key: ${tls.key} does not match the certificate in http.tls.certificate`);
   return {
-    cert: read(tls.certificate, 'http.tls.certificate'),
-    key: read(tls.key, 'http.tls.key'),
+    cert,
+    key,
     minVersion: TLS_VERSIONS[tls.minimumtls ?? 'tls1.2'],
     ...(clientCas?.length ? { ca: clientCas, requestCert: true, rejectUnauthorized: true } : {}),
   };
+}
+
+/** The filesystem root must take writes: found at start, naming the key, not at the first push as a 500. */
+async function checkWritableRoot(root: string): Promise<void> {
+  const probe = join(root, `.regop-write-check-${process.pid}`);
+  try {
+    await mkdir(root, { recursive: true });
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(`storage.filesystem.rootdirectory: cannot write to ${root} (${e.code ?? e.message})`);
+  }
+}
+
+/** Listens, naming the config key when the address cannot be had (in use, not ours, not permitted). */
+async function listenOn(app: FastifyInstance, addr: string, key: string): Promise<void> {
+  const { host, port } = parseListenAddress(addr, key);
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why: Record<string, string> = {
+      EADDRINUSE: 'is already in use',
+      EADDRNOTAVAIL: 'is not an address of this machine',
+      EACCES: 'is not permitted to this user',
+    };
+    if (e.code && why[e.code]) throw new ConfigError(`${key}: ${addr} ${why[e.code]} (${e.code})`);
+    throw err;
+  }
 }
 
 /** Starts the registry (and its debug server) as `registry serve` does. */
 export async function serve(config: RegistryConfig, options: ServeOptions = {}): Promise<RunningRegistry> {
   checkSupported(config);
   const storage = config.storage;
+  const readOnlyStore = storage.maintenance?.readonly?.enabled === true;
+  if (!options.driver && storage.filesystem && !readOnlyStore)
+    await checkWritableRoot(storage.filesystem.rootdirectory ?? '/var/lib/registry');
   const driver = options.driver ?? (await createDriver(storage));
   const registry = new Registry(driver);
-  const readOnly = storage.maintenance?.readonly?.enabled === true;
+  const readOnly = readOnlyStore;
   const level = LOG_LEVELS[config.log?.level ?? config.loglevel ?? 'info'];
   const accessLog = config.log?.accesslog?.disabled !== true;
   const https = httpsOptions(config);
@@ -105,8 +158,15 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     }, 100).unref();
   const logDestination = options.logStream ?? bufferedLog;
   const app = Fastify({
-    logger: { level, base: { pid: process.pid, ...(config.log?.fields ?? {}) }, stream: logDestination },
-    disableRequestLogging: true,
+    logger: {
+      level,
+      base: { pid: process.pid, ...(config.log?.fields ?? {}) },
+      stream: logDestination,
+      // Level names ("info"), as distribution writes them, not pino's numbers.
+      formatters: { level: (label: string) => ({ level: label }) },
+    },
+    // The access log below replaces fastify's own request lines.
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     // Repository names and upload URLs are long; the wildcard parameter must hold them.
     routerOptions: { maxParamLength: 8192 },
@@ -177,8 +237,9 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     ...(accessController && { accessController }),
   });
 
-  const { host, port } = parseListenAddress(config.http?.addr ?? ':5000', 'http.addr');
-  await app.listen({ host, port });
+  const addr = config.http?.addr ?? ':5000';
+  const { host, port } = parseListenAddress(addr, 'http.addr');
+  await listenOn(app, addr, 'http.addr');
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -195,8 +256,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
         reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
       );
     }
-    const d = parseListenAddress(debugAddr, 'http.debug.addr');
-    await debug.listen({ host: d.host, port: d.port });
+    await listenOn(debug, debugAddr, 'http.debug.addr');
   }
 
   const purging = storage.maintenance?.uploadpurging;

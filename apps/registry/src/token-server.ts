@@ -1,6 +1,6 @@
+import { parseCommandLine, UsageError } from './cli.js';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   Acl,
   createCertificateAuthority,
@@ -84,20 +84,17 @@ async function serveTokens(configPath: string): Promise<number> {
 }
 
 async function init(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args,
-    allowPositionals: true,
     options: {
       issuer: { type: 'string', default: 'regop-token-issuer' },
       service: { type: 'string', default: 'registry' },
       addr: { type: 'string', default: '127.0.0.1:5001' },
     },
+    usage: TOKEN_USAGE,
   });
   const dir = positionals[0];
-  if (!dir) {
-    process.stderr.write(`${TOKEN_USAGE}\n`);
-    return 2;
-  }
+  if (!dir) throw new UsageError('token-server init needs a DIR', TOKEN_USAGE);
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   const ca = createCertificateAuthority({ commonName: `${values.issuer} root`, days: 3650 });
@@ -134,7 +131,8 @@ async function init(args: string[]): Promise<number> {
   );
   process.stdout.write(
     `wrote ${root}/{root.crt,signing.crt,signing.key,acl.yml,token-server.yml}; add users with\n` +
-      `  htpasswd -B ${join(root, 'htpasswd')} USER\nand configure registries with\n` +
+      `  htpasswd -B -c ${join(root, 'htpasswd')} admin   (-c only for the first; acl.yml lets admin push)\n` +
+      'and configure registries with\n' +
       stringify({
         auth: {
           token: {
@@ -151,9 +149,7 @@ async function init(args: string[]): Promise<number> {
 
 export function tokenServer(args: string[]): Promise<number> {
   if (args[0] === 'init') return init(args.slice(1));
-  if (!args[0]) {
-    process.stderr.write(`${TOKEN_USAGE}\n`);
-    return Promise.resolve(2);
-  }
-  return serveTokens(args[0]);
+  const { positionals } = parseCommandLine({ args, options: {}, usage: TOKEN_USAGE });
+  if (!positionals[0]) throw new UsageError('token-server needs a CONFIG or init DIR', TOKEN_USAGE);
+  return serveTokens(positionals[0]);
 }

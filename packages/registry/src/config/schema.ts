@@ -169,7 +169,11 @@ export const IGNORED_SECTIONS = [
 ] as const;
 
 export const configSchema = z.strictObject({
-  version: z.union([z.literal('0.1'), z.literal(0.1)]).transform(() => '0.1' as const),
+  version: z
+    .union([z.literal('0.1'), z.literal(0.1)], {
+      error: 'must be 0.1 (the config format version distribution reads; add `version: 0.1`)',
+    })
+    .transform(() => '0.1' as const),
   log: log.optional(),
   loglevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
   storage,

@@ -57,6 +57,8 @@ export interface CollectResult {
   bytesFreed: number;
   /** Blobs taken back out of quarantine because a concurrent push needed them. */
   blobsRestored: number;
+  /** Unreferenced blobs kept only because they were written or linked within the grace period. */
+  keptForGrace: { blobs: number; bytes: number };
   layerLinksRemoved: number;
 }
 
@@ -156,9 +158,9 @@ export class GarbageCollector {
         .filter(fresh)
         .map((l) => `${l.digest}`),
     );
-    const candidates = [...blobs.values()].filter(
-      (b) => !marked.has(`${b.digest}`) && !fresh(b) && !recentlyLinked.has(`${b.digest}`),
-    );
+    const unmarked = [...blobs.values()].filter((b) => !marked.has(`${b.digest}`));
+    const candidates = unmarked.filter((b) => !fresh(b) && !recentlyLinked.has(`${b.digest}`));
+    const young = unmarked.filter((b) => fresh(b) || recentlyLinked.has(`${b.digest}`));
 
     const result: CollectResult = {
       dryRun,
@@ -169,6 +171,7 @@ export class GarbageCollector {
       blobsDeleted: candidates.map((c) => ({ digest: `${c.digest}`, size: c.size })),
       bytesFreed: candidates.reduce((n, c) => n + c.size, 0),
       blobsRestored: 0,
+      keptForGrace: { blobs: young.length, bytes: young.reduce((n, b) => n + b.size, 0) },
       layerLinksRemoved: 0,
     };
     if (dryRun) {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -43,7 +43,10 @@ describe('registry serve', () => {
       .filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(2);
     for (const line of lines)
-      expect(JSON.parse(line)).toMatchObject({ level: expect.any(Number), unit: 'registry/0' });
+      expect(JSON.parse(line)).toMatchObject({
+        level: expect.stringMatching(/^(info|warn)$/),
+        unit: 'registry/0',
+      });
     expect(lines.some((l) => JSON.parse(l).http?.route === 'tags')).toBe(true);
   });
 
@@ -81,6 +84,105 @@ describe('registry serve', () => {
       },
     });
     expect(unsupported.stderr).toMatch(/auth\.htpasswd\.path: cannot read \/x/);
+  });
+
+  it('writes each log line as it happens, not when a buffer fills', async () => {
+    const registry = await startOurRegistry({ root: join(dir, 'data-logs'), dir: join(dir, 'logs') });
+    await fetch(`${registry.url}/v2/fresh-line/tags/list`);
+    const seen = Date.now();
+    while (!registry.output().includes('/v2/fresh-line/tags/list') && Date.now() - seen < 5000)
+      await new Promise((r) => setTimeout(r, 20));
+    // Well within a second (the flush runs every 100 ms); the bound only guards against a stuck buffer.
+    expect(registry.output()).toContain('"uri":"/v2/fresh-line/tags/list"');
+    expect(Date.now() - seen).toBeLessThan(1000);
+    await registry.stop();
+  });
+
+  it('says each error in one line without a stack: usage (exit 2), address in use, key not matching, unwritable root', async () => {
+    const run = (...args: string[]) => execa(process.execPath, [REGISTRY_MAIN, ...args], { reject: false });
+    const bogus = await run('garbage-collect', '--bogus');
+    expect([bogus.exitCode, bogus.stderr]).toEqual([2, "registry: Unknown option '--bogus' (see --help)"]);
+    const help = await run('serve', '--help');
+    expect([help.exitCode, help.stdout.split('\n')[0]]).toEqual([0, 'Usage: registry serve [CONFIG]']);
+    for (const command of [['--version'], ['version']])
+      expect((await run(...command)).stdout).toMatch(/^registry \d+\.\d+\.\d+$/);
+    expect((await run('token-server', 'init', '--help')).exitCode).toBe(0);
+
+    const port = await freePort();
+    const config = (body: string) => {
+      const file = join(dir, `${Math.random().toString(36).slice(2)}.yml`);
+      return writeFile(file, body).then(() => file);
+    };
+    const noVersion = await run('serve', await config('storage:\n  inmemory: {}\n'));
+    expect(noVersion.stderr).toContain('version: must be 0.1');
+
+    const registry = await startOurRegistry({ root: join(dir, 'data-busy'), dir: join(dir, 'busy') });
+    const busyAddr = new URL(registry.url).host;
+    const busy = await run(
+      'serve',
+      await config(`version: 0.1\nstorage:\n  inmemory: {}\nhttp:\n  addr: ${busyAddr}\n`),
+    );
+    expect([busy.exitCode, busy.stderr]).toEqual([
+      1,
+      `registry: http.addr: ${busyAddr} is already in use (EADDRINUSE)`,
+    ]);
+    await registry.stop();
+
+    const { createCertificateAuthority, issueCertificate } = await import('@regop/auth');
+    const ca = createCertificateAuthority({ commonName: 'CA' });
+    const [one, two] = [
+      issueCertificate(ca, { commonName: 'one' }),
+      issueCertificate(ca, { commonName: 'two' }),
+    ];
+    await writeFile(join(dir, 'one.crt'), one.certPem);
+    await writeFile(join(dir, 'two.key'), two.keyPem);
+    const mismatch = await run(
+      'serve',
+      await config(
+        `version: 0.1\nstorage:\n  inmemory: {}\nhttp:\n  addr: 127.0.0.1:${port}\n  tls:\n    certificate: ${join(dir, 'one.crt')}\n    key: ${join(dir, 'two.key')}\n`,
+      ),
+    );
+    expect(mismatch.stderr).toBe(
+      `registry: http.tls.key: ${join(dir, 'two.key')} does not match the certificate in http.tls.certificate`,
+    );
+
+    // A root that cannot take writes is found at start (a file stands where a directory must be).
+    await writeFile(join(dir, 'a-file'), '');
+    const unwritable = await run(
+      'serve',
+      await config(
+        `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'a-file/data')}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+      ),
+    );
+    expect([unwritable.exitCode, unwritable.stderr]).toEqual([
+      1,
+      `registry: storage.filesystem.rootdirectory: cannot write to ${join(dir, 'a-file/data')} (ENOTDIR)`,
+    ]);
+  });
+
+  it("starts with Debian's stock config.yml, whose htpasswd path is a directory, refusing every login", async () => {
+    const stock = await readFile('/etc/docker/registry/config.yml', 'utf8').catch(
+      () =>
+        'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /x\nhttp:\n  addr: :5000\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: /etc/docker/registry\n',
+    );
+    await mkdir(join(dir, 'etc-docker-registry'), { recursive: true });
+    const port = await freePort();
+    const config = join(dir, 'stock.yml');
+    await writeFile(
+      config,
+      stock
+        .replace(/rootdirectory: .*/, `rootdirectory: ${join(dir, 'stock-data')}`)
+        .replace(/addr: .*/, `addr: 127.0.0.1:${port}`)
+        .replace(/path: \/etc\/docker\/registry\b/, `path: ${join(dir, 'etc-docker-registry')}`),
+    );
+    const registry = await startServer(process.execPath, [REGISTRY_MAIN, 'serve', config], {
+      url: `http://127.0.0.1:${port}`,
+    });
+    expect((await fetch(`${registry.url}/v2/`)).status).toBe(401);
+    const auth = `Basic ${Buffer.from('docker:anything').toString('base64')}`;
+    expect((await fetch(`${registry.url}/v2/`, { headers: { authorization: auth } })).status).toBe(401);
+    await registry.stop();
+    expect(registry.output()).toContain('is a directory, not an htpasswd file: every login is refused');
   });
 
   it('serves from memory with REGISTRY_STORAGE=inmemory, writing nothing to disk', async () => {

@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Harness, Machine, ProcessServices } from '@regop/ops';
@@ -110,7 +111,8 @@ describe('docker-registry charm hooks', () => {
     await harness.config({ 'log-level': 'loud', 'storage-cache': 'redis' });
     expect(harness.backend.status).toEqual({
       current: 'blocked',
-      message: 'Invalid charm config: log-level, storage-cache',
+      message:
+        'Invalid charm config: log-level must be one of error, warn, info, debug; storage-cache must be one of inmemory, disabled',
     });
     expect(await pidOf()).toBe(pid);
     await harness.config({
@@ -118,7 +120,9 @@ describe('docker-registry charm hooks', () => {
       'storage-cache': 'inmemory',
       'cache-remoteurl': 'https://upstream',
     });
-    expect(harness.backend.status.message).toBe('Invalid charm config: cache-remoteurl');
+    expect(harness.backend.status.message).toBe(
+      'Invalid charm config: cache-remoteurl pull-through caching is not supported by this registry yet',
+    );
     await harness.config({ 'cache-remoteurl': '' });
     expect(harness.backend.status.current).toBe('active');
   });
@@ -129,6 +133,20 @@ describe('docker-registry charm hooks', () => {
     expect(harness.backend.ports).toEqual(new Set([next]));
     expect(harness.backend.status.message).toBe(`Ready at 127.0.0.1:${next} (http).`);
     port = next;
+  });
+
+  it('never reports Ready for another server on its port: blocked, saying the port is taken', async () => {
+    const foreign = createServer((_req, res) => res.end('hello')).listen(0, '127.0.0.1');
+    await new Promise((r) => foreign.once('listening', r));
+    const taken = (foreign.address() as { port: number }).port;
+    await harness.config({ 'registry-port': taken });
+    expect(harness.backend.status).toEqual({
+      current: 'blocked',
+      message: `registry service failed to start: the process exited: http.addr: 127.0.0.1:${taken} is already in use (EADDRINUSE)`,
+    });
+    await new Promise((r) => foreign.close(r));
+    await harness.config({ 'registry-port': port });
+    expect(harness.backend.status.message).toBe(`Ready at 127.0.0.1:${port} (http).`);
   });
 
   it('stop and start actions; unknown services and actions fail cleanly', async () => {

@@ -105,6 +105,15 @@ export interface OptionProblem {
   reason: string;
 }
 
+/** zod's generic messages said as an operator reads them in one status line (never naming the value). */
+function plainly(message: string): string {
+  const oneOf = /^Invalid option: expected one of (.*)$/.exec(message);
+  if (oneOf) return `must be one of ${(oneOf[1] as string).replaceAll('"', '').split('|').join(', ')}`;
+  const type = /^Invalid input: expected (\w+)/.exec(message);
+  if (type) return `must be a ${type[1]}`;
+  return message;
+}
+
 export function parseCharmConfig(raw: Record<string, unknown>): {
   config?: CharmConfig;
   problems: OptionProblem[];
@@ -112,6 +121,6 @@ export function parseCharmConfig(raw: Record<string, unknown>): {
   const result = charmConfigSchema.safeParse(raw);
   if (result.success) return { config: result.data, problems: [] };
   return {
-    problems: result.error.issues.map((i) => ({ option: String(i.path[0]), reason: i.message })),
+    problems: result.error.issues.map((i) => ({ option: String(i.path[0]), reason: plainly(i.message) })),
   };
 }

@@ -1,35 +1,63 @@
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** One GET of the registry's `/`: its status, or the error. TLS is not verified: this is the unit asking itself. */
-function probe(url: string): Promise<number> {
-  if (url.startsWith('http:')) return fetch(url).then((r) => r.status);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/**
+ * One GET of `/v2/`: whether this is a registry answering (200, or 401 when auth is on, with the API version
+ * header), so another server that took the port is never taken for it. TLS is not verified: this is the
+ * unit asking itself.
+ */
+async function isRegistry(base: string): Promise<boolean> {
+  const url = `${base}/v2/`;
+  const answer = url.startsWith('http:')
+    ? await fetch(url).then((r) => ({
+        status: r.status,
+        version: r.headers.get('docker-distribution-api-version'),
+      }))
+    : await new Promise<{ status: number; version: string | null }>((resolve, reject) => {
+        const req = request(url, { rejectUnauthorized: false }, (res) => {
+          res.resume();
+          const version = res.headers['docker-distribution-api-version'];
+          resolve({ status: res.statusCode ?? 0, version: typeof version === 'string' ? version : null });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+  return (answer.status === 200 || answer.status === 401) && answer.version === 'registry/2.0';
 }
 
-/** Waits until the registry answers; resolves undefined then, or with why it did not. */
+/**
+ * Waits until the registry at `base` answers while its service's own process runs; resolves undefined then,
+ * or with why it did not (the process's last words when it exited, e.g. the address was in use).
+ */
 export async function waitForRegistry(
-  url: string,
-  alive: () => Promise<boolean>,
+  base: string,
+  service: { alive: () => Promise<boolean>; lastWords: () => Promise<string> },
   timeoutMs = 30_000,
 ): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    try {
-      if ((await probe(url)) === 200) return undefined;
-    } catch (err) {
-      last = (err as { code?: string }).code ?? (err as Error).message;
+    const answered = await isRegistry(base).then(
+      (ok) => {
+        if (!ok) last = 'another server answers there';
+        return ok;
+      },
+      (err: Error & { cause?: { code?: string } }) => {
+        last = err.cause?.code ?? (err as { code?: string }).code ?? err.message;
+        return false;
+      },
+    );
+    const alive = await service.alive();
+    if (answered && alive) return undefined;
+    if (!alive) {
+      const words = (await service.lastWords())
+        .trim()
+        .split('\n')
+        .at(-1)
+        ?.replace(/^registry: /, '');
+      return words ? `the process exited: ${words}` : 'the process exited (see its log)';
     }
-    if (!(await alive())) return 'the process exited (see its log)';
     await sleep(200);
   }
-  return `no answer at ${url} (${last})`;
+  return `no answer from a registry at ${base}/v2/ (${last})`;
 }

@@ -51,8 +51,9 @@ export async function loadConfig(
   return problems.length ? { problems } : { config: parsed.config, ...(files && { tls: files }), problems };
 }
 
+/** Juju shows one line: each option with its reason, never its value (it may be a secret). */
 const blocked = (problems: OptionProblem[]) =>
-  `Invalid charm config: ${[...new Set(problems.map((p) => p.option))].join(', ')}`;
+  `Invalid charm config: ${problems.map((p) => `${p.option} ${p.reason}`).join('; ')}`;
 
 /** http-host's host and port, else the proxy's address, else the unit's, with the registry port. */
 export function netLocation(config: CharmConfig, proxies: string[], address: string): string {
@@ -170,9 +171,10 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
       await backend.statusSet('maintenance', 'Configuring the registry.');
       await machine.services.restart(name);
     }
-    failure = await waitForRegistry(`${tlsOn ? 'https' : 'http'}://${address}:${port}/`, () =>
-      machine.services.running(name),
-    );
+    failure = await waitForRegistry(`${tlsOn ? 'https' : 'http'}://${address}:${port}`, {
+      alive: () => machine.services.running(name),
+      lastWords: () => machine.services.lastWords(name),
+    });
   }
 
   // What the relations are told (each its own relation: told at once).

@@ -26,6 +26,8 @@ export interface ServiceManager {
   running(name: string): Promise<boolean>;
   /** Stops and deletes the definition. */
   remove(name: string): Promise<void>;
+  /** The last lines the service wrote (why it stopped). */
+  lastWords(name: string, lines?: number): Promise<string>;
 }
 
 const unitName = (name: string) => `regop-${name}.service`;
@@ -77,6 +79,12 @@ export class SystemdServices implements ServiceManager {
     return (
       (await execa('systemctl', ['is-active', '--quiet', unitName(name)], { reject: false })).exitCode === 0
     );
+  }
+  async lastWords(name: string, lines = 3) {
+    const journal = await execa('journalctl', ['-u', unitName(name), '-n', String(lines), '-o', 'cat'], {
+      reject: false,
+    });
+    return journal.stdout;
   }
   async remove(name: string) {
     await execa('systemctl', ['disable', '--now', unitName(name)], { reject: false });
@@ -180,8 +188,7 @@ export class ProcessServices implements ServiceManager {
     await rm(this.paths(name).def, { force: true });
   }
 
-  /** The last lines the service wrote (why it failed to start). */
-  async tail(name: string, lines = 3): Promise<string> {
+  async lastWords(name: string, lines = 3): Promise<string> {
     const text = await readFile(this.paths(name).log, 'utf8').catch(() => '');
     return text.trim().split('\n').slice(-lines).join('\n');
   }

@@ -2,9 +2,17 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
+import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { insecure, makeOciImage, ociManifestDigest, refusedCopy, skopeo } from './support/images.js';
-import { newModel } from './support/model.js';
+import {
+  insecure,
+  makeMultiArchLayout,
+  makeOciImage,
+  ociManifestDigest,
+  refusedCopy,
+  skopeo,
+} from './support/images.js';
+import { MODEL_CLI, newModel } from './support/model.js';
 import { describeWithPeers } from './support/peers.js';
 import { type Server, stopAll } from './support/process.js';
 import { startOurRegistry } from './support/registries.js';
@@ -147,6 +155,34 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
     expect(fromLayout.status, fromLayout.message).toBe('completed');
     expect(fromLayout.results.digest).toBe(await ociManifestDigest(layout, 'v1'));
     expect(fromLayout.log?.some((l) => l.startsWith('Copying blob'))).toBe(true);
+
+    // A multi-arch index is pushed whole, every platform, unless `platform` narrows it.
+    const multi = await makeMultiArchLayout(m.dir, 'v3', ['amd64', 'arm64']);
+    const pushedIndex = await m.run(UNIT, 'push', `image=oci:${multi.layout}:v3`, 'tag=multi/app:v3');
+    expect(pushedIndex.status, pushedIndex.message).toBe('completed');
+    for (const child of Object.values(multi.children))
+      expect(
+        (await fetch(`http://${base()}/v2/multi/app/manifests/${child}`, { method: 'HEAD' })).status,
+      ).toBe(200);
+    const raw = await skopeo('inspect', '--raw', '--tls-verify=false', `docker://${base()}/multi/app:v3`);
+    expect(JSON.parse(raw.stdout).manifests).toHaveLength(2);
+    const narrowed = await m.run(
+      UNIT,
+      'push',
+      `image=oci:${multi.layout}:v3`,
+      'tag=multi/arm:v3',
+      'platform=linux/arm64',
+    );
+    expect(narrowed.status, narrowed.message).toBe('completed');
+    expect(narrowed.results.digest).toBe(multi.children.arm64);
+
+    // Paths in action parameters are the caller's: relative to where `model run` is typed.
+    const relative = await execa(
+      process.execPath,
+      [MODEL_CLI, 'run', UNIT, 'push', 'image=oci:multiarch:amd64', 'tag=relative/app:v1'],
+      { cwd: m.dir, env: { MODEL_DIR: m.dir }, reject: false },
+    );
+    expect(relative.exitCode, relative.stdout + relative.stderr).toBe(0);
 
     const archive = join(m.dir, 'app.tar');
     await skopeo('copy', `oci:${layout}:v1`, `docker-archive:${archive}:archived/app:v1`);

@@ -84,3 +84,50 @@ export const refusedCopy = (...args: string[]): Promise<Error | undefined> =>
     () => undefined,
     (err: Error) => err,
   );
+
+/**
+ * An OCI layout whose `tag` names an image index of one image per architecture (linux), each a layer of its
+ * own: what `docker buildx` pushes for a multi-arch image. Returns the layout and the children's digests.
+ */
+export async function makeMultiArchLayout(
+  dir: string,
+  tag: string,
+  architectures: string[],
+): Promise<{ layout: string; children: Record<string, string> }> {
+  const layout = join(dir, 'multiarch');
+  await execa('umoci', ['init', '--layout', layout]);
+  const children: Record<string, string> = {};
+  const descriptors = [];
+  for (const arch of architectures) {
+    await execa('umoci', ['new', '--image', `${layout}:${arch}`]);
+    await addLayer(layout, arch, arch, 16 * 1024);
+    await execa('umoci', ['config', '--image', `${layout}:${arch}`, '--architecture', arch, '--os', 'linux']);
+    const digest = await ociManifestDigest(layout, arch);
+    const size = (await readFile(join(layout, 'blobs/sha256', digest.slice(7)))).length;
+    children[arch] = digest;
+    descriptors.push({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest,
+      size,
+      platform: { architecture: arch, os: 'linux' },
+    });
+  }
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: descriptors,
+    }),
+  );
+  const digest = createHash('sha256').update(index).digest('hex');
+  await writeFile(join(layout, 'blobs/sha256', digest), index);
+  const top = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: unknown[] };
+  top.manifests.push({
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    digest: `sha256:${digest}`,
+    size: index.length,
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  });
+  await writeFile(join(layout, 'index.json'), JSON.stringify(top));
+  return { layout, children };
+}

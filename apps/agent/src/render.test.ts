@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultTag, parseSource } from './actions/push.js';
+import { formatImages, type ImageRow, parseImageOptions } from './actions/images.js';
+import { defaultTag, parseSource, platformCopyArgs } from './actions/push.js';
 import { type CharmConfig, charmConfigSchema } from './options.js';
 import { renderRegistryConfig, storageKind } from './render.js';
 
@@ -118,5 +119,34 @@ describe('push action references', () => {
     expect(
       defaultTag(defaults({ 'http-host': 'https://registry.example.com:8443/' }), '10.0.0.5', source),
     ).toBe('registry.example.com:8443/pause-amd64:3.1');
+  });
+});
+
+describe('push platforms and the images table', () => {
+  it('copies every platform of an index unless one is named', () => {
+    expect(platformCopyArgs('')).toEqual(['--multi-arch=all']);
+    expect(platformCopyArgs('linux/arm/v7')).toEqual([
+      '--multi-arch=system',
+      '--override-os=linux',
+      '--override-arch=arm',
+      '--override-variant=v7',
+    ]);
+    expect(() => platformCopyArgs('arm64')).toThrow(/expected OS\/ARCH/);
+  });
+
+  it('shows the config digest as IMAGE ID, as docker does, and --quiet once per image', () => {
+    const row = (tag: string): ImageRow => ({
+      repository: 'me/app',
+      tag,
+      digest: 'sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+      id: 'sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc',
+      created: '2026-01-01T00:00:00Z',
+      size: 2_500_000,
+    });
+    const rows = [row('v1'), row('latest')];
+    const table = formatImages(rows, parseImageOptions(''));
+    expect(table.split('\n')[1]).toMatch(/^me\/app\s+v1\s+cccccccccccc\s+2026-01-01T00:00:00Z\s+2.50MB$/);
+    expect(formatImages(rows, parseImageOptions('--quiet'))).toBe('cccccccccccc');
+    expect(formatImages(rows, parseImageOptions('-q --no-trunc'))).toBe(rows[0]?.id);
   });
 });

@@ -16,7 +16,10 @@ interface ManifestJson {
 export interface ImageRow {
   repository: string;
   tag: string;
+  /** The manifest's digest. */
   digest: string;
+  /** The IMAGE ID docker shows: the config's digest (an index's own digest, having no config). */
+  id: string;
   created: string;
   size: number;
 }
@@ -43,12 +46,12 @@ export function parseImageOptions(options: string) {
   };
 }
 
-/** Size and creation time of a manifest: its config and layers, or its children's for an index. */
+/** Size, creation time and image ID of a manifest: from its config and layers, or its children for an index. */
 async function describe(
   registry: Registry,
   name: string,
   digest: Digest,
-): Promise<{ size: number; created: string }> {
+): Promise<{ size: number; created: string; id: string }> {
   const stored = await registry.manifests.get(name, { kind: 'digest', digest });
   const json = JSON.parse(stored.content.toString('utf8')) as ManifestJson;
   if (json.manifests) {
@@ -62,7 +65,7 @@ async function describe(
       size += d.size;
       created ||= d.created;
     }
-    return { size, created };
+    return { size, created, id: `${digest}` };
   }
   const size = (json.config?.size ?? 0) + (json.layers ?? []).reduce((sum, l) => sum + l.size, 0);
   let created = '';
@@ -70,7 +73,7 @@ async function describe(
     const config = await registry.driver.getContent(paths.blobData(Digest.parse(json.config.digest)));
     created = (JSON.parse(config.toString('utf8')) as { created?: string }).created ?? '';
   }
-  return { size, created };
+  return { size, created, id: json.config?.digest ?? `${digest}` };
 }
 
 export async function listImages(registry: Registry, filter = ''): Promise<ImageRow[]> {
@@ -101,7 +104,8 @@ const humanSize = (n: number) => {
 /** The table `docker images` prints. */
 export function formatImages(rows: ImageRow[], o: ReturnType<typeof parseImageOptions>): string {
   const id = (d: string) => (o.noTrunc ? d : d.slice(7, 19));
-  if (o.quiet) return [...new Set(rows.map((r) => id(r.digest)))].join('\n');
+  // One ID per image, however many tags name it.
+  if (o.quiet) return [...new Set(rows.map((r) => id(r.id)))].join('\n');
   const header = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
   const table = [
     header,
@@ -109,7 +113,7 @@ export function formatImages(rows: ImageRow[], o: ReturnType<typeof parseImageOp
       r.repository,
       r.tag,
       ...(o.digests ? [r.digest] : []),
-      id(r.digest),
+      id(r.id),
       r.created || '<unknown>',
       humanSize(r.size),
     ]),

@@ -69,6 +69,23 @@ export function defaultTag(config: CharmConfig, address: string, source: Source)
   return `${netloc}/${source.path}:${version}`;
 }
 
+/**
+ * Which platforms a copy takes: all of a multi-arch index, as `docker push` of a manifest list does, or the one
+ * `platform` names (os/arch[/variant], e.g. linux/arm64).
+ */
+export function platformCopyArgs(platform: string): string[] {
+  if (!platform) return ['--multi-arch=all'];
+  const [os, arch, variant] = platform.split('/');
+  if (!os || !arch || platform.split('/').length > 3)
+    throw new ActionError(`platform ${platform}: expected OS/ARCH[/VARIANT], e.g. linux/arm64`);
+  return [
+    '--multi-arch=system',
+    `--override-os=${os}`,
+    `--override-arch=${arch}`,
+    ...(variant ? [`--override-variant=${variant}`] : []),
+  ];
+}
+
 /** Runs skopeo, reporting each line of its progress (one per blob) to the action log. */
 async function skopeo(ctx: CharmContext, args: string[]): Promise<void> {
   const child = execa('skopeo', args, { all: true, reject: false });
@@ -94,6 +111,7 @@ export async function pushAction(
   const image = String(params.image ?? '');
   if (!image) throw new ActionError('missing required image parameter');
   const source = parseSource(image);
+  const platformArgs = platformCopyArgs(String(params.platform ?? ''));
   const address = await ctx.backend.privateAddress();
   const tag = String(params.tag ?? '') || defaultTag(config, address, source);
   const destPath = tag.replace(/^[^/]*[.:][^/]*\//, '');
@@ -105,7 +123,13 @@ export async function pushAction(
   let from = source.ref;
   if (source.remote) {
     if (params.pull !== false) {
-      await skopeo(ctx, ['copy', ...(source.loopback ? ['--src-tls-verify=false'] : []), source.ref, stored]);
+      await skopeo(ctx, [
+        'copy',
+        ...platformArgs,
+        ...(source.loopback ? ['--src-tls-verify=false'] : []),
+        source.ref,
+        stored,
+      ]);
     } else if ((await readFile(join(store, 'index.json'), 'utf8').catch(() => '')).length === 0) {
       throw new ActionError(`${image} is not in this unit's image store: push it once with pull=true`);
     }
@@ -140,7 +164,7 @@ export async function pushAction(
       destArgs.push(`--dest-authfile=${authFile}`);
     }
     const digestFile = join(work, 'digest');
-    await skopeo(ctx, ['copy', ...destArgs, `--digestfile=${digestFile}`, from, dest]);
+    await skopeo(ctx, ['copy', ...platformArgs, ...destArgs, `--digestfile=${digestFile}`, from, dest]);
     const digest = (await readFile(digestFile, 'utf8')).trim();
     await ctx.backend.actionSet({ raw: `pushed ${tag}`, image: tag, digest, outcome: 'success' });
   } finally {

@@ -60,6 +60,14 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
     await rm(m?.dir ?? '', { recursive: true, force: true });
   });
 
+  it('`pnpm model status --format json` prints the JSON alone (it pipes into jq)', async () => {
+    const { stdout } = await execa('pnpm', ['model', 'status', '--format', 'json'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { MODEL_DIR: m.dir },
+    });
+    expect(Object.keys(JSON.parse(stdout).applications)).toEqual(['docker-registry']);
+  });
+
   it('deploys to active "Ready at ADDRESS:5000 (http)." and skopeo pushes and pulls', async () => {
     expect((await m.unit(UNIT))['workload-status']).toEqual({
       current: 'active',

@@ -160,6 +160,26 @@ describe('registry serve', () => {
     ]);
   });
 
+  it('logs what a storage error was (operation, path, errno) on the failing request', async () => {
+    const root = join(dir, 'data-broken');
+    const registry = await startOurRegistry({ root, dir: join(dir, 'broken') });
+    // A file where the repository's directory must be: every write below it fails with ENOTDIR.
+    await mkdir(join(root, 'docker/registry/v2/repositories'), { recursive: true });
+    await writeFile(join(root, 'docker/registry/v2/repositories/broken'), '');
+    const post = await fetch(`${registry.url}/v2/broken/blobs/uploads/`, { method: 'POST' });
+    expect(post.status).toBe(500);
+    await registry.stop();
+    const line = registry
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"unexpected error"'))
+      .map((l) => JSON.parse(l))[0];
+    expect(line).toMatchObject({
+      level: 'error',
+      failed: { code: 'ENOTDIR', path: expect.stringContaining('/broken/') },
+    });
+  });
+
   it("starts with Debian's stock config.yml, whose htpasswd path is a directory, refusing every login", async () => {
     const stock = await readFile('/etc/docker/registry/config.yml', 'utf8').catch(
       () =>

@@ -65,7 +65,9 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
     if (status !== undefined && status >= 400 && status < 500) {
       return sendError(reply, new RegistryError('UNSUPPORTED', error.message, undefined, status));
     }
-    request.log.error({ err: error }, 'unexpected error');
+    // The request's own line says what failed: for a storage error, the operation, path and errno.
+    const { code, syscall, path } = error as NodeJS.ErrnoException;
+    request.log.error({ err: error, ...(code && { failed: { code, syscall, path } }) }, 'unexpected error');
     if (isBackendFailure(error)) {
       return sendError(
         reply,

@@ -2,11 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { benchGarbageCollection } from './gc.js';
+import { benchModel } from './model.js';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
 import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
 
 const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N] [--only TEXT]
        pnpm bench --gc [--gc-manifests N]
+       pnpm bench --model [--rounds N]
 
 Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
@@ -15,7 +17,9 @@ RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048)
 Servers must listen on this machine for RSS to be read (their PID is found from the port).
 --only runs the scenarios whose name contains TEXT (and the big blob only when TEXT is 'rss').
 --gc times registry garbage-collect against docker-registry's on copies of one filesystem store of
-N manifests (default 1000) of ten blobs each, one in ten deleted.`;
+N manifests (default 1000) of ten blobs each, one in ten deleted.
+--model times the local model (pnpm model): deploy to active, a config change, an action, add-unit and
+relating haproxy, each in a fresh model.`;
 
 const MiB = 1024 * 1024;
 const median = (values: number[]) =>
@@ -31,10 +35,15 @@ async function main(): Promise<void> {
       'big-mib': { type: 'string', default: '2048' },
       only: { type: 'string' },
       gc: { type: 'boolean' },
+      model: { type: 'boolean' },
       'gc-manifests': { type: 'string', default: '1000' },
       help: { type: 'boolean' },
     },
   });
+  if (values.model) {
+    process.stdout.write(`${await benchModel(Number(values.rounds))}\n`);
+    return;
+  }
   if (values.gc) {
     const row = await benchGarbageCollection(Number(values['gc-manifests']));
     process.stdout.write(

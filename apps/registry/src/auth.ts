@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { type AccessController, HtpasswdAccessController, TokenAccessController } from '@regop/auth';
+import type { AccessController } from '@regop/auth';
 import { ConfigError, type RegistryConfig } from '@regop/registry';
 
 /** The access controller `auth:` configures (undefined: open), loaded now so a bad file fails the start. */
@@ -11,6 +11,8 @@ export async function accessControllerFor(
   if (auth.silly)
     throw new ConfigError('auth.silly: a test-only scheme of distribution; use htpasswd or token');
   if (auth.htpasswd && auth.token) throw new ConfigError('auth: configure htpasswd or token, not both');
+  // @regop/auth (node-forge, the JWT code) is loaded only when the config names an auth method.
+  const { HtpasswdAccessController, TokenAccessController } = await import('@regop/auth');
   if (auth.htpasswd) {
     const controller = new HtpasswdAccessController({ ...auth.htpasswd, onRefused: warn });
     // Debian's stock config.yml names the directory /etc/docker/registry. distribution starts with it and

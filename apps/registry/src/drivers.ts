@@ -1,15 +1,14 @@
 import { ConfigError, type StorageConfig } from '@regop/registry';
 import { InMemoryDriver, type StorageDriver } from '@regop/storage';
-import { FilesystemDriver } from '@regop/storage-fs';
-import { parseS3Options, S3Driver } from '@regop/storage-s3';
-import { parseSwiftOptions, SwiftDriver } from '@regop/storage-swift';
 
 /**
- * The storage driver named by the config's storage section. Object stores are checked now, so a bad
- * endpoint or credentials fail the start with the config key named.
+ * The storage driver named by the config's storage section, its package loaded only then (the AWS SDK and the
+ * Swift client cost a filesystem registry's start time and memory for nothing). Object stores are checked
+ * now, so a bad endpoint or credentials fail the start with the config key named.
  */
 export async function createDriver(storage: StorageConfig): Promise<StorageDriver> {
   if (storage.filesystem) {
+    const { FilesystemDriver } = await import('@regop/storage-fs');
     return new FilesystemDriver({ rootDirectory: storage.filesystem.rootdirectory ?? '/var/lib/registry' });
   }
   // Everything is lost when the process ends, as with distribution's inmemory driver: for tests and trials.
@@ -17,6 +16,7 @@ export async function createDriver(storage: StorageConfig): Promise<StorageDrive
   if (storage.s3) {
     const s3 = storage.s3;
     return checked(async () => {
+      const { parseS3Options, S3Driver } = await import('@regop/storage-s3');
       const driver = new S3Driver(parseS3Options(s3));
       await driver.checkAccess();
       return driver;
@@ -25,6 +25,7 @@ export async function createDriver(storage: StorageConfig): Promise<StorageDrive
   if (storage.swift) {
     const swift = storage.swift;
     return checked(async () => {
+      const { parseSwiftOptions, SwiftDriver } = await import('@regop/storage-swift');
       const driver = new SwiftDriver(parseSwiftOptions(swift));
       await driver.connect();
       return driver;

@@ -8,16 +8,7 @@ import {
 } from '@regop/registry';
 import { parseCommandLine, UsageError } from './cli.js';
 import { createDriver } from './drivers.js';
-
-export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--quiet]
-
-Deletes blobs that no manifest references, as distribution's command does, and is safe to run while
-registries serve pushes from the same storage.
-  -d, --dry-run          report what would be deleted, delete nothing
-  -m, --delete-untagged  also delete manifests no tag reaches (children of tagged indexes and referrers
-                         of kept manifests are kept)
-  -g, --grace DURATION   keep anything written, linked or mounted more recently than this (default 1h)
-  -q, --quiet            only the summary`;
+import { GC_USAGE } from './usage.js';
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 

@@ -2,9 +2,7 @@
 import { ConfigError, loadConfig, parseConfigText } from '@regop/registry';
 import { HelpRequested, parseCommandLine, UsageError, VERSION } from './cli.js';
 import { DEFAULT_CONFIG } from './default-config.js';
-import { GC_USAGE, garbageCollect } from './garbage-collect.js';
-import { serve } from './server.js';
-import { TOKEN_USAGE, tokenServer } from './token-server.js';
+import { GC_USAGE, TOKEN_USAGE } from './usage.js';
 
 const USAGE = `Usage: registry <command> [arguments]
 
@@ -52,14 +50,16 @@ async function main(argv: string[]): Promise<number> {
       const config = path
         ? await loadConfig(path)
         : parseConfigText(DEFAULT_CONFIG, process.env, 'built-in configuration');
+      const { serve } = await import('./server.js');
       const running = await serve(config);
       onShutdown(() => running.close(), config.http?.draintimeout || 30_000);
       return -1;
     }
+    // Each command loads what it needs when it runs.
     case 'garbage-collect':
-      return garbageCollect(args);
+      return (await import('./garbage-collect.js')).garbageCollect(args);
     case 'token-server':
-      return tokenServer(args);
+      return (await import('./token-server.js')).tokenServer(args);
     case 'version':
     case '--version':
     case '-v':
@@ -97,7 +97,9 @@ main(process.argv.slice(2)).then(
     // One clear line: the stack only helps the developers, who can ask for it.
     const e = err as NodeJS.ErrnoException;
     const message =
-      err instanceof ConfigError ? err.message : `${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ''}`;
+      err instanceof ConfigError
+        ? err.message
+        : `${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ''}`;
     process.stderr.write(`registry: ${message}\n`);
     if (!(err instanceof ConfigError) && process.env.REGISTRY_DEBUG) process.stderr.write(`${e?.stack}\n`);
     process.exit(1);

@@ -1,8 +1,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import { join } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import {
   ConfigError,
@@ -20,7 +20,6 @@ import { accessControllerFor } from './auth.js';
 import { createDriver } from './drivers.js';
 import { StorageHealth } from './health.js';
 import { parseListenAddress } from './listen.js';
-import { instrument } from './metrics.js';
 
 const HOUR = 3_600_000;
 const LOG_LEVELS = {
@@ -110,7 +109,9 @@ async function checkWritableRoot(root: string): Promise<void> {
     await rm(probe, { force: true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(`storage.filesystem.rootdirectory: cannot write to ${root} (${e.code ?? e.message})`);
+    throw new ConfigError(
+      `storage.filesystem.rootdirectory: cannot write to ${root} (${e.code ?? e.message})`,
+    );
   }
 }
 
@@ -216,7 +217,9 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
 
   const debugAddr = config.http?.debug?.addr;
   const prometheus = config.http?.debug?.prometheus;
-  const metrics = debugAddr && prometheus?.enabled ? instrument(app) : undefined;
+  // prom-client is loaded only when metrics are asked for.
+  const metrics =
+    debugAddr && prometheus?.enabled ? (await import('./metrics.js')).instrument(app) : undefined;
 
   // While draining, answers close their connection so the process can exit as soon as they are sent.
   let closing = false;

@@ -1,4 +1,3 @@
-import { parseCommandLine, UsageError } from './cli.js';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
@@ -12,14 +11,9 @@ import { ConfigError, parseDuration } from '@regop/registry';
 import Fastify from 'fastify';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
+import { parseCommandLine, UsageError } from './cli.js';
 import { parseListenAddress } from './listen.js';
-
-export const TOKEN_USAGE = `Usage: registry token-server CONFIG
-       registry token-server init DIR [--issuer NAME] [--service NAME] [--addr HOST:PORT]
-
-A Docker token issuer for registries configured with auth.token: checks Basic credentials against an
-htpasswd file and grants what an ACL file allows. 'init' writes a signing key and certificate, the root
-certificate registries trust (auth.token.rootcertbundle), an example ACL and CONFIG into DIR.`;
+import { TOKEN_USAGE } from './usage.js';
 
 const configSchema = z.strictObject({
   addr: z.string().min(1),

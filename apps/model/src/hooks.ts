@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { loadState, updateState } from './state.js';
+import { shim, toolServer } from './tool-server.js';
 import { TOOLS } from './tools.js';
 
 const HOOK_TOOL = fileURLToPath(new URL('./hook-tool.js', import.meta.url));
@@ -15,7 +16,7 @@ export async function installTools(modelDir: string): Promise<void> {
   // its checks as nagios) must reach their files.
   await chmod(modelDir, 0o755);
   for (const tool of TOOLS) {
-    await writeFile(join(bin, tool), `#!/bin/sh\nexec "${process.execPath}" "${HOOK_TOOL}" ${tool} "$@"\n`);
+    await writeFile(join(bin, tool), shim(tool, process.execPath, HOOK_TOOL));
     await chmod(join(bin, tool), 0o755);
   }
 }
@@ -39,6 +40,7 @@ export async function runHook(modelDir: string, unitName: string, run: HookRun):
   await mkdir(unit.dir, { recursive: true });
   // Progress for a person watching; stdout stays the command's output alone.
   if (process.stderr.isTTY) process.stderr.write(`${unitName}: ${run.path}\n`);
+  const tools = await toolServer();
   const started = Date.now();
   const result = await execa(join(app.charm, 'dispatch'), [], {
     cwd: app.charm,
@@ -55,6 +57,8 @@ export async function runHook(modelDir: string, unitName: string, run: HookRun):
       REGOP_MODEL_DIR: modelDir,
       REGOP_ROOT: unit.dir,
       REGOP_SERVICES: 'process',
+      REGOP_TOOLS_PORT: String(tools.port),
+      REGOP_TOOLS_TOKEN: tools.token,
     },
   });
   const took = `${Date.now() - started} ms`;

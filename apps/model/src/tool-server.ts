@@ -70,7 +70,7 @@ export function toolServer(): Promise<{ port: number; token: string }> {
 /** A tool's shim: bash over /dev/tcp to the model's server, else (no server in this environment) Node. */
 export function shim(tool: string, node: string, fallback: string): string {
   return `#!/bin/bash
-if [ -n "$REGOP_TOOLS_PORT" ] && exec 3<>"/dev/tcp/127.0.0.1/$REGOP_TOOLS_PORT" 2>/dev/null; then
+if [ -n "$REGOP_TOOLS_PORT" ] && { exec 3<>"/dev/tcp/127.0.0.1/$REGOP_TOOLS_PORT"; } 2>/dev/null; then
   env=(${TOOL_ENV.map((k) => `"${k}=$${k}"`).join(' ')})
   { printf '%s\\n%s %s\\n' "$REGOP_TOOLS_TOKEN" "\${#env[@]}" "$(( $# + 1 ))"; printf '%s\\0' "\${env[@]}" ${tool} "$@"; } >&3
   IFS= read -r code <&3

@@ -1,8 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadState, saveState } from './state.js';
+import { shim, toolServer } from './tool-server.js';
 import { runTool } from './tools.js';
 
 const CHARM = join(import.meta.dirname, '../../../charm');
@@ -112,5 +114,34 @@ describe('the local model hook tools', () => {
       message: 'no such image',
     });
     await expect(tool('reg/0', 'action-get')).rejects.toThrow(/not running an action/);
+  });
+
+  it('the shims reach the model over loopback: multi-line values, errors and exit codes intact', async () => {
+    const { port, token } = await toolServer();
+    const bin = join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    for (const name of ['relation-set', 'relation-get', 'is-leader'])
+      await writeFile(join(bin, name), shim(name, process.execPath, '/nonexistent'), { mode: 0o755 });
+    const env = {
+      REGOP_MODEL_DIR: dir,
+      JUJU_UNIT_NAME: 'reg/0',
+      JUJU_RELATION_ID: 'peer:0',
+      REGOP_TOOLS_PORT: String(port),
+      REGOP_TOOLS_TOKEN: token,
+    };
+    const call = (name: string, ...args: string[]) =>
+      execa(join(bin, name), args, { env, reject: false, extendEnv: false });
+    expect((await call('is-leader', '--format=json')).stdout).toBe('true');
+    const pem = '-----BEGIN X-----\nline two with = and %s\n-----END X-----';
+    expect((await call('relation-set', `ca=${pem}`)).exitCode).toBe(0);
+    expect((await call('relation-get', 'ca', 'reg/0')).stdout).toBe(pem);
+    const bad = await call('relation-set', 'no-equals-sign');
+    expect([bad.exitCode, bad.stderr]).toEqual([2, 'ERROR expected key=value, got "no-equals-sign"']);
+    const stranger = await execa(join(bin, 'is-leader'), [], {
+      env: { ...env, REGOP_TOOLS_TOKEN: 'wrong' },
+      reject: false,
+      extendEnv: false,
+    });
+    expect(stranger.exitCode).toBe(1);
   });
 });

@@ -3,6 +3,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
 import { execa } from 'execa';
+import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   insecure,
@@ -265,6 +266,39 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
     const badParam = await m.model('run', UNIT, 'push', 'image=x', 'colour=blue');
     expect(badParam.exitCode).not.toBe(0);
     expect(badParam.stderr).toMatch(/unknown parameter "colour"/);
+  });
+
+  it('packs into a deployable charm (pnpm charm:pack) that the model deploys to active', async () => {
+    const out = join(m.dir, 'packed/charm');
+    const pack = await execa('pnpm', ['-s', 'charm:pack', out], { cwd: join(import.meta.dirname, '..') });
+    expect(pack.stdout.trim().split('\n')).toEqual([out, join(m.dir, 'packed/docker-registry.charm')]);
+    const zip = unzipSync(await readFile(join(m.dir, 'packed/docker-registry.charm')));
+    expect(Object.keys(zip)).toEqual(
+      expect.arrayContaining([
+        'metadata.yaml',
+        'config.yaml',
+        'actions.yaml',
+        'manifest.yaml',
+        'dispatch',
+        'lib/package.json',
+        'lib/agent/main.js',
+        'lib/registry/main.js',
+        'lib/check-registry/main.js',
+      ]),
+    );
+    // The packed charm needs nothing from the checkout: it runs from its own lib/.
+    expect((await m.model('deploy', out, 'packed')).exitCode).toBe(0);
+    const unit = await m.unit('packed/0');
+    expect(unit['workload-status']).toEqual({
+      current: 'active',
+      message: `Ready at ${unit['public-address']}:5000 (http).`,
+    });
+    const service = JSON.parse(
+      await readFile(join(m.dir, 'units/packed-0/etc/regop/services/registry.json'), 'utf8'),
+    ) as { command: string[] };
+    expect(service.command[1]).toBe(join(out, 'lib/registry/main.js'));
+    expect((await fetch(`http://${unit['public-address']}:5000/v2/`)).status).toBe(200);
+    expect((await m.model('remove-unit', 'packed/0')).exitCode).toBe(0);
   });
 
   it('adds a unit with its own address and registry, and removes it, stopping its processes', async () => {

@@ -37,6 +37,26 @@ const ACTIONS: Record<string, Action> = {
   stop: withConfig(async (...args) => (await import('./actions/service.js')).stopAction(...args)),
 };
 
+/**
+ * On a real machine, what the actions need besides the agent: skopeo for push. When apt cannot install it the
+ * unit logs why and push says so when run; the registry itself does not need it.
+ */
+async function installPackages(ctx: CharmContext): Promise<void> {
+  const { execa } = await import('execa');
+  if ((await execa('sh', ['-c', 'command -v skopeo'], { reject: false })).exitCode === 0) return;
+  await ctx.backend.log('installing skopeo (apt), which the push action uses');
+  const apt = await execa(
+    'sh',
+    ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo'],
+    { reject: false, all: true },
+  );
+  if (apt.exitCode !== 0)
+    await ctx.backend.log(
+      `skopeo could not be installed, so push will fail until it is: ${(apt.all ?? '').trim().split('\n').at(-1)}`,
+      'WARNING',
+    );
+}
+
 /** The docker-registry charm: the reconcile for every hook, the actions by name. */
 export function dockerRegistryCharm(machine: Machine = Machine.fromEnv()): Charm {
   return async (ctx) => {
@@ -52,6 +72,7 @@ export function dockerRegistryCharm(machine: Machine = Machine.fromEnv()): Charm
       await machine.services.remove(config?.['registry-name'] ?? 'registry');
       return;
     }
+    if (event.name === 'install' && !machine.isolated) await installPackages(ctx);
     await reconcile(ctx, machine);
   };
 }

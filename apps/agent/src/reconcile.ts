@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { CharmContext, Machine } from '@regop/ops';
 import bcrypt from 'bcryptjs';
 import { stringify } from 'yaml';
 import { type CharmConfig, type OptionProblem, parseCharmConfig } from './options.js';
 import { waitForRegistry } from './probe.js';
+import { checkPlugin, registryMain } from './programs.js';
 import { CERT_PROVIDER, exchangeCertificate, type ProvidedCertificate } from './relations/cert-provider.js';
 import { DOCKER_REGISTRY, publishClientConfig } from './relations/docker-registry.js';
 import { configureNrpe, NRPE } from './relations/nrpe.js';
@@ -23,12 +23,6 @@ export interface AgentState {
   /** The port last opened. */
   port?: number;
 }
-
-export const REGISTRY_MAIN = fileURLToPath(new URL('../../registry/dist/main.js', import.meta.url));
-const CHECK_PLUGIN = {
-  dir: fileURLToPath(new URL('../../check-registry/dist/', import.meta.url)),
-  files: ['main.js', 'check.js'],
-};
 
 export async function readState(machine: Machine): Promise<AgentState> {
   return JSON.parse((await machine.read(PATHS.state)) ?? '{}') as AgentState;
@@ -153,7 +147,7 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     (await machine.services.install({
       name,
       description: `Container registry ${name} (regop)`,
-      command: [process.execPath, REGISTRY_MAIN, 'serve', machine.path(PATHS.config)],
+      command: [process.execPath, registryMain(), 'serve', machine.path(PATHS.config)],
       env: {
         ...(config['registry-http-proxy'] && { HTTP_PROXY: config['registry-http-proxy'] }),
         ...(config['registry-https-proxy'] && { HTTPS_PROXY: config['registry-https-proxy'] }),
@@ -199,7 +193,7 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     }),
     configureNrpe(backend, machine, {
       unitName: ctx.unitName,
-      plugin: CHECK_PLUGIN,
+      plugin: checkPlugin(),
       args: [
         `--host=${address}`,
         `--port=${port}`,

@@ -1,6 +1,6 @@
+import { createDriver } from '@regop/drivers';
 import type { Machine } from '@regop/ops';
 import { loadConfig, Registry } from '@regop/registry';
-import { createDriver } from '@regop/registry-cli';
 import { PATHS } from './render.js';
 
 /** The unit's registry content, opened on the storage its config.yml names (the engine's own API). */

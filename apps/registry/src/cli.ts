@@ -19,9 +19,13 @@ export class HelpRequested extends Error {
   }
 }
 
-export const VERSION = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** Set when bundled into a packed charm (pack.mjs); read from package.json in a checkout. */
+declare const __REGOP_VERSION__: string | undefined;
+export const VERSION =
+  typeof __REGOP_VERSION__ === 'string'
+    ? __REGOP_VERSION__
+    : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+        .version;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type ParsedCommandLine<T extends Options> = ReturnType<

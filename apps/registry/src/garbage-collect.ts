@@ -1,3 +1,4 @@
+import { createDriver } from '@regop/drivers';
 import {
   type CollectResult,
   ConfigError,
@@ -7,7 +8,6 @@ import {
   parseDuration,
 } from '@regop/registry';
 import { parseCommandLine, UsageError } from './cli.js';
-import { createDriver } from './drivers.js';
 import { GC_USAGE } from './usage.js';
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

@@ -1,3 +1,3 @@
+export { createDriver } from '@regop/drivers';
 export { DEFAULT_CONFIG } from './default-config.js';
-export { createDriver } from './drivers.js';
 export { type RunningRegistry, type ServeOptions, serve } from './server.js';

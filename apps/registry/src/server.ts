@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { join } from 'node:path';
 import type { SecureVersion } from 'node:tls';
+import { createDriver } from '@regop/drivers';
 import {
   ConfigError,
   ignoredSections,
@@ -17,7 +18,6 @@ import type { StorageDriver } from '@regop/storage';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { pino } from 'pino';
 import { accessControllerFor } from './auth.js';
-import { createDriver } from './drivers.js';
 import { StorageHealth } from './health.js';
 import { parseListenAddress } from './listen.js';
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `pnpm charm:pack [OUT]`: the deployable charm, as `charmcraft pack` would make it. OUT (default dist/charm at
+ * the repository root) gets the charm directory (metadata, config, actions, dispatch, and lib/ with the agent,
+ * the registry and the NRPE plugin each bundled into one file with esbuild, so the machine needs Node.js only)
+ * and OUT/../docker-registry.charm, the same as a zip. Run after a build: it bundles the built packages.
+ */
+import { chmod, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { zipSync } from 'fflate';
+
+const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const out = resolve(process.argv[2] ?? join(repo, 'dist/charm'));
+const version = JSON.parse(await readFile(join(repo, 'apps/registry/package.json'), 'utf8')).version;
+
+await rm(out, { recursive: true, force: true });
+await mkdir(join(out, 'lib'), { recursive: true });
+for (const file of ['metadata.yaml', 'config.yaml', 'actions.yaml', 'dispatch'])
+  await cp(join(repo, 'charm', file), join(out, file));
+await chmod(join(out, 'dispatch'), 0o755);
+// The bundles are ES modules.
+await writeFile(join(out, 'lib/package.json'), `${JSON.stringify({ type: 'module' }, null, 2)}\n`);
+await writeFile(
+  join(out, 'manifest.yaml'),
+  [
+    `charmcraft-started-at: '${new Date().toISOString()}'`,
+    'analysis: {}',
+    'bases:',
+    ...['22.04', '24.04'].flatMap((channel) => [
+      '- name: ubuntu',
+      `  channel: '${channel}'`,
+      '  architectures: [amd64]',
+    ]),
+    '',
+  ].join('\n'),
+);
+
+const programs = {
+  agent: 'apps/agent/src/main.ts',
+  registry: 'apps/registry/src/main.ts',
+  'check-registry': 'apps/check-registry/src/main.ts',
+};
+for (const [name, entry] of Object.entries(programs))
+  await build({
+    entryPoints: [join(repo, entry)],
+    outdir: join(out, 'lib', name),
+    entryNames: 'main',
+    // What a program loads only when asked (an action's engine, a storage driver) stays in chunks of its own.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+    define: { __REGOP_VERSION__: JSON.stringify(version) },
+    // CommonJS dependencies bundled into an ES module still call require for Node's own modules.
+    banner: {
+      js: "import { createRequire as __regopRequire } from 'node:module'; const require = __regopRequire(import.meta.url);",
+    },
+  });
+
+/** Every file under dir, with its mode, for the zip. */
+async function files(dir) {
+  const entries = {};
+  for (const name of await readdir(dir, { recursive: true })) {
+    const path = join(dir, name);
+    const info = await stat(path);
+    if (info.isFile())
+      entries[relative(dir, path)] = [
+        await readFile(path),
+        { os: 3, attrs: ((0o100000 | (info.mode & 0o777)) << 16) >>> 0 },
+      ];
+  }
+  return entries;
+}
+const charmFile = join(dirname(out), 'docker-registry.charm');
+await writeFile(charmFile, zipSync(await files(out)));
+process.stdout.write(`${out}\n${charmFile}\n`);

@@ -1,0 +1,1 @@
+export { createDriver } from './drivers.js';

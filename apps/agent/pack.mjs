@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `pnpm charm:pack [OUT]`: the deployable charm, as `charmcraft pack` would make it. OUT (default dist/charm at
- * the repository root) gets the charm directory (metadata, config, actions, dispatch, and lib/ with the agent,
+ * `pnpm charm:pack [OUT]`: the deployable charm, as `charmcraft pack` would make it. OUT (default ./dist/charm
+ * where pnpm was typed) gets the charm directory (metadata, config, actions, dispatch, and lib/ with the agent,
  * the registry and the NRPE plugin each bundled into one file with esbuild, so the machine needs Node.js only)
  * and OUT/../docker-registry.charm, the same as a zip. Run after a build: it bundles the built packages.
  */
@@ -12,7 +12,8 @@ import { build } from 'esbuild';
 import { zipSync } from 'fflate';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const out = resolve(process.argv[2] ?? join(repo, 'dist/charm'));
+// Relative to where pnpm was typed (INIT_CWD), not the repository root pnpm runs scripts in.
+const out = resolve(process.env.INIT_CWD ?? process.cwd(), process.argv[2] ?? 'dist/charm');
 const version = JSON.parse(await readFile(join(repo, 'apps/registry/package.json'), 'utf8')).version;
 
 await rm(out, { recursive: true, force: true });

@@ -25,7 +25,13 @@ export interface AgentState {
 }
 
 export async function readState(machine: Machine): Promise<AgentState> {
-  return JSON.parse((await machine.read(PATHS.state)) ?? '{}') as AgentState;
+  const state = JSON.parse((await machine.read(PATHS.state)) ?? '{}') as AgentState & {
+    tlsFromBlobs?: boolean;
+  };
+  // Written by the charm before relations: its blob files are still the blobs' to remove.
+  if (state.tlsFromBlobs) state.tlsSource = 'blobs';
+  delete state.tlsFromBlobs;
+  return state;
 }
 
 export async function writeState(machine: Machine, state: AgentState): Promise<void> {

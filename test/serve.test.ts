@@ -42,6 +42,8 @@ describe('registry serve', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(2);
+    // No deprecation warning from fastify (FSTDEP023) or anything else on start.
+    expect(registry.output()).not.toMatch(/DeprecationWarning|FSTDEP/);
     for (const line of lines)
       expect(JSON.parse(line)).toMatchObject({
         level: expect.stringMatching(/^(info|warn)$/),
@@ -104,7 +106,12 @@ describe('registry serve', () => {
     expect([bogus.exitCode, bogus.stderr]).toEqual([2, "registry: Unknown option '--bogus' (see --help)"]);
     const help = await run('serve', '--help');
     expect([help.exitCode, help.stdout.split('\n')[0]]).toEqual([0, 'Usage: registry serve [CONFIG]']);
-    for (const command of [['--version'], ['version']])
+    for (const command of [
+      ['--version'],
+      ['version'],
+      ['garbage-collect', '--version'],
+      ['serve', '--version'],
+    ])
       expect((await run(...command)).stdout).toMatch(/^registry \d+\.\d+\.\d+$/);
     expect((await run('token-server', 'init', '--help')).exitCode).toBe(0);
 
@@ -178,6 +185,21 @@ describe('registry serve', () => {
       level: 'error',
       failed: { code: 'ENOTDIR', path: expect.stringContaining('/broken/') },
     });
+  });
+
+  it('pnpm start runs the registry in place of its shell: SIGTERM to pnpm stops it', async () => {
+    const port = await freePort();
+    const started = await startServer('pnpm', ['start'], {
+      url: `http://127.0.0.1:${port}`,
+      cwd: join(import.meta.dirname, '..'),
+      env: {
+        REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: join(dir, 'start'),
+      },
+      timeoutMs: 60_000,
+    });
+    await started.stop();
+    await expect(fetch(`${started.url}/v2/`)).rejects.toThrow();
   });
 
   it("starts with Debian's stock config.yml, whose htpasswd path is a directory, refusing every login", async () => {

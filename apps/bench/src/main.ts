@@ -38,8 +38,13 @@ async function main(): Promise<void> {
       model: { type: 'boolean' },
       'gc-manifests': { type: 'string', default: '1000' },
       help: { type: 'boolean' },
+      version: { type: 'boolean' },
     },
   });
+  if (values.version) {
+    process.stdout.write('bench 0.1.0\n');
+    return;
+  }
   if (values.model) {
     process.stdout.write(`${await benchModel(Number(values.rounds))}\n`);
     return;

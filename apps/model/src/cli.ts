@@ -5,6 +5,7 @@
  * hook tools on PATH. This file reads the command line; the work is in units.ts, relations.ts and status.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -26,6 +27,9 @@ import { showUnit, statusJson, statusTable } from './status.js';
 import { addUnits, removeUnit, subordinatesOf } from './units.js';
 
 const modelDir = resolve(process.env.MODEL_DIR ?? '.model');
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const USAGE = `usage: model COMMAND ... (state in $MODEL_DIR, default ./.model)
   deploy CHARM [APP] [-n N] [--config k=v ...]   CHARM: a directory or ${CHARM_NAMES.join(', ')}
@@ -37,7 +41,8 @@ const USAGE = `usage: model COMMAND ... (state in $MODEL_DIR, default ./.model)
   remove-unit UNIT ...
   status [--format json]
   show-unit UNIT [--format json|yaml]
-  destroy`;
+  destroy
+  help | version`;
 
 async function deploy(args: string[]) {
   const count = Number(takeFlag(args, '-n') ?? '1');
@@ -284,6 +289,10 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
     case '-h':
       console.log(USAGE);
+      return 0;
+    case 'version':
+    case '--version':
+      console.log(`model ${VERSION}`);
       return 0;
     default:
       throw new UsageError(command ? `unknown command "${command}"\n${USAGE}` : USAGE);

@@ -12,7 +12,7 @@ export class UsageError extends Error {
   }
 }
 
-/** `--help` was asked for: the usage goes to stdout, exit status 0. */
+/** `--help` (or `--version`) was asked for: the text goes to stdout, exit status 0. */
 export class HelpRequested extends Error {
   constructor(readonly usage: string) {
     super('help');
@@ -43,9 +43,11 @@ export function parseCommandLine<T extends Options>(config: {
       args: config.args,
       allowPositionals: true,
       strict: true,
-      options: { ...config.options, help: { type: 'boolean', short: 'h' } },
+      options: { ...config.options, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
     });
-    if ((parsed.values as { help?: boolean }).help) throw new HelpRequested(config.usage);
+    const asked = parsed.values as { help?: boolean; version?: boolean };
+    if (asked.help) throw new HelpRequested(config.usage);
+    if (asked.version) throw new HelpRequested(`registry ${VERSION}`);
     return parsed as ParsedCommandLine<T>;
   } catch (err) {
     if (err instanceof HelpRequested) throw err;

@@ -284,6 +284,7 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
         'lib/agent/main.js',
         'lib/registry/main.js',
         'lib/check-registry/main.js',
+        'lib/node_modules/@node-rs/bcrypt/package.json',
       ]),
     );
     // The packed charm needs nothing from the checkout: it runs from its own lib/.
@@ -298,6 +299,13 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
     ) as { command: string[] };
     expect(service.command[1]).toBe(join(out, 'lib/registry/main.js'));
     expect((await fetch(`http://${unit['public-address']}:5000/v2/`)).status).toBe(200);
+    // Basic auth loads the native bcrypt the charm carries in lib/node_modules.
+    await m.model('config', 'packed', 'auth-basic-user=alice', 'auth-basic-password=packed-pass');
+    expect((await fetch(`http://${unit['public-address']}:5000/v2/`)).status).toBe(401);
+    const authorization = `Basic ${b64('alice:packed-pass')}`;
+    expect(
+      (await fetch(`http://${unit['public-address']}:5000/v2/`, { headers: { authorization } })).status,
+    ).toBe(200);
     expect((await m.model('remove-unit', 'packed/0')).exitCode).toBe(0);
   });
 

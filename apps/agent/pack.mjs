@@ -5,7 +5,8 @@
  * the registry and the NRPE plugin each bundled into one file with esbuild, so the machine needs Node.js only)
  * and OUT/../docker-registry.charm, the same as a zip. Run after a build: it bundles the built packages.
  */
-import { chmod, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -38,6 +39,22 @@ await writeFile(
   ].join('\n'),
 );
 
+// Native modules cannot be bundled: they go to lib/node_modules, where the bundles' imports find them.
+const NATIVE = ['@node-rs/bcrypt'];
+const fromAuth = createRequire(join(repo, 'packages/auth/package.json'));
+for (const name of NATIVE) {
+  const dir = dirname(fromAuth.resolve(`${name}/package.json`));
+  await cp(await realpath(dir), join(out, 'lib/node_modules', name), { recursive: true, dereference: true });
+  // Its prebuilt binary for this machine is a package of its own, found beside it.
+  const scope = dirname(await realpath(dir));
+  for (const entry of await readdir(scope))
+    if (entry.startsWith(`${name.split('/')[1]}-`))
+      await cp(join(scope, entry), join(out, 'lib/node_modules', dirname(name), entry), {
+        recursive: true,
+        dereference: true,
+      });
+}
+
 const programs = {
   agent: 'apps/agent/src/main.ts',
   registry: 'apps/registry/src/main.ts',
@@ -52,6 +69,7 @@ for (const [name, entry] of Object.entries(programs))
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
+    external: NATIVE,
     platform: 'node',
     format: 'esm',
     target: 'node20',

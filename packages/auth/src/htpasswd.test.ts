@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hash } from '@node-rs/bcrypt';
 import bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
 import { AuthFailure } from './access.js';
@@ -17,20 +18,20 @@ describe('htpasswd', () => {
     expect(apr1('password', 'saltsalt')).toBe('$apr1$saltsalt$yAAkm4libquA.ZWLHbSBq/');
   });
 
-  it('verifies bcrypt ($2y$, $2a$, $2b$), apr1 and SHA1, and refuses crypt and plain text', () => {
+  it('verifies bcrypt ($2y$, $2a$, $2b$), apr1 and SHA1, and refuses crypt and plain text', async () => {
     const b = bcrypt.hashSync('secret', 4);
     for (const hash of [b, b.replace('$2b$', '$2y$'), b.replace('$2b$', '$2a$')]) {
       const verify = verifierFor(hash);
       expect(typeof verify).toBe('function');
       if (typeof verify === 'function') {
-        expect(verify('secret')).toBe(true);
-        expect(verify('Secret')).toBe(false);
+        expect(await verify('secret')).toBe(true);
+        expect(await verify('Secret')).toBe(false);
       }
     }
     const md5 = verifierFor(apr1('secret', 'abcdefgh'));
-    expect(typeof md5 === 'function' && md5('secret') && !md5('nope')).toBe(true);
+    expect(typeof md5 === 'function' && (await md5('secret')) && !(await md5('nope'))).toBe(true);
     const sha = verifierFor('{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ='); // "secret"
-    expect(typeof sha === 'function' && sha('secret') && !sha('secrets')).toBe(true);
+    expect(typeof sha === 'function' && (await sha('secret')) && !(await sha('secrets'))).toBe(true);
     expect(verifierFor('abJnggxhB/yWI')).toMatch(/crypt/);
     expect(verifierFor('secret')).toMatch(/plain/);
     const { users, refused } = parseHtpasswd(`ok:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\nplain:secret\nbroken\n`);
@@ -41,12 +42,12 @@ describe('htpasswd', () => {
     ]);
   });
 
-  it.skipIf(!hasHtpasswd())('accepts what Apache htpasswd -B, -m and -s write', () => {
+  it.skipIf(!hasHtpasswd())('accepts what Apache htpasswd -B, -m and -s write', async () => {
     for (const flag of ['-B', '-m', '-s']) {
       const line = execFileSync('htpasswd', ['-nb', flag, 'alice', 'pa:ss wörd']).toString().trim();
       const verify = parseHtpasswd(line).users.get('alice');
-      expect(verify?.('pa:ss wörd'), flag).toBe(true);
-      expect(verify?.('pa:ss word'), flag).toBe(false);
+      expect(await verify?.('pa:ss wörd'), flag).toBe(true);
+      expect(await verify?.('pa:ss word'), flag).toBe(false);
     }
   });
 
@@ -86,7 +87,64 @@ describe('htpasswd', () => {
     expect(await controller.authorize({ headers: { authorization: basic('bob', 'b') } }, [])).toEqual({
       user: 'bob',
     });
+    // A remembered verification goes with the file it was made against.
+    expect(await refused(basic('alice', 'right'))).toBe('invalid username or password');
   });
+
+  /** Median time of `n` authorizations with these credentials, in ms. */
+  const median = async (controller: HtpasswdAccessController, authorization: string, n = 7) => {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const started = process.hrtime.bigint();
+      await controller.authorize({ headers: { authorization } }, []).catch(() => undefined);
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    return times.sort((a, b) => a - b)[Math.floor(n / 2)] as number;
+  };
+
+  it('takes as long for an unknown user as for a wrong password (at cost 5, 10 and 12)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regop-htpasswd-'));
+    for (const cost of [5, 10, 12]) {
+      const path = join(dir, `htpasswd-${cost}`);
+      await writeFile(path, `alice:${await hash('right', { cost })}\n`);
+      const controller = new HtpasswdAccessController({ realm: 'r', path });
+      await controller.load();
+      const wrong = await median(controller, basic('alice', 'wrong'));
+      const unknown = await median(controller, basic('mallory', 'wrong'));
+      // Within 20% (and 2 ms, for the cheapest cost where scheduling noise is the whole difference).
+      expect(
+        Math.abs(wrong - unknown),
+        `cost ${cost}: wrong ${wrong} ms, unknown ${unknown} ms`,
+      ).toBeLessThan(Math.max(0.2 * Math.max(wrong, unknown), 2));
+    }
+  }, 60_000);
+
+  it('pays bcrypt once for credentials sent on every request, and never blocks the event loop', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regop-htpasswd-'));
+    const path = join(dir, 'htpasswd');
+    await writeFile(path, `alice:${await hash('right', { cost: 12 })}\n`);
+    const controller = new HtpasswdAccessController({ realm: 'r', path });
+    await controller.load();
+    const first = await median(controller, basic('alice', 'right'), 1);
+    const again = await median(controller, basic('alice', 'right'), 9);
+    expect(again).toBeLessThan(first / 10);
+    // Eight wrong passwords at once: timers still fire on time while they are checked.
+    let worstLag = 0;
+    let last = Date.now();
+    const ticker = setInterval(() => {
+      worstLag = Math.max(worstLag, Date.now() - last - 10);
+      last = Date.now();
+    }, 10);
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        controller
+          .authorize({ headers: { authorization: basic('alice', 'guess') } }, [])
+          .catch(() => undefined),
+      ),
+    );
+    clearInterval(ticker);
+    expect(worstLag).toBeLessThan(100);
+  }, 60_000);
 });
 
 function hasHtpasswd(): boolean {

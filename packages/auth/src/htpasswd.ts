@@ -1,10 +1,18 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import bcrypt from 'bcryptjs';
+import { availableParallelism } from 'node:os';
+import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
+import { LRUCache } from 'lru-cache';
+import pLimit from 'p-limit';
 import { type AccessController, AuthFailure, type AuthRequest, type Grant, quote } from './access.js';
 import { apr1 } from './apr1.js';
 
-type Verifier = (password: string) => boolean;
+/** Checks a password against one stored hash; bcrypt runs natively off the event loop. */
+type Verifier = (password: string) => Promise<boolean>;
+
+// bcrypt verifications at once: enough to use the cores, few enough that the libuv threads the filesystem
+// driver also needs are never all taken by a password-guessing flood.
+const bcryptSlots = pLimit(Math.max(1, availableParallelism() - 1));
 
 const equal = (a: string, b: string) => {
   const x = Buffer.from(a);
@@ -20,12 +28,13 @@ export function verifierFor(hash: string): Verifier | string {
   if (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) {
     // bcrypt's 2y (PHP, Apache) is the same algorithm as 2b.
     const normalised = hash.replace(/^\$2y\$/, '$2b$');
-    return (password) => bcrypt.compareSync(password, normalised);
+    return (password) => bcryptSlots(() => bcryptVerify(password, normalised));
   }
   const md5 = /^\$apr1\$([^$]{0,8})\$[./A-Za-z0-9]{22}$/.exec(hash);
-  if (md5) return (password) => equal(apr1(password, md5[1] as string), hash);
+  if (md5) return async (password) => equal(apr1(password, md5[1] as string), hash);
   if (hash.startsWith('{SHA}')) {
-    return (password) => equal(`{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`, hash);
+    return async (password) =>
+      equal(`{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`, hash);
   }
   return /^[./A-Za-z0-9]{13}$/.test(hash)
     ? 'crypt(3) hashes are not supported'
@@ -34,6 +43,8 @@ export function verifierFor(hash: string): Verifier | string {
 
 export interface HtpasswdEntries {
   users: Map<string, Verifier>;
+  /** The highest bcrypt cost in the file (0 without bcrypt entries): what an unknown user must cost too. */
+  bcryptCost: number;
   /** Lines refused, with the reason (users named, hashes never). */
   refused: string[];
 }
@@ -41,6 +52,7 @@ export interface HtpasswdEntries {
 export function parseHtpasswd(text: string): HtpasswdEntries {
   const users = new Map<string, Verifier>();
   const refused: string[] = [];
+  let bcryptCost = 0;
   for (const [i, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
@@ -50,11 +62,14 @@ export function parseHtpasswd(text: string): HtpasswdEntries {
       continue;
     }
     const user = line.slice(0, colon);
-    const verifier = verifierFor(line.slice(colon + 1));
+    const hash = line.slice(colon + 1);
+    const verifier = verifierFor(hash);
     if (typeof verifier === 'string') refused.push(`line ${i + 1} (user ${user}): ${verifier}`);
     else users.set(user, verifier);
+    const cost = /^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1];
+    if (cost && typeof verifier !== 'string') bcryptCost = Math.max(bcryptCost, Number(cost));
   }
-  return { users, refused };
+  return { users, refused, bcryptCost };
 }
 
 /** Splits `Authorization: Basic base64(user:password)`; undefined when absent or malformed. */
@@ -66,9 +81,6 @@ export function basicCredentials(header: string | undefined): { user: string; pa
   if (colon <= 0) return undefined;
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
-
-// Checked for unknown users, so that they cost what a wrong password costs (the cost of `htpasswd -B`).
-const DECOY = bcrypt.hashSync('decoy password', 5);
 
 export interface HtpasswdOptions {
   realm: string;
@@ -82,16 +94,32 @@ export interface HtpasswdOptions {
  * re-read when it changes. Any valid user gets any access (as distribution's does).
  */
 export class HtpasswdAccessController implements AccessController {
-  private entries: HtpasswdEntries = { users: new Map(), refused: [] };
+  private entries: HtpasswdEntries = { users: new Map(), refused: [], bcryptCost: 0 };
+  /** Checked for unknown users, so they cost what a wrong password costs (user enumeration by timing). */
+  private decoy: Verifier = async () => false;
   private loadedMtime = -1;
   private checkedAt = 0;
+  /**
+   * Credentials verified lately, so a client sending them on every request pays bcrypt once. Keyed by an HMAC
+   * under a key of this process (the cache never holds a password or a plain hash of one), kept a minute, and
+   * dropped whenever the file is read again.
+   */
+  private readonly verified = new LRUCache<string, true>({ max: 1024, ttl: 60_000 });
+  private readonly cacheKey = randomBytes(32);
 
   constructor(private readonly options: HtpasswdOptions) {}
 
   /** Loads the file now; fails if it cannot be read. */
   async load(): Promise<void> {
     const info = await stat(this.options.path);
-    this.entries = parseHtpasswd(await readFile(this.options.path, 'utf8'));
+    const entries = parseHtpasswd(await readFile(this.options.path, 'utf8'));
+    // A decoy as costly as the file's dearest hash; apr1 and SHA1 are cheap whatever the user.
+    const decoy = entries.bcryptCost
+      ? verifierFor(await bcryptHash(randomBytes(16).toString('hex'), { cost: entries.bcryptCost }))
+      : verifierFor('{SHA}');
+    this.entries = entries;
+    this.decoy = typeof decoy === 'string' ? async () => false : decoy;
+    this.verified.clear();
     this.loadedMtime = info.mtimeMs;
     for (const reason of this.entries.refused) this.options.onRefused?.(`${this.options.path}: ${reason}`);
   }
@@ -115,12 +143,17 @@ export class HtpasswdAccessController implements AccessController {
     if (!header) throw this.challenge('authentication required');
     const credentials = basicCredentials(header);
     if (!credentials) throw this.challenge('malformed Basic credentials');
+    const key = createHmac('sha256', this.cacheKey)
+      .update(`${credentials.user}\0${credentials.password}`)
+      .digest('base64');
+    if (this.verified.get(key)) return { user: credentials.user };
     const verify = this.entries.users.get(credentials.user);
     if (!verify) {
-      bcrypt.compareSync(credentials.password, DECOY);
+      await this.decoy(credentials.password);
       throw this.challenge('invalid username or password');
     }
-    if (!verify(credentials.password)) throw this.challenge('invalid username or password');
+    if (!(await verify(credentials.password))) throw this.challenge('invalid username or password');
+    this.verified.set(key, true);
     return { user: credentials.user };
   }
 }

@@ -70,6 +70,33 @@ describeWithPeers(['skopeo', 'umoci', 'htpasswd'], 'htpasswd authentication with
     expect(await repoExists(root, 'mallory/app')).toBe(false);
   });
 
+  it('keeps answering other requests at once while a wrong-password flood is checked at cost 12', async () => {
+    const file = join(dir, 'htpasswd-12');
+    await execa('htpasswd', ['-B', '-C', '12', '-c', '-b', file, 'carol', 'carol secret']);
+    const costly = await startOurRegistry({
+      root: join(dir, 'cost12-data'),
+      dir: join(dir, 'cost12-registry'),
+      extra: { auth: { htpasswd: { realm: 'Test Registry', path: file } } },
+    });
+    const wrong = `Basic ${Buffer.from('carol:guess').toString('base64')}`;
+    let flooding = true;
+    const flood = Array.from({ length: 8 }, async () => {
+      while (flooding) await fetch(`${costly.url}/v2/`, { headers: { authorization: wrong } });
+    });
+    const lags: number[] = [];
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 10; i++) {
+      const started = process.hrtime.bigint();
+      expect((await fetch(`${costly.url}/`)).status).toBe(200);
+      lags.push(Number(process.hrtime.bigint() - started) / 1e6);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    flooding = false;
+    await Promise.all(flood);
+    await costly.stop();
+    expect(Math.max(...lags), lags.map((l) => l.toFixed(1)).join(' ')).toBeLessThan(100);
+  });
+
   it('challenges anonymous clients', async () => {
     const res = await fetch(`${registry.url}/v2/`);
     expect(res.status).toBe(401);

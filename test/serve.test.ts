@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -200,6 +201,26 @@ describe('registry serve', () => {
     });
     await started.stop();
     await expect(fetch(`${started.url}/v2/`)).rejects.toThrow();
+  });
+
+  it("takes request headers up to distribution's 1 MiB (a 12 KB bearer token) and refuses larger with 431", async () => {
+    const registry = await startOurRegistry({ root: join(dir, 'data-headers'), dir: join(dir, 'headers') });
+    const status = (headerBytes: number) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${registry.url}/v2/`, {
+          headers: { authorization: `Bearer ${'a'.repeat(headerBytes)}` },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await status(12 * 1024)).toBe(200);
+    expect(await status(64 * 1024)).toBe(200);
+    expect(await status(2 * 1024 * 1024)).toBe(431);
+    await registry.stop();
   });
 
   it("starts with Debian's stock config.yml, whose htpasswd path is a directory, refusing every login", async () => {

@@ -22,6 +22,11 @@ import { StorageHealth } from './health.js';
 import { parseListenAddress } from './listen.js';
 
 const HOUR = 3_600_000;
+/**
+ * Request headers up to distribution's limit (Go's http.DefaultMaxHeaderBytes, 1 MiB), not Node's 16 KiB: bearer
+ * tokens with many access entries run to tens of kilobytes. Past it: 431.
+ */
+const MAX_HEADER_BYTES = 1 << 20;
 const LOG_LEVELS = {
   panic: 'fatal',
   fatal: 'fatal',
@@ -171,7 +176,9 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     exposeHeadRoutes: false,
     // Repository names and upload URLs are long; the wildcard parameter must hold them.
     routerOptions: { maxParamLength: 8192 },
-    ...(https && { https }),
+    ...(https
+      ? { https: { ...https, maxHeaderSize: MAX_HEADER_BYTES } }
+      : { http: { maxHeaderSize: MAX_HEADER_BYTES } }),
   } as FastifyServerOptions);
 
   for (const section of ignoredSections(config))

@@ -20,8 +20,11 @@ const IP = /^(\d{1,3}\.){3}\d{1,3}$|:/;
 function newCertificate(publicKey: forge.pki.PublicKey, options: CertificateOptions): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // A positive serial (high bit clear), random so reissued certificates differ.
-  cert.serialNumber = `00${randomBytes(15).toString('hex')}`;
+  // A positive serial, random so reissued certificates differ. Its first byte is 1-127: a high bit would make it
+  // negative, and a zero first byte is padding DER forbids (OpenSSL then refuses the certificate).
+  const serial = randomBytes(16);
+  serial[0] = (serial[0] as number) & 0x7f || 1;
+  cert.serialNumber = serial.toString('hex');
   const from = options.notBefore ?? new Date(Date.now() - 60_000);
   cert.validity.notBefore = from;
   cert.validity.notAfter = new Date(from.getTime() + (options.days ?? 365) * 86_400_000);

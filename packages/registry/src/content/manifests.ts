@@ -113,7 +113,22 @@ export class ManifestService {
     }
     const subject = manifest.subject && Digest.parse(manifest.subject.digest);
     if (subject) await writeLink(this.driver, paths.referrerLink(name, subject, digest), digest);
-    if (reference.kind === 'tag') await this.tags.tag(name, reference.tag, digest);
+    if (reference.kind === 'tag') {
+      await this.tags.tag(name, reference.tag, digest);
+      // A collector deleting untagged manifests may have removed this revision (and swept its blob) after the
+      // checks above but before the tag was visible to its rescan. Now that the tag is visible, any later sweep
+      // keeps it; what was already removed is put back from the bytes in hand, and missing layers refuse the push.
+      if (!(await readLink(this.driver, paths.revisionLink(name, digest))))
+        await writeLink(this.driver, paths.revisionLink(name, digest), digest);
+      if (!(await statIfExists(this.driver, paths.blobData(digest))))
+        await this.driver.putContent(paths.blobData(digest), body);
+      try {
+        await this.verifyReferences(name, manifest);
+      } catch (err) {
+        await this.tags.untag(name, reference.tag).catch(() => undefined);
+        throw err;
+      }
+    }
     this.cache.set(`${digest}`, { digest, mediaType: manifest.mediaType, content: body });
     return subject ? { digest, subject } : { digest };
   }

@@ -75,11 +75,36 @@ export function storedMediaType(json: unknown): string {
   return Array.isArray(body?.manifests) ? MediaType.ociIndex : MediaType.ociManifest;
 }
 
+/** Nesting Go's encoding/json refuses past, so distribution refuses it too. */
+export const MAX_JSON_DEPTH = 10_000;
+
+/** The deepest nesting of objects and arrays in JSON text (brackets inside strings do not count). */
+export function jsonDepth(body: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /**
- * Parses and validates a pushed manifest against its declared media type (the Content-Type header, or the
- * body's own mediaType when the header is absent or generic).
+ * Parses and validates a pushed manifest against its declared media type: the Content-Type header, or the
+ * body's own mediaType when the header is generic (application/json). A PUT without Content-Type is refused,
+ * as distribution refuses it.
  */
 export function parseManifest(body: Buffer, contentType: string | undefined): ParsedManifest {
+  if (!contentType)
+    throw invalid('a manifest PUT needs a Content-Type header naming the manifest media type');
+  if (jsonDepth(body) > MAX_JSON_DEPTH)
+    throw invalid(`manifest JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
@@ -91,7 +116,6 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   const bodyType = (json as { mediaType?: unknown }).mediaType;
   if (bodyType !== undefined && typeof bodyType !== 'string') throw invalid('mediaType must be a string');
   if (
-    contentType &&
     !MANIFEST_MEDIA_TYPES.includes(contentType) &&
     !GENERIC_TYPES.includes(contentType) &&
     contentType !== MediaType.dockerSchema1 &&
@@ -99,7 +123,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   ) {
     throw invalid(`unsupported manifest Content-Type ${contentType}`);
   }
-  const headerType = contentType && MANIFEST_MEDIA_TYPES.includes(contentType) ? contentType : undefined;
+  const headerType = MANIFEST_MEDIA_TYPES.includes(contentType) ? contentType : undefined;
   if (
     contentType === MediaType.dockerSchema1 ||
     contentType === MediaType.dockerSchema1Signed ||
@@ -115,7 +139,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   const mediaType = headerType ?? bodyType;
   if (!mediaType)
     throw invalid(
-      `unsupported manifest Content-Type ${JSON.stringify(contentType ?? '')} and no mediaType in the body`,
+      `manifest Content-Type ${contentType} says nothing of its type and the body has no mediaType`,
     );
   if (!MANIFEST_MEDIA_TYPES.includes(mediaType))
     throw invalid(`unsupported manifest media type ${mediaType}`);

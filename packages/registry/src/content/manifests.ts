@@ -184,19 +184,24 @@ export class ManifestService {
     return stored;
   }
 
-  /** Every blob and child manifest a manifest names must already be in the repository. */
+  /**
+   * Every blob and child manifest a manifest names must already be in the repository, at the size its
+   * descriptor says (the image spec requires the two to match; a client trusting the size would misread).
+   */
   private async verifyReferences(name: string, manifest: ParsedManifest): Promise<void> {
     const missing: { digest: string; mediaType: string }[] = [];
+    const wrongSize: { digest: string; size: number; actual: number }[] = [];
+    const check = (d: DescriptorJson, actual: number | undefined) => {
+      if (actual === undefined) missing.push({ digest: d.digest, mediaType: d.mediaType });
+      else if (actual !== d.size) wrongSize.push({ digest: d.digest, size: d.size, actual });
+    };
     await Promise.all([
       ...manifest.blobs
         .filter((d) => !isNonDistributable(d.mediaType))
-        .map(async (d) => {
-          if (!(await this.blobs.find(name, Digest.parse(d.digest))))
-            missing.push({ digest: d.digest, mediaType: d.mediaType });
-        }),
+        .map(async (d) => check(d, (await this.blobs.find(name, Digest.parse(d.digest)))?.size)),
       ...manifest.children.map(async (d) => {
-        if (!(await this.exists(name, Digest.parse(d.digest))))
-          missing.push({ digest: d.digest, mediaType: d.mediaType });
+        const digest = Digest.parse(d.digest);
+        check(d, (await this.exists(name, digest)) ? (await this.load(digest)).content.length : undefined);
       }),
     ]);
     if (missing.length > 0) {
@@ -204,6 +209,13 @@ export class ManifestService {
         'MANIFEST_BLOB_UNKNOWN',
         `manifest references ${missing.length === 1 ? 'a blob' : `${missing.length} blobs`} unknown to repository ${name}: ${missing.map((m) => m.digest).join(', ')}`,
         missing.length === 1 ? missing[0] : missing,
+      );
+    }
+    if (wrongSize.length > 0) {
+      throw new RegistryError(
+        'MANIFEST_INVALID',
+        `manifest descriptor sizes do not match the content: ${wrongSize.map((w) => `${w.digest} is ${w.actual} bytes, not ${w.size}`).join('; ')}`,
+        wrongSize.length === 1 ? wrongSize[0] : wrongSize,
       );
     }
   }

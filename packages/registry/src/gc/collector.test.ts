@@ -26,8 +26,12 @@ const NOW = { graceMs: 0 };
 /** With no grace, content written in the run's first millisecond counts as fresh: let time move on. */
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
+/** Sizes of what the tests pushed, for the descriptors that name them. */
+const sizes = new Map<string, number>();
+
 async function pushBlob(registry: Registry, repo: string, content: Buffer): Promise<Digest> {
   const digest = Digest.of('sha256', content);
+  sizes.set(`${digest}`, content.length);
   const upload = await registry.uploads.start(repo);
   await registry.uploads.commit(repo, upload.id, digest, Readable.from([content]));
   return digest;
@@ -38,11 +42,15 @@ function manifest(config: Digest, layers: Digest[], extra: object = {}): Buffer 
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaType.ociManifest,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `${config}`, size: 2 },
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: `${config}`,
+        size: sizes.get(`${config}`),
+      },
       layers: layers.map((d) => ({
         mediaType: 'application/vnd.oci.image.layer.v1.tar',
         digest: `${d}`,
-        size: 1,
+        size: sizes.get(`${d}`),
       })),
       ...extra,
     }),
@@ -59,6 +67,7 @@ async function pushImage(
   const config = await pushBlob(registry, repo, Buffer.from(JSON.stringify({ tag, n: Math.random() })));
   const body = manifest(config, layers, extra);
   const digest = Digest.of('sha256', body);
+  sizes.set(`${digest}`, body.length);
   const ref = tag === undefined ? { kind: 'digest' as const, digest } : { kind: 'tag' as const, tag };
   await registry.manifests.put(repo, ref, MediaType.ociManifest, body);
   return { digest, config };
@@ -125,7 +134,7 @@ describe('garbage collection', () => {
         manifests: [amd64, arm64].map((m) => ({
           mediaType: MediaType.ociManifest,
           digest: `${m.digest}`,
-          size: 1,
+          size: sizes.get(`${m.digest}`),
         })),
       }),
     );

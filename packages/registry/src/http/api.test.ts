@@ -366,6 +366,59 @@ describe('manifests', () => {
     expect(await driver.list(paths.repository('m'))).toEqual([`${paths.repository('m')}/_layers`]);
   });
 
+  it('refuses wrong descriptor sizes, a missing Content-Type and deep nesting, storing nothing', async () => {
+    await start();
+    const config = await pushBlob('m', '{}');
+    const layer = randomBytes(4096);
+    const layerDigest = await pushBlob('m', layer);
+    const put = (payload: string, headers: Record<string, string>) =>
+      app.inject({ method: 'PUT', url: '/v2/m/manifests/v1', payload, headers });
+    const wrongSize = await put(imageManifest(config, [{ digest: layerDigest, size: 1 }]), {
+      'content-type': MediaType.ociManifest,
+    });
+    expect(wrongSize.statusCode).toBe(400);
+    expect(errorCode(wrongSize)).toBe('MANIFEST_INVALID');
+    expect(wrongSize.json().errors[0].detail).toEqual({ digest: layerDigest, size: 1, actual: 4096 });
+
+    const good = imageManifest(config, [{ digest: layerDigest, size: 4096 }]);
+    const noType = await put(good, {});
+    expect(noType.statusCode).toBe(400);
+    expect(errorCode(noType)).toBe('MANIFEST_INVALID');
+    expect(noType.json().errors[0].message).toMatch(/Content-Type/);
+
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const nested = good.replace(/}$/, `,"x":${deep}}`);
+    const tooDeep = await put(nested, { 'content-type': MediaType.ociManifest });
+    expect(tooDeep.statusCode).toBe(400);
+    expect(tooDeep.json().errors[0].message).toMatch(/nested deeper/);
+    // Brackets inside strings are not nesting.
+    const quoted = await put(good.replace(/}$/, `,"annotations":{"x":"${'['.repeat(20_000)}"}}`), {
+      'content-type': MediaType.ociManifest,
+    });
+    expect(quoted.statusCode, quoted.body).toBe(201);
+    await app.inject({ method: 'DELETE', url: `/v2/m/manifests/${quoted.headers['docker-content-digest']}` });
+
+    // An index whose child is listed at the wrong size.
+    const child = await put(good, { 'content-type': MediaType.ociManifest });
+    expect(child.statusCode).toBe(201);
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [{ mediaType: MediaType.ociManifest, digest: sha256(good), size: good.length + 1 }],
+    });
+    const badIndex = await app.inject({
+      method: 'PUT',
+      url: '/v2/m/manifests/list',
+      payload: index,
+      headers: { 'content-type': MediaType.ociIndex },
+    });
+    expect(errorCode(badIndex)).toBe('MANIFEST_INVALID');
+    const tags = await app.inject('/v2/m/tags/list');
+    expect(tags.json().tags).toEqual(['v1']);
+    const revisions = await driver.list(`${paths.revisionsDir('m')}/sha256`);
+    expect(revisions).toEqual([paths.revisionDir('m', Digest.parse(sha256(good)))]);
+  });
+
   it('needs an index child in the repository and negotiates a Docker list down to linux/amd64', async () => {
     await start();
     const { digest, manifest } = await pushImage('multi', 'amd64');

@@ -37,6 +37,10 @@ describe('registry serve', () => {
     await fetch(`${registry.url}/v2/nothing/tags/list`);
     const metrics = await (await fetch(`http://127.0.0.1:${debugPort}/metrics`)).text();
     expect(metrics).toMatch(/registry_http_requests_total\{handler="tags",method="GET",code="404"\} 1/);
+    // Every storage operation is timed, under distribution's metric name.
+    expect(metrics).toMatch(
+      /registry_storage_action_seconds_count\{driver="filesystem",action="List"\} [1-9]/,
+    );
     await registry.stop();
     const lines = registry
       .output()

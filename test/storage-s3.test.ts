@@ -7,32 +7,41 @@ import { SWIFT_BINARIES, startSwift } from './support/swift.js';
 
 // The driver contract, unchanged, against a real S3 API: OpenStack Swift's s3api.
 describeWithPeers(SWIFT_BINARIES, 's3 driver on Swift s3api', () => {
-  runDriverContract('s3', async () => {
-    const swift = await startSwift();
-    const driver = new S3Driver(
-      parseS3Options({
-        region: 'us-east-1',
-        regionendpoint: swift.s3Endpoint,
-        bucket: 'contract',
+  const options = (regionendpoint: string) =>
+    parseS3Options({
+      region: 'us-east-1',
+      regionendpoint,
+      bucket: 'contract',
+      accesskey: 'test:tester',
+      secretkey: 'testing',
+      forcepathstyle: true,
+      rootdirectory: '/registry-root',
+      // The smallest chunks S3 allows, so the tests cross part boundaries.
+      chunksize: 5 * 1024 * 1024,
+      multipartcopythresholdsize: 5 * 1024 * 1024,
+      multipartcopychunksize: 5 * 1024 * 1024,
+    });
+  runDriverContract(
+    's3',
+    async () => {
+      const swift = await startSwift();
+      const driver = new S3Driver({
+        ...options(swift.s3Endpoint),
         accesskey: swift.user,
         secretkey: swift.key,
-        forcepathstyle: true,
-        rootdirectory: '/registry-root',
-        // The smallest chunks S3 allows, so the tests cross part boundaries.
-        chunksize: 5 * 1024 * 1024,
-        multipartcopythresholdsize: 5 * 1024 * 1024,
-        multipartcopychunksize: 5 * 1024 * 1024,
-      }),
-    );
-    await driver.client.send(new CreateBucketCommand({ Bucket: 'contract' }));
-    return {
-      driver,
-      cleanup: async () => {
-        driver.client.destroy();
-        await swift.stop();
-      },
-    };
-  });
+      });
+      await driver.client.send(new CreateBucketCommand({ Bucket: 'contract' }));
+      return {
+        driver,
+        cleanup: async () => {
+          driver.client.destroy();
+          await swift.stop();
+        },
+      };
+    },
+    // Nothing listens on port 1.
+    { unreachable: () => new S3Driver(options('http://127.0.0.1:1')) },
+  );
 });
 
 describe('s3 driver options', () => {

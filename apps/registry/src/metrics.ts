@@ -1,8 +1,12 @@
+import type { BaseDriver } from '@regop/storage';
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Prometheus metrics under distribution's names (registry_http_*), labelled by route as its `handler`. */
-export function instrument(app: FastifyInstance): Registry {
+/**
+ * Prometheus metrics under distribution's names: registry_http_* labelled by route as its `handler`, and
+ * registry_storage_action_seconds per driver operation.
+ */
+export function instrument(app: FastifyInstance, driver: BaseDriver): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'registry_' });
   const requests = new Counter({
@@ -23,6 +27,14 @@ export function instrument(app: FastifyInstance): Registry {
     help: 'HTTP requests being served.',
     registers: [registry],
   });
+  const storage = new Histogram({
+    name: 'registry_storage_action_seconds',
+    help: 'Storage driver operation latency by driver and action.',
+    labelNames: ['driver', 'action'],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  driver.observer = (name, action, seconds) => storage.observe({ driver: name, action }, seconds);
   app.addHook('onRequest', async () => inFlight.inc());
   app.addHook('onResponse', async (request, reply) => {
     inFlight.dec();

@@ -226,7 +226,9 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   const prometheus = config.http?.debug?.prometheus;
   // prom-client is loaded only when metrics are asked for.
   const metrics =
-    debugAddr && prometheus?.enabled ? (await import('./metrics.js')).instrument(app) : undefined;
+    debugAddr && prometheus?.enabled
+      ? (await import('./metrics.js')).instrument(app, registry.driver)
+      : undefined;
 
   // While draining, answers close their connection so the process can exit as soon as they are sent.
   let closing = false;

@@ -1,12 +1,16 @@
 import { ConfigError, type StorageConfig } from '@regop/registry';
-import { InMemoryDriver, type StorageDriver } from '@regop/storage';
+import { BaseDriver, InMemoryDriver, type StorageDriver } from '@regop/storage';
 
 /**
  * The storage driver named by the config's storage section, its package loaded only then (the AWS SDK and the
- * Swift client cost a filesystem registry's start time and memory for nothing). Object stores are checked
- * now, so a bad endpoint or credentials fail the start with the config key named.
+ * Swift client cost a filesystem registry's start time and memory for nothing), behind the base wrapper.
+ * Object stores are checked now, so a bad endpoint or credentials fail the start with the config key named.
  */
-export async function createDriver(storage: StorageConfig): Promise<StorageDriver> {
+export async function createDriver(storage: StorageConfig): Promise<BaseDriver> {
+  return BaseDriver.wrap(await namedDriver(storage));
+}
+
+async function namedDriver(storage: StorageConfig): Promise<StorageDriver> {
   if (storage.filesystem) {
     const { FilesystemDriver } = await import('@regop/storage-fs');
     return new FilesystemDriver({ rootDirectory: storage.filesystem.rootdirectory ?? '/var/lib/registry' });

@@ -5,7 +5,6 @@ import { join, dirname as osDirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import {
-  checkPath,
   type FileInfo,
   type FileWriter,
   FileWriterBase,
@@ -52,7 +51,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   private full(path: string): string {
-    return join(this.root, checkPath(path, NAME));
+    return join(this.root, path);
   }
 
   /** Runs an fs call, turning ENOENT/ENOTDIR into PathNotFoundError for `path`. */

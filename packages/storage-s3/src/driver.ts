@@ -20,11 +20,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
+  BackendUnavailableError,
   ChunkedWriter,
-  checkPath,
   type FileInfo,
   type FileWriter,
   InvalidOffsetError,
+  isNetworkError,
   PathNotFoundError,
   type RedirectOptions,
   SkipDir,
@@ -43,6 +44,19 @@ const notFound = (err: unknown) => {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 };
+
+/**
+ * An S3 failure that is the backend's, not the request's (unreachable, timed out, 5xx after the SDK's retries),
+ * as the typed error every driver raises for it; any other error is returned as it is.
+ */
+function backendFailure(err: unknown, command: string | undefined): unknown {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode ?? 0;
+  if (status < 500 && !isNetworkError(err) && e?.name !== 'TimeoutError') return err;
+  const code = (err as { code?: string }).code;
+  const why = status >= 500 ? `HTTP ${status}` : [code, e?.message].filter(Boolean).join(' ');
+  return new BackendUnavailableError(`${NAME}: ${command ?? 'request'} failed: ${why}`, NAME, { cause: err });
+}
 
 interface Part {
   PartNumber: number;
@@ -109,6 +123,17 @@ export class S3Driver implements StorageDriver {
       toMiddleware: 'httpSigningMiddleware',
       name: 'contentMd5ForDeleteObjects',
     });
+    // Outermost, so it sees what is left after the SDK's retries.
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          throw backendFailure(err, context.commandName);
+        }
+      },
+      { step: 'initialize', name: 'backendUnavailable' },
+    );
     this.root = options.rootdirectory.replace(/^\/+|\/+$/g, '');
   }
 
@@ -137,14 +162,13 @@ export class S3Driver implements StorageDriver {
         );
       }
       throw new Error(
-        `storage.s3.regionendpoint: cannot reach ${endpoint}: ${e.code ?? e.name ?? ''} ${e.message ?? ''}`.trim(),
+        `storage.s3.regionendpoint: cannot reach ${endpoint}: ${e.message ?? e.code ?? e.name ?? ''}`.trim(),
       );
     }
   }
 
   /** The object key of a driver path. */
   key(path: string): string {
-    checkPath(path, NAME);
     return `${this.root}${path}`.replace(/^\/+/, '');
   }
 
@@ -282,7 +306,6 @@ export class S3Driver implements StorageDriver {
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
-    checkPath(destPath, NAME);
     const source = await this.stat(sourcePath);
     if (source.isDir) throw new PathNotFoundError(sourcePath, NAME);
     const from = this.key(sourcePath);

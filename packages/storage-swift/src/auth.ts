@@ -1,3 +1,4 @@
+import { BackendUnavailableError } from '@regop/storage';
 import { type Dispatcher, request } from 'undici';
 import { z } from 'zod';
 import { authVersion, type SwiftOptions } from './options.js';
@@ -53,15 +54,24 @@ export async function authenticate(options: SwiftOptions, dispatcher: Dispatcher
             body: JSON.stringify(version === 3 ? keystoneV3Body(options) : keystoneV2Body(options)),
           });
   } catch (err) {
+    // The auth service being down is the backend's failure, not the config's: retried, and 503 meanwhile.
     const e = err as { code?: string; message?: string };
-    throw new SwiftAuthError(
+    throw new BackendUnavailableError(
       `storage.swift.authurl: cannot reach ${base}: ${e.code ?? ''} ${e.message ?? ''}`.trim(),
+      'swift',
+      { cause: err },
     );
   }
   const text = await res.body.text();
   if (res.statusCode === 401 || res.statusCode === 403) {
     throw new SwiftAuthError(
       `storage.swift.username/password: ${base} refused the credentials of ${options.username} (HTTP ${res.statusCode})`,
+    );
+  }
+  if (res.statusCode >= 500) {
+    throw new BackendUnavailableError(
+      `storage.swift.authurl: ${url} answered HTTP ${res.statusCode}`,
+      'swift',
     );
   }
   if (res.statusCode >= 300) {

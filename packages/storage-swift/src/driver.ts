@@ -2,7 +2,6 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  checkPath,
   type FileInfo,
   type FileWriter,
   InvalidOffsetError,
@@ -107,7 +106,6 @@ export class SwiftDriver implements StorageDriver {
 
   /** The object name of a driver path. */
   objectName(path: string): string {
-    checkPath(path, NAME);
     return path === '/' ? this.filesRoot : `${this.filesRoot}${path}`;
   }
 

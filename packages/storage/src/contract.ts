@@ -7,8 +7,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BaseDriver } from './base.js';
 import { SkipDir, type StorageDriver } from './driver.js';
-import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
+import {
+  BackendUnavailableError,
+  InvalidOffsetError,
+  InvalidPathError,
+  PathNotFoundError,
+} from './errors.js';
 import { repeatStream } from './streams.js';
 
 export interface ContractFixture {
@@ -21,6 +27,8 @@ export interface ContractOptions {
   largeFileSize?: number;
   /** Timeout of the large-file test, in ms. */
   largeFileTimeout?: number;
+  /** The same driver configured for a backend that is not there (a closed port); absent for local drivers. */
+  unreachable?: () => StorageDriver;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -43,7 +51,8 @@ export function runDriverContract(
 
     beforeAll(async () => {
       fixture = await setup();
-      d = fixture.driver;
+      // The driver as the registry sees it: behind the base wrapper.
+      d = BaseDriver.wrap(fixture.driver);
     }, 120_000);
     afterAll(async () => {
       await fixture?.cleanup();
@@ -256,6 +265,32 @@ export function runDriverContract(
         ).rejects.toBeInstanceOf(InvalidPathError);
       }
     });
+
+    it('an unreachable backend rejects every operation with BackendUnavailableError', async (ctx) => {
+      if (!options.unreachable) return ctx.skip();
+      const gone = BaseDriver.wrap(options.unreachable());
+      const p = '/unreachable/file';
+      const operations: [string, () => Promise<unknown>][] = [
+        ['getContent', () => gone.getContent(p)],
+        ['putContent', () => gone.putContent(p, 'x')],
+        ['reader', () => gone.reader(p, 0)],
+        ['stat', () => gone.stat(p)],
+        ['list', () => gone.list('/unreachable')],
+        ['move', () => gone.move(p, `${p}2`)],
+        ['delete', () => gone.delete(p)],
+        ['walk', () => gone.walk('/unreachable', () => {})],
+        [
+          'writer',
+          async () => {
+            const w = await gone.writer(p, false);
+            w.write('x');
+            await w.commit();
+          },
+        ],
+      ];
+      for (const [op, run] of operations)
+        await expect(run(), op).rejects.toBeInstanceOf(BackendUnavailableError);
+    }, 120_000);
 
     it('keeps concurrent writers apart and concurrent puts whole', async () => {
       const base = dir();

@@ -44,7 +44,8 @@ export interface RedirectOptions {
 
 /**
  * The storage driver contract, after distribution's storagedriver.StorageDriver.
- * Paths are absolute and validated (see isValidPath). Missing paths reject with PathNotFoundError.
+ * Paths are absolute; BaseDriver validates them (isValidPath) before a driver sees one, so drivers trust them.
+ * Missing paths reject with PathNotFoundError; a backend that cannot be reached, with BackendUnavailableError.
  */
 export interface StorageDriver {
   readonly name: string;

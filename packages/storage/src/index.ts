@@ -1,3 +1,4 @@
+export { BaseDriver, isNetworkError, type OperationObserver } from './base.js';
 export type {
   FileInfo,
   FileWriter,

@@ -9,7 +9,6 @@ import {
   type WalkResult,
 } from './driver.js';
 import { InvalidOffsetError, PathNotFoundError } from './errors.js';
-import { checkPath } from './path.js';
 import { FileWriterBase } from './writer.js';
 
 const NAME = 'inmemory';
@@ -29,7 +28,7 @@ export class InMemoryDriver implements StorageDriver {
   private readonly files = new Map<string, MemoryFile>();
 
   private file(path: string): MemoryFile {
-    const file = this.files.get(checkPath(path, NAME));
+    const file = this.files.get(path);
     if (!file) throw new PathNotFoundError(path, NAME);
     return file;
   }
@@ -45,7 +44,6 @@ export class InMemoryDriver implements StorageDriver {
   }
 
   async putContent(path: string, content: Uint8Array | string): Promise<void> {
-    checkPath(path, NAME);
     const data = Buffer.from(content);
     this.files.set(path, { chunks: [data], size: data.length, modTime: new Date() });
   }
@@ -57,7 +55,6 @@ export class InMemoryDriver implements StorageDriver {
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {
-    checkPath(path, NAME);
     const file: MemoryFile = (append ? this.files.get(path) : undefined) ?? {
       chunks: [],
       size: 0,
@@ -68,7 +65,6 @@ export class InMemoryDriver implements StorageDriver {
   }
 
   async stat(path: string): Promise<FileInfo> {
-    checkPath(path, NAME);
     const file = this.files.get(path);
     if (file) return { path, size: file.size, modTime: file.modTime, isDir: false };
     const children = this.below(path);
@@ -80,7 +76,6 @@ export class InMemoryDriver implements StorageDriver {
   }
 
   async list(path: string): Promise<string[]> {
-    checkPath(path, NAME);
     const prefix = path === '/' ? '/' : `${path}/`;
     const names = new Set(this.below(path).map((p) => p.slice(prefix.length).split('/', 1)[0] as string));
     if (names.size === 0 && path !== '/') throw new PathNotFoundError(path, NAME);
@@ -88,14 +83,12 @@ export class InMemoryDriver implements StorageDriver {
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
-    checkPath(destPath, NAME);
     const file = this.file(sourcePath);
     this.files.delete(sourcePath);
     this.files.set(destPath, file);
   }
 
   async delete(path: string): Promise<void> {
-    checkPath(path, NAME);
     const doomed = this.files.has(path) ? [path] : this.below(path);
     if (doomed.length === 0) throw new PathNotFoundError(path, NAME);
     for (const p of doomed) this.files.delete(p);

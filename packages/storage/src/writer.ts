@@ -23,12 +23,13 @@ export abstract class FileWriterBase extends Writable implements FileWriter {
   async commit(): Promise<void> {
     if (this.#done) throw new Error('writer already committed or cancelled');
     this.#done = true;
+    // A write that already failed fails the commit too: its error, not a generic "stream destroyed".
     if (!this.writableFinished) {
       await new Promise<void>((resolve, reject) => {
-        this.once('error', reject);
-        this.end(() => resolve());
+        this.end((err?: Error | null) => (err ? reject(this.errored ?? err) : resolve()));
       });
     }
+    if (this.errored) throw this.errored;
   }
 }
 

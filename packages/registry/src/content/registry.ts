@@ -1,4 +1,4 @@
-import type { StorageDriver } from '@regop/storage';
+import { BaseDriver, type StorageDriver } from '@regop/storage';
 import { BlobStore } from './blobs.js';
 import { listRepositories } from './catalog.js';
 import { ManifestService } from './manifests.js';
@@ -16,15 +16,16 @@ export class Registry {
   readonly uploads: UploadService;
   readonly tags: TagStore;
   readonly manifests: ManifestService;
+  /** The driver behind the base wrapper (validated paths, typed errors, timed operations). */
+  readonly driver: BaseDriver;
 
-  constructor(
-    readonly driver: StorageDriver,
-    options: RegistryOptions = {},
-  ) {
-    this.blobs = new BlobStore(driver);
-    this.uploads = new UploadService(driver, this.blobs);
-    this.tags = new TagStore(driver);
-    this.manifests = new ManifestService(driver, this.blobs, this.tags, {
+  constructor(driver: StorageDriver, options: RegistryOptions = {}) {
+    const base = BaseDriver.wrap(driver);
+    this.driver = base;
+    this.blobs = new BlobStore(base);
+    this.uploads = new UploadService(base, this.blobs);
+    this.tags = new TagStore(base);
+    this.manifests = new ManifestService(base, this.blobs, this.tags, {
       cacheBytes: options.manifestCacheBytes ?? 32 * 1024 * 1024,
     });
   }

@@ -18,27 +18,6 @@ declare module 'fastify' {
   }
 }
 
-const NETWORK_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
-]);
-
-/** A storage backend that cannot be reached or answers 5xx: the client may retry (503), nothing is wrong with its request. */
-function isBackendFailure(error: unknown): error is Error {
-  const e = error as { code?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } };
-  const code = e?.code ?? e?.cause?.code;
-  return (
-    error instanceof BackendUnavailableError ||
-    (code !== undefined && NETWORK_ERRORS.has(code)) ||
-    (e?.$metadata?.httpStatusCode ?? 0) >= 500
-  );
-}
-
 function sendError(reply: FastifyReply, err: RegistryError): void {
   reply.code(err.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(err));
 }
@@ -68,7 +47,8 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
     // The request's own line says what failed: for a storage error, the operation, path and errno.
     const { code, syscall, path } = error as NodeJS.ErrnoException;
     request.log.error({ err: error, ...(code && { failed: { code, syscall, path } }) }, 'unexpected error');
-    if (isBackendFailure(error)) {
+    // Every driver sits behind the base wrapper, so a backend's failure always arrives typed.
+    if (error instanceof BackendUnavailableError) {
       return sendError(
         reply,
         new RegistryError('UNAVAILABLE', `storage backend unavailable: ${error.message}`),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectGarbage, Digest, MediaType, paths, Registry } from '@regop/registry';
@@ -95,7 +95,22 @@ describeWithPeers(['skopeo', 'umoci', 'docker-registry'], 'garbage-collect after
     await skopeo('copy', ...insecure, `oci:${layout}:v2`, `docker://${host}/app:v2`);
     expect(await storedBlobs(root)).toEqual(before);
     await skopeo('delete', '--tls-verify=false', `docker://${host}/app:v2`);
-    await gc(config);
+
+    // Another unit's collection holds the store's lease: this one refuses, naming it; with --wait it waits.
+    const lease = join(root, 'docker/registry/v2/_gc_lease');
+    const expires = new Date(Date.now() + 60_000).toISOString();
+    await writeFile(lease, JSON.stringify({ owner: 'registry/1', token: 'other', expires }));
+    const refused = await gc(config).catch((err: { exitCode: number; stderr: string }) => err);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toBe(
+      `registry: another garbage collection holds the storage lease (registry/1, until ${expires}); run again when it is done`,
+    );
+    expect(await storedBlobs(root)).toEqual(before);
+    const waiting = gc(config, '--wait', '1m');
+    setTimeout(() => void rm(lease), 1500);
+    const waited = await waiting;
+    expect(waited.stderr).toMatch(/waiting for the collection of registry\/1/);
+    expect(waited.stdout).toMatch(/3 blobs \([\d.]+ MiB\) and 0 manifests deleted/);
 
     await registry.stop();
     const theirs = await startDockerRegistry({ root, dir });

@@ -19,6 +19,7 @@ export async function garbageCollect(args: string[]): Promise<number> {
       'dry-run': { type: 'boolean', short: 'd' },
       'delete-untagged': { type: 'boolean', short: 'm' },
       grace: { type: 'string', short: 'g', default: '1h' },
+      wait: { type: 'string', short: 'w', default: '0s' },
       quiet: { type: 'boolean', short: 'q' },
     },
     usage: GC_USAGE,
@@ -28,6 +29,8 @@ export async function garbageCollect(args: string[]): Promise<number> {
   const graceMs = parseDuration(values.grace as string);
   if (graceMs === undefined)
     throw new ConfigError(`--grace: not a duration (like 30m, 1h, 0s): ${values.grace}`);
+  const waitMs = parseDuration(values.wait as string);
+  if (waitMs === undefined) throw new ConfigError(`--wait: not a duration (like 10m, 0s): ${values.wait}`);
   const config = await loadConfig(configPath);
   const driver = await createDriver(config.storage);
   const dryRun = values['dry-run'] === true;
@@ -70,6 +73,13 @@ export async function garbageCollect(args: string[]): Promise<number> {
     dryRun,
     deleteUntagged: values['delete-untagged'] === true,
     graceMs,
+    lease: {
+      waitMs,
+      onWait: (holder) =>
+        process.stderr.write(
+          `waiting for the collection of ${holder.owner} (its lease runs until ${holder.expires})\n`,
+        ),
+    },
     onEvent,
   });
   out(

@@ -10,7 +10,7 @@ Commands:
   serve [CONFIG]   serve the registry API. CONFIG is distribution's config.yml; without it,
                    $REGISTRY_CONFIGURATION_PATH, else a built-in config (filesystem storage in
                    ./data, listening on 127.0.0.1:5000). REGISTRY_* variables override its keys.
-  garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION]
+  garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--wait DURATION]
                    delete unreferenced blobs; safe while registries serve (see below)
   token-server CONFIG | init DIR
                    serve Docker tokens for registries using auth.token (see below)

@@ -1,13 +1,15 @@
 /** The usage texts of the subcommands, here so `registry help` need not load the commands themselves. */
 
-export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--quiet]
+export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--wait DURATION] [--quiet]
 
 Deletes blobs that no manifest references, as distribution's command does, and is safe to run while
-registries serve pushes from the same storage.
+registries serve pushes from the same storage. One collection runs at a time on a store: a run holds a lease
+in it, and another run refuses (or waits, with --wait) while it is held; a crashed run's lease expires in 60s.
   -d, --dry-run          report what would be deleted, delete nothing
   -m, --delete-untagged  also delete manifests no tag reaches (children of tagged indexes and referrers
                          of kept manifests are kept)
   -g, --grace DURATION   keep anything written, linked or mounted more recently than this (default 1h)
+  -w, --wait DURATION    wait this long for another collection to finish instead of refusing at once
   -q, --quiet            only the summary`;
 
 export const TOKEN_USAGE = `Usage: registry token-server CONFIG

@@ -23,6 +23,13 @@ export {
   GarbageCollector,
   type GcEvent,
 } from './gc/collector.js';
+export {
+  LeaseHeldError,
+  LeaseLostError,
+  type LeaseOptions,
+  type LeaseRecord,
+  StorageLease,
+} from './gc/lease.js';
 export type { RegistryHttpOptions } from './http/context.js';
 export { registryApi } from './http/plugin.js';
 export { ROUTES } from './http/router.js';

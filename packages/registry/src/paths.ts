@@ -28,6 +28,11 @@ export const paths = {
   uploadDir: (name: string, id: string) => `${repo(name)}/_uploads/${id}`,
   uploadData: (name: string, id: string) => `${repo(name)}/_uploads/${id}/data`,
   uploadStartedAt: (name: string, id: string) => `${repo(name)}/_uploads/${id}/startedat`,
+  /** Garbage collection's own (not in distribution): one directory per run's quarantine, and the lease. */
+  gcRoot: `${ROOT}/_gc`,
+  gcRun: (run: string) => `${ROOT}/_gc/${run}`,
+  gcQuarantine: (run: string, d: Digest) => `${ROOT}/_gc/${run}/${digestDir(d)}/data`,
+  gcLease: `${ROOT}/_gc_lease`,
   /**
    * Referrers index (not in distribution 2.8, which has no referrers API): one link per referrer under its
    * subject. The leading underscore keeps it out of distribution's catalog walk.

@@ -9,7 +9,7 @@ const OPTIONS = ['--force', '-f', '--no-prune'];
 /**
  * Removes tags and manifests like `docker rmi`: a tag is untagged (the manifest goes with its last tag); a
  * digest goes only when no tag names it, or with --force. Then, unless --no-prune, garbage collection frees
- * the blobs nothing references any more (safe while the registry serves pushes).
+ * the blobs nothing references any more (safe while the registry serves pushes; one unit's collection at a time).
  */
 export async function rmiAction(ctx: CharmContext, machine: Machine, config: CharmConfig): Promise<void> {
   const params = await ctx.backend.actionGet();
@@ -68,8 +68,12 @@ export async function rmiAction(ctx: CharmContext, machine: Machine, config: Cha
   await ctx.backend.actionLog(removed.join('\n'));
   let freed = 0;
   if (!options.includes('--no-prune')) {
-    // No grace period: the collector's quarantine and rescan keep pushes in flight safe without one.
-    const result = await collectGarbage(registry.driver, { graceMs: 0 });
+    // No grace period: the collector's quarantine and rescan keep pushes in flight safe without one. Units
+    // sharing an object store take turns through the storage lease: this one waits for another's run.
+    const result = await collectGarbage(registry.driver, {
+      graceMs: 0,
+      lease: { owner: ctx.unitName, waitMs: 10 * 60_000 },
+    });
     freed = result.bytesFreed;
   }
   await ctx.backend.actionSet({ output: removed.join('\n'), freed: String(freed) });

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { MediaType } from '../content/media-types.js';
 import { Registry } from '../content/registry.js';
 import { RegistryError } from '../errors.js';
-import { paths } from '../paths.js';
+import { paths, ROOT } from '../paths.js';
 import { Digest } from '../reference.js';
 import { collectGarbage } from './collector.js';
+import { LeaseHeldError, LeaseLostError, type LeaseRecord } from './lease.js';
 
 /** Runs `hook` once, just before the collector moves its first blob into quarantine. */
 class HookedDriver extends InMemoryDriver {
@@ -22,7 +23,8 @@ class HookedDriver extends InMemoryDriver {
   }
 }
 
-const NOW = { graceMs: 0 };
+// In one process on one store, a written lease is read back at once: no need to let it settle.
+const NOW = { graceMs: 0, lease: { settleMs: 0 } };
 /** With no grace, content written in the run's first millisecond counts as fresh: let time move on. */
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -116,7 +118,7 @@ describe('garbage collection', () => {
     const driver = new InMemoryDriver();
     const registry = new Registry(driver);
     const orphan = await pushBlob(registry, 'app', randomBytes(10));
-    const result = await collectGarbage(driver, { graceMs: 3_600_000 });
+    const result = await collectGarbage(driver, { ...NOW, graceMs: 3_600_000 });
     expect(result.blobsDeleted).toEqual([]);
     expect(await exists(driver, orphan)).toBe(true);
   });
@@ -222,10 +224,94 @@ describe('garbage collection', () => {
     const registry = new Registry(driver);
     const layer = await pushBlob(registry, 'app', randomBytes(64));
     await pushImage(registry, 'app', 'v1', [layer]);
-    await driver.move(paths.blobData(layer), `/docker/registry/v2/_gc/crashed/sha256/${layer.hex}/data`);
+    await driver.move(paths.blobData(layer), paths.gcQuarantine('crashed', layer));
     await tick();
     await collectGarbage(driver, NOW);
     expect(await exists(driver, layer)).toBe(true);
-    expect(await driver.list('/docker/registry/v2')).not.toContain('/docker/registry/v2/_gc');
+    expect(await driver.list(ROOT)).not.toContain(paths.gcRoot);
+  });
+
+  describe('the storage lease', () => {
+    const lease = (owner: string, inMs: number): LeaseRecord => ({
+      owner,
+      token: owner,
+      expires: new Date(Date.now() + inMs).toISOString(),
+    });
+    const garbage = async (registry: Registry, n: number) => {
+      for (let i = 0; i < n; i++) await pushBlob(registry, 'app', randomBytes(32));
+      await tick();
+    };
+
+    it('lets two collectors on one store sweep one at a time, never both', async () => {
+      const store = new InMemoryDriver();
+      await garbage(new Registry(store), 20);
+      // Each collector sees the store through its own view, which checks at every quarantine move that the
+      // stored lease is its own: the moment a second collector swept too, one of them would fail.
+      const violations: string[] = [];
+      const view = (owner: string): InMemoryDriver =>
+        Object.assign(Object.create(store) as InMemoryDriver, {
+          async move(source: string, dest: string) {
+            if (dest.startsWith(paths.gcRoot)) {
+              const held = JSON.parse((await store.getContent(paths.gcLease)).toString()) as LeaseRecord;
+              if (held.owner !== owner) violations.push(`${owner} swept while ${held.owner} held the lease`);
+              await new Promise((r) => setTimeout(r, 5));
+            }
+            return store.move(source, dest);
+          },
+        });
+      const waited: string[] = [];
+      const run = (owner: string) =>
+        collectGarbage(view(owner), {
+          graceMs: 0,
+          lease: { owner, settleMs: 20, waitMs: 30_000, onWait: (holder) => waited.push(holder.owner) },
+        });
+      const [a, b] = await Promise.all([run('unit/0'), run('unit/1')]);
+      expect(violations).toEqual([]);
+      expect(waited).toHaveLength(1);
+      expect(a.blobsDeleted.length + b.blobsDeleted.length).toBe(20);
+      await expect(store.stat(paths.gcLease)).rejects.toThrow(/not found/);
+
+      // Without waiting, the second is refused with the holder named.
+      await garbage(new Registry(store), 5);
+      const outcomes = await Promise.allSettled([
+        collectGarbage(view('unit/0'), { graceMs: 0, lease: { owner: 'unit/0', settleMs: 20 } }),
+        collectGarbage(view('unit/1'), { graceMs: 0, lease: { owner: 'unit/1', settleMs: 20 } }),
+      ]);
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      expect(refused).toHaveLength(1);
+      const reason = (refused[0] as PromiseRejectedResult).reason;
+      expect(reason).toBeInstanceOf(LeaseHeldError);
+      expect(reason.message).toMatch(
+        /another garbage collection holds the storage lease \(unit\/[01], until/,
+      );
+      expect(violations).toEqual([]);
+    });
+
+    it('refuses while a live lease is held, takes over an expired one', async () => {
+      const driver = new InMemoryDriver();
+      await garbage(new Registry(driver), 3);
+      await driver.putContent(paths.gcLease, JSON.stringify(lease('unit/7', 60_000)));
+      await expect(collectGarbage(driver, NOW)).rejects.toThrow(/\(unit\/7, until/);
+      // Dry runs change nothing and need no lease.
+      expect((await collectGarbage(driver, { ...NOW, dryRun: true })).blobsDeleted).toHaveLength(3);
+      // The holder crashed: its lease runs out and the next collector goes ahead.
+      await driver.putContent(paths.gcLease, JSON.stringify(lease('unit/7', -1)));
+      expect((await collectGarbage(driver, NOW)).blobsDeleted).toHaveLength(3);
+    });
+
+    it('stops before deleting anything when its lease was taken over', async () => {
+      const driver = new HookedDriver();
+      const registry = new Registry(driver);
+      await garbage(registry, 3);
+      driver.beforeQuarantine = async () => {
+        await driver.putContent(paths.gcLease, JSON.stringify(lease('unit/9', 60_000)));
+      };
+      await expect(collectGarbage(driver, NOW)).rejects.toBeInstanceOf(LeaseLostError);
+      // What it quarantined is still there for the next holder to put back.
+      const [run] = await driver.list(paths.gcRoot);
+      const left: string[] = [];
+      await driver.walk(run as string, (info) => void (info.isDir || left.push(info.path)));
+      expect(left).toHaveLength(3);
+    });
   });
 });

@@ -18,13 +18,15 @@
  * Either the registry's write became visible before the rescan walked past it, and the rescan restores what
  * it needs, or it became visible after the quarantine, and its own re-check fails and undoes it: a client
  * error and a retry, never a manifest pointing at a deleted blob.
- * Run one collector at a time; a crashed run's quarantine is restored by the next run.
+ * One collector runs at a time: a real run holds the storage lease (lease.ts) and checks it is still its own
+ * before each destructive step; a crashed run's quarantine is restored by the next run.
  */
 import { randomBytes } from 'node:crypto';
 import { isPathNotFound, type StorageDriver } from '@regop/storage';
 import { deleteIfExists, listIfExists, statIfExists, writeLink } from '../content/links.js';
-import { paths, ROOT } from '../paths.js';
+import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
+import { type LeaseOptions, StorageLease } from './lease.js';
 import { type BlobInfo, type Dated, inventoryBlobs, inventoryRepositories, readTag } from './inventory.js';
 import { manifestReferences } from './references.js';
 
@@ -35,6 +37,8 @@ export interface CollectOptions {
   deleteUntagged?: boolean;
   /** Content written less than this long (ms) before the run started is kept (default one hour). */
   graceMs?: number;
+  /** How this run takes the storage lease (a dry run changes nothing and takes none). */
+  lease?: LeaseOptions;
   onEvent?: (event: GcEvent) => void;
 }
 
@@ -62,8 +66,7 @@ export interface CollectResult {
   layerLinksRemoved: number;
 }
 
-const GC_ROOT = `${ROOT}/_gc`;
-const quarantinePath = (run: string, d: Digest) => `${GC_ROOT}/${run}/${d.algorithm}/${d.hex}/data`;
+const quarantinePath = paths.gcQuarantine;
 const CONCURRENCY = 16;
 
 async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
@@ -105,8 +108,19 @@ export class GarbageCollector {
   }
 
   async collect(): Promise<CollectResult> {
-    const dryRun = this.options.dryRun === true;
-    if (!dryRun) await this.recoverQuarantines();
+    if (this.options.dryRun) return this.run(undefined);
+    const lease = await StorageLease.acquire(this.driver, this.options.lease);
+    try {
+      return await this.run(lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** One run; `lease` is held for a real one, absent for a dry run. */
+  private async run(lease: StorageLease | undefined): Promise<CollectResult> {
+    const dryRun = lease === undefined;
+    if (lease) await this.recoverQuarantines();
     const cutoff = new Date(Date.now() - (this.options.graceMs ?? 3_600_000));
     const fresh = (d: { modTime: Date }) => d.modTime >= cutoff;
 
@@ -181,6 +195,7 @@ export class GarbageCollector {
     }
 
     // Sweep, through the quarantine.
+    await lease?.check();
     const deletedRevisions = new Set<string>();
     for (const { repository, digest } of untagged) {
       await this.deleteRevision(repository, digest);
@@ -216,7 +231,8 @@ export class GarbageCollector {
     }
     // Deleting the quarantine is the deletion. The emptied blob directories stay: removing one could race
     // with a commit moving fresh data into it.
-    await deleteIfExists(this.driver, `${GC_ROOT}/${run}`);
+    await lease?.check();
+    await deleteIfExists(this.driver, paths.gcRun(run));
     for (const blob of quarantined.values())
       this.emit({ kind: 'delete-blob', digest: `${blob.digest}`, size: blob.size });
     result.blobsDeleted = [...quarantined.values()].map((b) => ({ digest: `${b.digest}`, size: b.size }));
@@ -330,7 +346,7 @@ export class GarbageCollector {
 
   /** Puts back whatever a crashed run left in quarantine, then removes it. */
   private async recoverQuarantines(): Promise<void> {
-    for (const runDir of await listIfExists(this.driver, GC_ROOT)) {
+    for (const runDir of await listIfExists(this.driver, paths.gcRoot)) {
       const leftovers: string[] = [];
       await this.driver.walk(runDir, (info) => {
         if (!info.isDir && info.path.endsWith('/data')) leftovers.push(info.path);

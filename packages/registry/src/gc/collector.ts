@@ -26,8 +26,8 @@ import { isPathNotFound, type StorageDriver } from '@regop/storage';
 import { deleteIfExists, listIfExists, statIfExists, writeLink } from '../content/links.js';
 import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
-import { type LeaseOptions, StorageLease } from './lease.js';
 import { type BlobInfo, type Dated, inventoryBlobs, inventoryRepositories, readTag } from './inventory.js';
+import { type LeaseOptions, StorageLease } from './lease.js';
 import { manifestReferences } from './references.js';
 
 export interface CollectOptions {

@@ -76,7 +76,8 @@ describeWithPeers(['skopeo', 'umoci', 'htpasswd'], 'htpasswd authentication with
     const costly = await startOurRegistry({
       root: join(dir, 'cost12-data'),
       dir: join(dir, 'cost12-registry'),
-      extra: { auth: { htpasswd: { realm: 'Test Registry', path: file } } },
+      // Unlimited, so every guess really costs bcrypt: this is about bcrypt staying off the event loop.
+      extra: { auth: { htpasswd: { realm: 'Test Registry', path: file, ratelimit: { disabled: true } } } },
     });
     const wrong = `Basic ${Buffer.from('carol:guess').toString('base64')}`;
     let flooding = true;
@@ -95,6 +96,35 @@ describeWithPeers(['skopeo', 'umoci', 'htpasswd'], 'htpasswd authentication with
     await Promise.all(flood);
     await costly.stop();
     expect(Math.max(...lags), lags.map((l) => l.toFixed(1)).join(' ')).toBeLessThan(100);
+  });
+
+  it('rate-limits failed logins per client (429, Retry-After, a log line) and lets the client back in', async () => {
+    const file = join(dir, 'htpasswd-10');
+    await execa('htpasswd', ['-B', '-C', '10', '-c', '-b', file, 'dave', 'dave secret']);
+    const limited = await startOurRegistry({
+      root: join(dir, 'limited-data'),
+      dir: join(dir, 'limited-registry'),
+      extra: {
+        auth: { htpasswd: { realm: 'Test Registry', path: file, ratelimit: { burst: 3, perminute: 60 } } },
+      },
+    });
+    const login = (password: string) =>
+      fetch(`${limited.url}/v2/`, {
+        headers: { authorization: `Basic ${Buffer.from(`dave:${password}`).toString('base64')}` },
+      });
+    for (let i = 0; i < 3; i++) expect((await login('guess')).status).toBe(401);
+    const refused = await login('dave secret');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe(
+      'TOOMANYREQUESTS',
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await login('dave secret')).status).toBe(200);
+    await limited.stop();
+    expect(limited.output()).toMatch(
+      /failed logins rate-limited: user \\?"dave\\?" from 127\.0\.0\.1 may try again in 1s/,
+    );
   });
 
   it('challenges anonymous clients', async () => {

@@ -7,10 +7,11 @@ import {
   issueCertificate,
   tokenIssuer,
 } from '@regop/auth';
-import { ConfigError, parseDuration } from '@regop/registry';
+import { ConfigError, failureLimitSchema, parseDuration } from '@regop/registry';
 import Fastify from 'fastify';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
+import { failureLimit, logLimited } from './auth.js';
 import { parseCommandLine, UsageError } from './cli.js';
 import { parseListenAddress } from './listen.js';
 import { TOKEN_USAGE } from './usage.js';
@@ -24,6 +25,7 @@ const configSchema = z.strictObject({
   certificate: z.string().min(1),
   key: z.string().min(1),
   htpasswd: z.string().min(1).optional(),
+  ratelimit: failureLimitSchema.optional(),
   acl: z.string().min(1),
 });
 
@@ -54,6 +56,8 @@ async function serveTokens(configPath: string): Promise<number> {
       realm: config.realm,
       path: config.htpasswd,
       onRefused: (m) => app.log.warn(m),
+      rateLimit: failureLimit(config.ratelimit),
+      onLimited: logLimited((m) => app.log.warn(m)),
     });
     await users.load().catch((err: Error) => {
       throw new ConfigError(`htpasswd: cannot read ${config.htpasswd}: ${err.message}`);

@@ -23,6 +23,8 @@ export function parseScope(scope: string): Access | undefined {
 
 export interface AuthRequest {
   headers: IncomingHttpHeaders;
+  /** The client's address, for limits on failed attempts. */
+  address?: string;
 }
 
 export interface Grant {
@@ -31,21 +33,23 @@ export interface Grant {
 }
 
 /**
- * A refused request: 401 UNAUTHORIZED with a challenge for the client to answer, or 403 DENIED when
- * credentials were fine but do not allow the access.
+ * A refused request: 401 UNAUTHORIZED with a challenge for the client to answer, 403 DENIED when
+ * credentials were fine but do not allow the access, or 429 TOOMANYREQUESTS after too many failed attempts.
  */
 export class AuthFailure extends Error {
   constructor(
-    readonly code: 'UNAUTHORIZED' | 'DENIED',
+    readonly code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS',
     message: string,
     readonly challenge?: string,
+    /** With TOOMANYREQUESTS: when the client may try again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'AuthFailure';
   }
 
-  get status(): 401 | 403 {
-    return this.code === 'UNAUTHORIZED' ? 401 : 403;
+  get status(): 401 | 403 | 429 {
+    return this.code === 'UNAUTHORIZED' ? 401 : this.code === 'DENIED' ? 403 : 429;
   }
 }
 

@@ -91,6 +91,46 @@ describe('htpasswd', () => {
     expect(await refused(basic('alice', 'right'))).toBe('invalid username or password');
   });
 
+  it('rate-limits failed logins per client address and per user, logs it, and recovers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regop-htpasswd-'));
+    const path = join(dir, 'htpasswd');
+    await writeFile(
+      path,
+      `alice:${await hash('right', { cost: 10 })}\nbob:${await hash('b', { cost: 4 })}\n`,
+    );
+    const limited: unknown[] = [];
+    const controller = new HtpasswdAccessController({
+      realm: 'r',
+      path,
+      // Three at once, one more every half second.
+      rateLimit: { burst: 3, perMinute: 120 },
+      onLimited: (what) => limited.push(what),
+    });
+    await controller.load();
+    const attempt = (user: string, password: string, address: string) =>
+      controller.authorize({ headers: { authorization: basic(user, password) }, address }, []).then(
+        (grant) => grant,
+        (err: AuthFailure) => err,
+      );
+    for (let i = 0; i < 3; i++)
+      expect(await attempt('alice', 'guess', '10.0.0.1')).toMatchObject({ status: 401 });
+    expect(limited).toEqual([{ address: '10.0.0.1', user: 'alice', retryAfterSeconds: 1 }]);
+    // Refused before bcrypt runs: even the right password, and at once.
+    const started = performance.now();
+    const refused = await attempt('alice', 'right', '10.0.0.1');
+    expect(performance.now() - started).toBeLessThan(20);
+    expect(refused).toMatchObject({ status: 429, code: 'TOOMANYREQUESTS', retryAfterSeconds: 1 });
+    // The user is limited from any address; other users from other addresses are not.
+    expect(await attempt('alice', 'right', '10.0.0.2')).toMatchObject({ status: 429 });
+    expect(await attempt('bob', 'b', '10.0.0.2')).toEqual({ user: 'bob' });
+    // Guessing other users' passwords from the same address is limited by the address; credentials verified
+    // in the last minute still pass (a guessing flood does not lock out a client that already logged in).
+    expect(await attempt('bob', 'guess', '10.0.0.1')).toMatchObject({ status: 429 });
+    expect(await attempt('bob', 'b', '10.0.0.1')).toEqual({ user: 'bob' });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await attempt('alice', 'right', '10.0.0.1')).toEqual({ user: 'alice' });
+  });
+
   /** Median time of `n` authorizations with these credentials, in ms. */
   const median = async (controller: HtpasswdAccessController, authorization: string, n = 7) => {
     const times: number[] = [];

@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
 import { type AccessController, AuthFailure, type AuthRequest, type Grant, quote } from './access.js';
 import { apr1 } from './apr1.js';
+import { FailureLimiter, type FailureLimitOptions } from './limiter.js';
 
 /** Checks a password against one stored hash; bcrypt runs natively off the event loop. */
 type Verifier = (password: string) => Promise<boolean>;
@@ -87,7 +88,13 @@ export interface HtpasswdOptions {
   path: string;
   /** Called with each refused line (for the log). */
   onRefused?: (reason: string) => void;
+  /** Failed attempts allowed per client address and per user (default 10 at once, 10 more a minute). */
+  rateLimit?: FailureLimitOptions | false;
+  /** Called when a client address or a user runs out of attempts (for the log). */
+  onLimited?: (limited: { address?: string; user: string; retryAfterSeconds: number }) => void;
 }
+
+export const DEFAULT_FAILURE_LIMIT: FailureLimitOptions = { burst: 10, perMinute: 10 };
 
 /**
  * distribution's htpasswd access controller: Basic credentials checked against an htpasswd file, which is
@@ -106,8 +113,12 @@ export class HtpasswdAccessController implements AccessController {
    */
   private readonly verified = new LRUCache<string, true>({ max: 1024, ttl: 60_000 });
   private readonly cacheKey = randomBytes(32);
+  private readonly limiter: FailureLimiter | undefined;
 
-  constructor(private readonly options: HtpasswdOptions) {}
+  constructor(private readonly options: HtpasswdOptions) {
+    if (options.rateLimit !== false)
+      this.limiter = new FailureLimiter(options.rateLimit ?? DEFAULT_FAILURE_LIMIT);
+  }
 
   /** Loads the file now; fails if it cannot be read. */
   async load(): Promise<void> {
@@ -147,12 +158,32 @@ export class HtpasswdAccessController implements AccessController {
       .update(`${credentials.user}\0${credentials.password}`)
       .digest('base64');
     if (this.verified.get(key)) return { user: credentials.user };
+    const keys = [...(request.address ? [`address ${request.address}`] : []), `user ${credentials.user}`];
+    const waitMs = Math.max(0, ...keys.map((k) => this.limiter?.waitMs(k) ?? 0));
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new AuthFailure(
+        'TOOMANYREQUESTS',
+        `too many failed logins; try again in ${seconds}s`,
+        undefined,
+        seconds,
+      );
+    }
     const verify = this.entries.users.get(credentials.user);
-    if (!verify) {
-      await this.decoy(credentials.password);
+    const ok = verify ? await verify(credentials.password) : await this.decoy(credentials.password);
+    if (!ok) {
+      if (keys.map((k) => this.limiter?.fail(k)).some(Boolean)) {
+        const retryAfterSeconds = Math.ceil(
+          Math.max(...keys.map((k) => this.limiter?.waitMs(k) ?? 0)) / 1000,
+        );
+        this.options.onLimited?.({
+          ...(request.address && { address: request.address }),
+          user: credentials.user,
+          retryAfterSeconds,
+        });
+      }
       throw this.challenge('invalid username or password');
     }
-    if (!(await verify(credentials.password))) throw this.challenge('invalid username or password');
     this.verified.set(key, true);
     return { user: credentials.user };
   }

@@ -10,6 +10,7 @@ export {
 export { Acl, type AclEntry } from './acl.js';
 export {
   basicCredentials,
+  DEFAULT_FAILURE_LIMIT,
   HtpasswdAccessController,
   type HtpasswdOptions,
   parseHtpasswd,
@@ -17,6 +18,7 @@ export {
 export { type TokenIssuerOptions, tokenIssuer } from './issuer.js';
 export { decodeJws, SUPPORTED_ALGORITHMS, signJwt } from './jwt.js';
 export { jwkThumbprint, libtrustKeyId, parseBundle, verifyChain } from './keys.js';
+export { FailureLimiter, type FailureLimitOptions } from './limiter.js';
 export {
   type CertificateOptions,
   createCertificateAuthority,

@@ -51,11 +51,12 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
             'this issuer has no users',
             `Basic realm=${quote(options.realm)}`,
           );
-        account = (await options.users.authorize({ headers: request.headers }, [])).user;
+        account = (await options.users.authorize({ headers: request.headers, address: request.ip }, [])).user;
       } catch (err) {
         if (!(err instanceof AuthFailure)) throw err;
         if (err.challenge) reply.header('www-authenticate', err.challenge);
-        return reply.code(401).send({ errors: [{ code: 'UNAUTHORIZED', message: err.message }] });
+        if (err.retryAfterSeconds) reply.header('retry-after', err.retryAfterSeconds);
+        return reply.code(err.status).send({ errors: [{ code: err.code, message: err.message }] });
       }
     }
     const scopes = ([] as string[])

@@ -7,7 +7,12 @@ export {
   parseConfig,
   parseConfigText,
 } from './config/load.js';
-export { configSchema, type RegistryConfig, type StorageConfig } from './config/schema.js';
+export {
+  configSchema,
+  failureLimitSchema,
+  type RegistryConfig,
+  type StorageConfig,
+} from './config/schema.js';
 export { type BlobDescriptor, BlobStore } from './content/blobs.js';
 export { compareNames } from './content/catalog.js';
 export { MAX_MANIFEST_BYTES, ManifestService, type StoredManifest } from './content/manifests.js';

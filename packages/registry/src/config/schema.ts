@@ -111,9 +111,25 @@ const http = z.strictObject({
   h2c: z.strictObject({ enabled: bool.optional() }).optional(),
 });
 
+/**
+ * Failed logins allowed per client address and per user (this registry's own: distribution has no limit).
+ * A token bucket: `burst` at once, `perminute` more each minute.
+ */
+export const failureLimitSchema = z.strictObject({
+  burst: z.number().int().positive().optional(),
+  perminute: z.number().positive().optional(),
+  disabled: bool.optional(),
+});
+
 const auth = z
   .strictObject({
-    htpasswd: z.strictObject({ realm: z.string().min(1), path: z.string().min(1) }).optional(),
+    htpasswd: z
+      .strictObject({
+        realm: z.string().min(1),
+        path: z.string().min(1),
+        ratelimit: failureLimitSchema.optional(),
+      })
+      .optional(),
     token: z
       .strictObject({
         realm: z.string().min(1),

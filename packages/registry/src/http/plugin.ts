@@ -82,11 +82,12 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
       const access = requiredAccess(match.route, method, name, query);
       try {
         request.registryUser = (
-          await options.accessController.authorize({ headers: request.headers }, access)
+          await options.accessController.authorize({ headers: request.headers, address: request.ip }, access)
         ).user;
       } catch (err) {
         if (!(err instanceof AuthFailure)) throw err;
         if (err.challenge) reply.header('www-authenticate', err.challenge);
+        if (err.retryAfterSeconds) reply.header('retry-after', err.retryAfterSeconds);
         // distribution's detail: the access that was refused.
         const detail = access.flatMap((a) =>
           a.actions.map((action) => ({ Type: a.type, Class: '', Name: a.name, Action: action })),

@@ -35,4 +35,48 @@ describe('upload purging', () => {
     expect(blob).toEqual({ digest, size: 11 });
     expect((await driver.getContent(paths.blobData(digest))).toString()).toBe('hello world');
   });
+
+  it('finishes a commit interrupted after its blob became visible, at the next touch or by purging', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const content = Buffer.from('committed, then the process died');
+    const digest = Digest.of('sha256', content);
+    // What commit had done when the process died: linked and moved, the upload directory still there.
+    const interrupted = async () => {
+      const upload = await registry.uploads.start('r');
+      await registry.uploads.append('r', upload.id, Readable.from([content]));
+      await registry.blobs.link('r', digest);
+      await driver.move(paths.uploadData('r', upload.id), paths.blobData(digest));
+      return upload.id;
+    };
+    const gone = async (id: string) =>
+      expect(driver.stat(paths.uploadDir('r', id))).rejects.toThrow(/not found/);
+
+    const polled = await interrupted();
+    await expect(registry.uploads.status('r', polled)).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
+    await gone(polled);
+
+    const patched = await interrupted();
+    await expect(
+      registry.uploads.append('r', patched, Readable.from([Buffer.from('more')])),
+    ).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
+    await gone(patched);
+    expect((await driver.getContent(paths.blobData(digest))).equals(content)).toBe(true);
+
+    // The client retries the PUT it never got an answer to: the blob is there, so it is done.
+    const retried = await interrupted();
+    expect(await registry.uploads.commit('r', retried, digest)).toEqual({ digest, size: content.length });
+    await gone(retried);
+
+    // Nobody comes back: purging takes it once it is more than a few minutes old, well before its age.
+    const abandoned = await interrupted();
+    await driver.putContent(
+      paths.uploadStartedAt('r', abandoned),
+      new Date(Date.now() - 3_600_000).toISOString(),
+    );
+    expect(await registry.uploads.purge(new Date(Date.now() - 7 * 86_400_000), false)).toEqual([
+      paths.uploadDir('r', abandoned),
+    ]);
+    expect(await registry.blobs.find('r', digest)).toEqual({ digest, size: content.length });
+  });
 });

@@ -29,9 +29,14 @@ interface HashState {
   offset: number;
 }
 
+/** How long an upload may lack its data file before purging takes it for an interrupted commit. */
+const DATALESS_GRACE_MS = 10 * 60_000;
+
 /**
  * Blob uploads under `_uploads/<id>`: data is appended across requests, hashed as it arrives, and becomes a
- * blob only when commit verifies the digest; then it is moved (atomically) into place and linked.
+ * blob only when commit verifies the digest; then it is linked and moved (atomically) into place, and the
+ * upload directory removed. Data is created when the upload starts, so an upload whose data is gone is one
+ * whose commit was interrupted after the move: whoever touches it next finishes the cleanup.
  */
 export class UploadService {
   private readonly lock = new KeyedLock();
@@ -54,7 +59,8 @@ export class UploadService {
   async status(name: string, id: string): Promise<UploadStatus> {
     const startedAt = await this.startedAt(name, id);
     const data = await statIfExists(this.driver, paths.uploadData(name, id));
-    return { id, size: data?.size ?? 0, startedAt };
+    if (!data) return this.finishInterrupted(name, id);
+    return { id, size: data.size, startedAt };
   }
 
   /** Appends a chunk; with a Content-Range it must start where the upload ends (RANGE_INVALID otherwise). */
@@ -71,6 +77,16 @@ export class UploadService {
     range?: ContentRange,
   ): Promise<BlobDescriptor> {
     return this.lock.run(id, async () => {
+      this.checkId(id);
+      // A retried PUT of a commit that was interrupted after its blob became visible: done already.
+      if (!(await statIfExists(this.driver, paths.uploadData(name, id)))) {
+        await this.startedAt(name, id); // an unknown upload answers as one
+        body?.resume();
+        const done = await this.blobs.find(name, digest);
+        if (!done) return this.finishInterrupted(name, id);
+        await this.remove(name, id);
+        return done;
+      }
       // With a final chunk, appending already establishes the upload and its size.
       const status = body
         ? await this.appendLocked(name, id, body, range, digest.algorithm)
@@ -83,18 +99,13 @@ export class UploadService {
           actual: `${actual}`,
         });
       }
-      // Another upload may have stored the same content already: then ours is redundant, unless garbage
-      // collection takes that copy away between our check and our link. Linking first and checking again
-      // closes that gap (see gc/collector.ts): the fresh link makes the collector restore the blob, and if it
-      // is gone already, our own bytes take its place.
-      if (await this.blobs.statGlobal(digest)) {
-        await this.blobs.link(name, digest);
-        if (!(await this.blobs.statGlobal(digest)))
-          await this.driver.move(paths.uploadData(name, id), paths.blobData(digest));
-      } else {
+      // Link first, then make the data visible. Another upload may have stored the same content already:
+      // then ours is redundant, unless garbage collection takes that copy away; the fresh link makes the
+      // collector restore it (see gc/collector.ts), and if it is gone already, our own bytes take its place.
+      // Interrupted before the move, a retry finds the upload as it was; after it, see finishInterrupted.
+      await this.blobs.link(name, digest);
+      if (!(await this.blobs.statGlobal(digest)))
         await this.driver.move(paths.uploadData(name, id), paths.blobData(digest));
-        await this.blobs.link(name, digest);
-      }
       await this.remove(name, id);
       return { digest, size: status.size };
     });
@@ -116,7 +127,12 @@ export class UploadService {
         const started = await this.startedAt(name, id).catch(() => undefined);
         // An upload without a readable start time is judged by its directory's age.
         const when = started ?? (await statIfExists(this.driver, dir))?.modTime;
-        if (when && when < olderThan) {
+        // One without data is a commit interrupted after its move, once it is more than a moment old.
+        const interrupted =
+          when !== undefined &&
+          when.getTime() < Date.now() - DATALESS_GRACE_MS &&
+          !(await statIfExists(this.driver, paths.uploadData(name, id)));
+        if (when && (when < olderThan || interrupted)) {
           purged.push(dir);
           if (!dryRun) {
             this.hashes.delete(id);
@@ -150,6 +166,11 @@ export class UploadService {
     algorithm: DigestAlgorithm = 'sha256',
   ): Promise<UploadStatus> {
     const startedAt = await this.startedAt(name, id);
+    // Appending to missing data would start the upload over from nothing.
+    if (!(await statIfExists(this.driver, paths.uploadData(name, id)))) {
+      body.resume();
+      return this.finishInterrupted(name, id);
+    }
     const writer = await this.driver.writer(paths.uploadData(name, id), true);
     const offset = writer.size;
     if (range && range.start !== offset) {
@@ -220,14 +241,26 @@ export class UploadService {
     return Digest.fromHash(algorithm, hash);
   }
 
+  /** An upload whose data is gone was committed (or its data removed): drop what is left of it. */
+  private async finishInterrupted(name: string, id: string): Promise<never> {
+    await this.remove(name, id);
+    throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is finished (its data was committed)`, {
+      id,
+    });
+  }
+
   private async remove(name: string, id: string): Promise<void> {
     this.hashes.delete(id);
     await deleteIfExists(this.driver, paths.uploadDir(name, id));
   }
 
-  private async startedAt(name: string, id: string): Promise<Date> {
+  private checkId(id: string): void {
     if (!UPLOAD_ID.test(id))
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload id is not valid', { id: id.slice(0, 100) });
+  }
+
+  private async startedAt(name: string, id: string): Promise<Date> {
+    this.checkId(id);
     try {
       const text = (await this.driver.getContent(paths.uploadStartedAt(name, id))).toString('utf8');
       const date = new Date(text.trim());

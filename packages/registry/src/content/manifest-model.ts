@@ -97,6 +97,27 @@ export function jsonDepth(body: Buffer): number {
 }
 
 /**
+ * What the referrers API reports of a stored manifest: its artifactType (an image's falls back to its config's
+ * media type) and annotations. Stored manifests were validated when pushed, so this only reads them: validating
+ * thousands again per referrers request cost hundreds of MB of garbage.
+ */
+export function referrerFields(content: Buffer): {
+  artifactType?: string;
+  annotations?: Record<string, string>;
+} {
+  const json = JSON.parse(content.toString('utf8')) as {
+    artifactType?: string;
+    config?: { mediaType?: string };
+    annotations?: Record<string, string>;
+  };
+  const artifactType = json.artifactType ?? json.config?.mediaType;
+  return {
+    ...(artifactType && { artifactType }),
+    ...(json.annotations && { annotations: json.annotations }),
+  };
+}
+
+/**
  * Parses and validates a pushed manifest against its declared media type: the Content-Type header, or the
  * body's own mediaType when the header is generic (application/json). A PUT without Content-Type is refused,
  * as distribution refuses it.

@@ -9,6 +9,7 @@ import {
   type DescriptorJson,
   type ParsedManifest,
   parseManifest,
+  referrerFields,
   storedMediaType,
 } from './manifest-model.js';
 import { isNonDistributable, MediaType } from './media-types.js';
@@ -143,26 +144,27 @@ export class ManifestService {
     await deleteIfExists(this.driver, paths.revisionDir(name, digest));
   }
 
-  /** The manifests in `name` whose subject is `subject`, as an OCI image index. */
-  async referrers(name: string, subject: Digest, artifactType?: string) {
-    const manifests: DescriptorJson[] = [];
+  /**
+   * Descriptors of the manifests in `name` whose subject is `subject`, one at a time: a subject may have
+   * thousands of referrers with large annotations, so nothing holds the whole list.
+   */
+  async *referrers(name: string, subject: Digest, artifactType?: string): AsyncGenerator<DescriptorJson> {
     for (const algDir of await listIfExists(this.driver, paths.referrersDir(name, subject))) {
       for (const hexDir of await listIfExists(this.driver, algDir)) {
         const digest = await readLink(this.driver, `${hexDir}/link`);
         if (!digest || !(await this.exists(name, digest))) continue;
         const stored = await this.load(digest);
-        const parsed = parseManifest(stored.content, stored.mediaType);
+        const parsed = referrerFields(stored.content);
         if (artifactType !== undefined && parsed.artifactType !== artifactType) continue;
-        manifests.push({
+        yield {
           mediaType: stored.mediaType,
           digest: `${digest}`,
           size: stored.content.length,
           ...(parsed.artifactType && { artifactType: parsed.artifactType }),
           ...(parsed.annotations && { annotations: parsed.annotations }),
-        });
+        };
       }
     }
-    return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
   }
 
   private async load(digest: Digest): Promise<StoredManifest> {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { StoredManifest } from '../../content/manifests.js';
 import { MAX_MANIFEST_BYTES } from '../../content/manifests.js';
 import { bareMediaType, isIndexType, MANIFEST_MEDIA_TYPES, MediaType } from '../../content/media-types.js';
@@ -97,7 +98,17 @@ export const deleteManifest: Handler = async (ctx) => {
 export const getReferrers: Handler = async (ctx) => {
   const subject = Digest.parse(ctx.params.digest as string);
   const artifactType = ctx.query.artifactType;
-  const index = await ctx.registry.manifests.referrers(ctx.name, subject, artifactType);
+  const descriptors = ctx.registry.manifests.referrers(ctx.name, subject, artifactType);
   if (artifactType !== undefined) ctx.reply.header('oci-filters-applied', 'artifactType');
-  ctx.reply.header('content-type', MediaType.ociIndex).send(Buffer.from(JSON.stringify(index)));
+  // The image index, streamed a descriptor at a time (memory stays flat however many referrers there are).
+  async function* index() {
+    yield `{"schemaVersion":2,"mediaType":"${MediaType.ociIndex}","manifests":[`;
+    let first = true;
+    for await (const descriptor of descriptors) {
+      yield `${first ? '' : ','}${JSON.stringify(descriptor)}`;
+      first = false;
+    }
+    yield ']}';
+  }
+  ctx.reply.header('content-type', MediaType.ociIndex).send(Readable.from(index()));
 };

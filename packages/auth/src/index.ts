@@ -16,8 +16,8 @@ export {
   parseHtpasswd,
 } from './htpasswd.js';
 export { type TokenIssuerOptions, tokenIssuer } from './issuer.js';
-export { decodeJws, SUPPORTED_ALGORITHMS, signJwt } from './jwt.js';
-export { jwkThumbprint, libtrustKeyId, parseBundle, verifyChain } from './keys.js';
+export { SUPPORTED_ALGORITHMS, signJwt } from './jwt.js';
+export { libtrustKeyId, parseBundle, verifyChain } from './keys.js';
 export { FailureLimiter, type FailureLimitOptions } from './limiter.js';
 export {
   type CertificateOptions,

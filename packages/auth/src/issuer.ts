@@ -73,7 +73,7 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
       if (actions.length > 0) access.push({ ...wanted, actions });
     }
     const now = Math.floor(Date.now() / 1000);
-    const token = signJwt(
+    const token = await signJwt(
       {
         iss: options.issuer,
         sub: account ?? '',

@@ -28,15 +28,6 @@ export function libtrustKeyId(key: KeyObject): string {
   return encoded.match(/.{4}/g)?.join(':') ?? encoded;
 }
 
-/** The RFC 7638 JWK thumbprint (SHA-256, base64url), which distribution 3 matches `kid` against. */
-export function jwkThumbprint(key: KeyObject): string {
-  const jwk = key.export({ format: 'jwk' }) as Record<string, string>;
-  const members =
-    jwk.kty === 'EC' ? ['crv', 'kty', 'x', 'y'] : jwk.kty === 'OKP' ? ['crv', 'kty', 'x'] : ['e', 'kty', 'n'];
-  const canonical = `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',')}}`;
-  return createHash('sha256').update(canonical).digest('base64url');
-}
-
 /** Certificates from a PEM bundle. */
 export function parseBundle(pem: string): X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];

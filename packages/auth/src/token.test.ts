@@ -3,13 +3,14 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Access, AuthFailure } from './access.js';
 import { Acl } from './acl.js';
 import { HtpasswdAccessController } from './htpasswd.js';
 import { tokenIssuer } from './issuer.js';
 import { signJwt } from './jwt.js';
-import { jwkThumbprint, libtrustKeyId } from './keys.js';
+import { libtrustKeyId } from './keys.js';
 import { createCertificateAuthority, issueCertificate, type KeyPair } from './pki.js';
 import { TokenAccessController } from './token.js';
 
@@ -72,7 +73,9 @@ beforeAll(async () => {
 
 describe('token access controller', () => {
   it('grants the access a valid token carries', async () => {
-    expect(await controller.authorize({ headers: { authorization: `Bearer ${mint()}` } }, pull)).toEqual({
+    expect(
+      await controller.authorize({ headers: { authorization: `Bearer ${await mint()}` } }, pull),
+    ).toEqual({
       user: 'alice',
     });
   });
@@ -89,21 +92,23 @@ describe('token access controller', () => {
   });
 
   it('answers insufficient_scope for access to another repository', async () => {
-    const err = await refusal(mint(), [{ type: 'repository', name: 'someone/else', actions: ['pull'] }]);
+    const err = await refusal(await mint(), [
+      { type: 'repository', name: 'someone/else', actions: ['pull'] },
+    ]);
     expect(err.challenge).toMatch(/error="insufficient_scope"/);
     const push = await refusal(
-      mint({ access: [{ type: 'repository', name: 'team/app', actions: ['pull'] }] }),
+      await mint({ access: [{ type: 'repository', name: 'team/app', actions: ['pull'] }] }),
       [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }],
     );
     expect(push.message).toMatch(/push/);
-    const catalog = await refusal(mint(), [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+    const catalog = await refusal(await mint(), [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
     expect(catalog.challenge).toMatch(/scope="registry:catalog:\*"/);
   });
 
   const now = Math.floor(Date.now() / 1000);
-  const bad: [string, () => string][] = [
+  const bad: [string, () => string | Promise<string>][] = [
     ['malformed Authorization', () => 'Bearer'],
-    ['two tokens', () => `Bearer ${mint()} ${mint()}`],
+    ['two tokens', async () => `Bearer ${await mint()} ${await mint()}`],
     ['Basic instead of Bearer', () => `Basic ${Buffer.from('a:b').toString('base64')}`],
     ['not a JWS', () => 'a.b'],
     ['garbage parts', () => 'e30.e30.!!!'],
@@ -134,17 +139,39 @@ describe('token access controller', () => {
     ['no key named', () => signJwt(claims(), signer.keyPem)],
     [
       'a tampered payload',
-      () => {
-        const [h, , s] = mint().split('.');
+      async () => {
+        const [h, , s] = (await mint()).split('.');
         return `${h}.${b64(claims({ access: [{ type: 'repository', name: '*', actions: ['*'] }] }))}.${s}`;
       },
     ],
   ];
   it.each(bad)('refuses %s with 401 and invalid_token', async (_what, token) => {
-    const err = await refusal(token());
+    const err = await refusal(await token());
     expect(err.status).toBe(401);
     expect(err.challenge).toMatch(/^Bearer realm=/);
     expect(err.challenge).toMatch(/error="invalid_token"/);
+  });
+
+  it('says what was wrong with a refused token', async () => {
+    const why = async (token: string) => (await refusal(token)).message;
+    expect(await why(await mint({ exp: now - 3600 }))).toBe('token has expired');
+    // exp and nbf are allowed a minute of clock skew, as distribution allows.
+    expect(await why(await mint({ exp: now - 30, access: [] }))).toMatch(/does not grant/);
+    expect(await why(await mint({ nbf: now + 3600 }))).toBe('token is not valid yet');
+    expect(await why(await mint({ exp: undefined }))).toBe('token has no expiry');
+    expect(await why(await mint({ aud: 'other-service' }))).toBe(
+      'token audience does not include this service',
+    );
+    expect(await why(await mint({ iss: 'mallory' }))).toBe('token issuer is not trusted');
+    const [, hmac] = bad.find(([w]) => w.startsWith('HMAC')) as [string, () => string];
+    expect(await why(hmac())).toBe('token signing algorithm is not accepted');
+    expect(await why(await signJwt(claims(), rogueSigner.keyPem, { x5c: [der(signer.certPem)] }))).toBe(
+      'token signature does not verify',
+    );
+    expect(await why(await signJwt(claims(), signer.keyPem))).toBe('token names no signing key (x5c or kid)');
+    expect(await why(await mint({}, rogueSigner, [der(rogueSigner.certPem), der(rogueCa.certPem)]))).toBe(
+      'x5c does not chain to a trusted root certificate',
+    );
   });
 
   it('answers 401, never an exception, for a same-named root whose signature check makes OpenSSL throw', async () => {
@@ -153,7 +180,7 @@ describe('token access controller', () => {
     for (let i = 0; i < 8; i++) {
       const impostor = createCertificateAuthority({ commonName: 'Test Root' });
       const leaf = issueCertificate(impostor, { commonName: 'token signer' });
-      const err = await refusal(mint({}, leaf, [der(leaf.certPem), der(impostor.certPem)]));
+      const err = await refusal(await mint({}, leaf, [der(leaf.certPem), der(impostor.certPem)]));
       expect(err.challenge).toMatch(/error="invalid_token"/);
     }
   }, 60_000);
@@ -169,10 +196,13 @@ describe('token access controller', () => {
     });
     await byKid.load();
     const key = new X509Certificate(selfSigned.certPem).publicKey;
-    for (const kid of [libtrustKeyId(key), jwkThumbprint(key)]) {
+    for (const kid of [
+      libtrustKeyId(key),
+      await calculateJwkThumbprint(key.export({ format: 'jwk' }) as JWK),
+    ]) {
       expect(
         await byKid.authorize(
-          { headers: { authorization: `Bearer ${signJwt(claims(), selfSigned.keyPem, { kid })}` } },
+          { headers: { authorization: `Bearer ${await signJwt(claims(), selfSigned.keyPem, { kid })}` } },
           pull,
         ),
       ).toEqual({ user: 'alice' });
@@ -194,7 +224,7 @@ describe('token access controller', () => {
     const ecPem = ec.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     expect(
       await byJwks.authorize(
-        { headers: { authorization: `Bearer ${signJwt(claims(), ecPem, { kid: 'ec-1' })}` } },
+        { headers: { authorization: `Bearer ${await signJwt(claims(), ecPem, { kid: 'ec-1' })}` } },
         pull,
       ),
     ).toEqual({ user: 'alice' });

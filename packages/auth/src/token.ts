@@ -1,6 +1,16 @@
 import { createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  errors,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTHeaderParameters,
+  jwtVerify,
+} from 'jose';
+import {
   type Access,
   type AccessController,
   AuthFailure,
@@ -9,8 +19,8 @@ import {
   type Grant,
   quote,
 } from './access.js';
-import { decodeJws, SUPPORTED_ALGORITHMS, verifySignature } from './jwt.js';
-import { jwkThumbprint, libtrustKeyId, parseBundle, verifyChain } from './keys.js';
+import { SUPPORTED_ALGORITHMS } from './jwt.js';
+import { libtrustKeyId, parseBundle, verifyChain } from './keys.js';
 
 export interface TokenOptions {
   realm: string;
@@ -26,6 +36,8 @@ export interface TokenOptions {
 
 /** Clock skew tolerated on exp and nbf, as distribution's. */
 const LEEWAY_SECONDS = 60;
+/** Tokens carrying many access entries run to kilobytes; past this they are not worth parsing. */
+const MAX_TOKEN = 64 * 1024;
 
 interface TokenAccess {
   type?: unknown;
@@ -33,10 +45,36 @@ interface TokenAccess {
   actions?: unknown;
 }
 
+/** The token names no key this registry trusts: the message says which and why. */
+class UntrustedKey extends Error {}
+
+/** Why jose refused a token, in the words the client sees. */
+function refusal(err: unknown): string {
+  if (err instanceof UntrustedKey) return err.message;
+  if (err instanceof errors.JWTExpired) return 'token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const why: Record<string, string> = {
+      iss: 'token issuer is not trusted',
+      aud: 'token audience does not include this service',
+      nbf: 'token is not valid yet',
+      exp: 'token has no expiry',
+    };
+    return why[err.claim] ?? `token claim ${err.claim} is invalid: ${err.reason}`;
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'token signing algorithm is not accepted';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature does not verify';
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid)
+    return `token is not a valid JWT: ${(err as Error).message}`;
+  // jose and the crypto below it throw on some malformed input (a key of the wrong type for the algorithm).
+  return `token could not be verified: ${(err as Error).message}`;
+}
+
 /** distribution's token access controller: Bearer JWTs from a trusted issuer, carrying the access granted. */
 export class TokenAccessController implements AccessController {
   private roots: X509Certificate[] = [];
-  private readonly keysById = new Map<string, KeyObject>();
+  /** Keys by the ids a token's `kid` may use: libtrust ids and JWK thumbprints of the bundle, kid-less JWKS keys. */
+  private readonly keysById = new Map<string, KeyObject | JWK>();
+  private jwks: ReturnType<typeof createLocalJWKSet> | undefined;
 
   constructor(private readonly options: TokenOptions) {}
 
@@ -50,18 +88,22 @@ export class TokenAccessController implements AccessController {
       if (this.roots.length === 0)
         throw new Error(`auth.token.rootcertbundle: no certificates in ${this.options.rootcertbundle}`);
       for (const cert of this.roots) {
+        // distribution 2.8 matches kid against the libtrust id (no library computes it), 3.x the thumbprint.
         this.keysById.set(libtrustKeyId(cert.publicKey), cert.publicKey);
-        this.keysById.set(jwkThumbprint(cert.publicKey), cert.publicKey);
+        this.keysById.set(
+          await calculateJwkThumbprint(cert.publicKey.export({ format: 'jwk' }) as JWK),
+          cert.publicKey,
+        );
       }
     }
     if (this.options.jwks) {
-      const set = JSON.parse(await readFile(this.options.jwks, 'utf8')) as {
-        keys?: Record<string, unknown>[];
-      };
-      for (const jwk of set.keys ?? []) {
-        const key = createPublicKey({ key: jwk as never, format: 'jwk' });
-        this.keysById.set(typeof jwk.kid === 'string' ? jwk.kid : jwkThumbprint(key), key);
+      const set = JSON.parse(await readFile(this.options.jwks, 'utf8')) as JSONWebKeySet;
+      if (!Array.isArray(set?.keys)) throw new Error(`auth.token.jwks: ${this.options.jwks} holds no "keys"`);
+      for (const jwk of set.keys) {
+        createPublicKey({ key: jwk as never, format: 'jwk' }); // refuses a key that is not one, at start
+        if (jwk.kid === undefined) this.keysById.set(await calculateJwkThumbprint(jwk), jwk);
       }
+      this.jwks = createLocalJWKSet(set);
     }
   }
 
@@ -85,7 +127,7 @@ export class TokenAccessController implements AccessController {
     if (!header) throw this.refuse(access, 'authentication required');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw this.refuse(access, 'a Bearer token is required', 'invalid_token');
-    const claims = this.verify(match[1] as string);
+    const claims = await this.verify(match[1] as string);
     if (typeof claims === 'string') throw this.refuse(access, claims, 'invalid_token');
 
     const granted = Array.isArray(claims.access) ? (claims.access as TokenAccess[]) : [];
@@ -110,44 +152,39 @@ export class TokenAccessController implements AccessController {
   }
 
   /** The token's claims when it is signed by a trusted key and valid now; otherwise why not. */
-  verify(token: string): Record<string, unknown> | string {
+  async verify(token: string): Promise<Record<string, unknown> | string> {
+    if (token.length > MAX_TOKEN) return 'token is too large';
     try {
-      return this.verifyToken(token);
+      const { payload } = await jwtVerify(token, (header, jws) => this.keyFor(header, jws), {
+        issuer: this.options.issuer,
+        audience: this.options.service,
+        algorithms: this.options.signingalgorithms ?? SUPPORTED_ALGORITHMS,
+        clockTolerance: LEEWAY_SECONDS,
+        requiredClaims: ['exp'],
+      });
+      return payload;
     } catch (err) {
-      // Crypto libraries throw on some malformed input; to the client that is just an invalid token.
-      return `token could not be verified: ${(err as Error).message}`;
+      return refusal(err);
     }
   }
 
-  private verifyToken(token: string): Record<string, unknown> | string {
-    const jws = decodeJws(token);
-    if (typeof jws === 'string') return jws;
-    const { header, payload } = jws;
-    let key: KeyObject | undefined;
+  /** The key a token's header names: an x5c chain to a trusted root (checked by hand), or a kid. */
+  private async keyFor(header: JWTHeaderParameters, jws: FlattenedJWSInput) {
     if (header.x5c !== undefined) {
-      const chained = verifyChain(header.x5c, this.roots);
-      if (typeof chained === 'string') return chained;
-      key = chained;
-    } else if (typeof header.kid === 'string') {
-      key = this.keysById.get(header.kid);
-      if (!key) return `signing key ${JSON.stringify(header.kid.slice(0, 100))} is not trusted`;
-    } else {
-      return 'token names no signing key (x5c or kid)';
+      const key = verifyChain(header.x5c, this.roots);
+      if (typeof key === 'string') throw new UntrustedKey(key);
+      return key;
     }
-    const bad = verifySignature(jws, key, this.options.signingalgorithms ?? SUPPORTED_ALGORITHMS);
-    if (bad) return bad;
-
-    const now = Date.now() / 1000;
-    if (payload.iss !== this.options.issuer) return 'token issuer is not trusted';
-    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    if (!audiences.includes(this.options.service)) return 'token audience does not include this service';
-    if (typeof payload.exp !== 'number' || now > payload.exp + LEEWAY_SECONDS) return 'token has expired';
-    if (
-      payload.nbf !== undefined &&
-      (typeof payload.nbf !== 'number' || now < payload.nbf - LEEWAY_SECONDS)
-    ) {
-      return 'token is not valid yet';
+    if (typeof header.kid !== 'string') throw new UntrustedKey('token names no signing key (x5c or kid)');
+    const key = this.keysById.get(header.kid);
+    if (key) return key;
+    if (this.jwks) {
+      try {
+        return await this.jwks(header, jws);
+      } catch (err) {
+        if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      }
     }
-    return payload;
+    throw new UntrustedKey(`signing key ${JSON.stringify(header.kid.slice(0, 100))} is not trusted`);
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { benchBasicAuth } from './auth.js';
 import { benchGarbageCollection } from './gc.js';
 import { benchModel } from './model.js';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
@@ -9,6 +10,7 @@ import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
 const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N] [--only TEXT]
        pnpm bench --gc [--gc-manifests N]
        pnpm bench --model [--rounds N]
+       pnpm bench --auth [--rounds N]
 
 Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
@@ -19,7 +21,9 @@ Servers must listen on this machine for RSS to be read (their PID is found from 
 --gc times registry garbage-collect against docker-registry's on copies of one filesystem store of
 N manifests (default 1000) of ten blobs each, one in ten deleted.
 --model times the local model (pnpm model): deploy to active, a config change, an action, add-unit and
-relating haproxy, each in a fresh model.`;
+relating haproxy, each in a fresh model.
+--auth starts this registry and docker-registry with a cost-10 bcrypt htpasswd (as the charm writes) and
+measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab).`;
 
 const MiB = 1024 * 1024;
 const median = (values: number[]) =>
@@ -36,6 +40,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       gc: { type: 'boolean' },
       model: { type: 'boolean' },
+      auth: { type: 'boolean' },
       'gc-manifests': { type: 'string', default: '1000' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
@@ -47,6 +52,13 @@ async function main(): Promise<void> {
   }
   if (values.model) {
     process.stdout.write(`${await benchModel(Number(values.rounds))}\n`);
+    return;
+  }
+  if (values.auth) {
+    const rows = await benchBasicAuth(Number(values.rounds));
+    process.stdout.write(
+      `\n| metric | this registry | docker-registry | A vs B |\n| --- | --- | --- | --- |\n${rows}\nmedians of ${values.rounds} rounds\n`,
+    );
     return;
   }
   if (values.gc) {

@@ -149,9 +149,24 @@ async function seedManifest(target: Target): Promise<string> {
   return `${target.url}/v2/${target.prefix}/hot/manifests/latest`;
 }
 
-/** Requests per second from ApacheBench (which, unlike wrk, handles HEAD), keep-alive, 32 connections, 5 s. */
-async function ab(url: string, method: 'HEAD' | 'GET'): Promise<number> {
-  const args = ['-q', '-k', '-c', '32', '-t', '5', '-n', '10000000', '-H', `Accept: ${OCI_MANIFEST}`];
+/**
+ * Requests per second from ApacheBench (which, unlike wrk, handles HEAD), keep-alive, 32 connections, 5 s;
+ * `extra` adds ab arguments (-A user:password sends Basic credentials on every request).
+ */
+export async function ab(url: string, method: 'HEAD' | 'GET', extra: string[] = []): Promise<number> {
+  const args = [
+    '-q',
+    '-k',
+    '-c',
+    '32',
+    '-t',
+    '5',
+    '-n',
+    '10000000',
+    '-H',
+    `Accept: ${OCI_MANIFEST}`,
+    ...extra,
+  ];
   const { stdout } = await run('ab', [...args, ...(method === 'HEAD' ? ['-i'] : []), url], {
     maxBuffer: 1 << 24,
   });

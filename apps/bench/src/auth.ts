@@ -1,0 +1,142 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { ab } from './scenarios.js';
+
+const run = promisify(execFile);
+const REGISTRY_MAIN = resolve(import.meta.dirname, '../../registry/dist/main.js');
+const USER = 'bench';
+const PASSWORD = 'bench-password';
+const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+const freePort = () =>
+  new Promise<number>((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function waitFor(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: the server exited (${child.exitCode})`);
+    const status = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 401) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+/** A config both registries read: filesystem storage, Basic auth, only errors logged. */
+async function start(dir: string, name: string, htpasswd: string, command: string[]) {
+  const port = await freePort();
+  const config = join(dir, `${name}.yml`);
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log: { level: error, accesslog: { disabled: true } }',
+      `storage: { filesystem: { rootdirectory: ${join(dir, name)} } }`,
+      `http: { addr: "127.0.0.1:${port}" }`,
+      `auth: { htpasswd: { realm: bench, path: ${htpasswd} } }`,
+      '',
+    ].join('\n'),
+  );
+  const [program, ...args] = command as [string, ...string[]];
+  const child = spawn(program, [...args, config], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/v2/`, child);
+  return { url, child };
+}
+
+/** One small image, pushed with the credentials; returns its manifest URL. */
+async function seed(url: string): Promise<string> {
+  const repo = 'bench/auth';
+  const put = async (blob: Buffer) => {
+    const post = await fetch(`${url}/v2/${repo}/blobs/uploads/`, {
+      method: 'POST',
+      headers: { authorization: BASIC },
+    });
+    const upload = new URL(post.headers.get('location') ?? '', url);
+    upload.searchParams.set('digest', sha256(blob));
+    const res = await fetch(upload, {
+      method: 'PUT',
+      body: blob,
+      headers: { authorization: BASIC, 'content-type': 'application/octet-stream' },
+    });
+    if (res.status !== 201) throw new Error(`blob push to ${url}: HTTP ${res.status}`);
+    return { digest: sha256(blob), size: blob.length };
+  };
+  const config = await put(Buffer.from('{"architecture":"amd64","os":"linux"}'));
+  const layer = await put(randomBytes(1024));
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+  });
+  const res = await fetch(`${url}/v2/${repo}/manifests/latest`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { authorization: BASIC, 'content-type': OCI_MANIFEST },
+  });
+  if (res.status !== 201) throw new Error(`manifest push to ${url}: HTTP ${res.status}`);
+  return `${url}/v2/${repo}/manifests/latest`;
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+/**
+ * Manifest HEAD and GET rates under Basic auth with a cost-10 bcrypt htpasswd (what the charm writes), the
+ * client sending its credentials on every request as docker does: this registry (A) and docker-registry (B),
+ * each started here on its own store, in alternating rounds.
+ */
+export async function benchBasicAuth(rounds: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'regop-bench-auth-'));
+  const children: ChildProcess[] = [];
+  try {
+    const htpasswd = join(dir, 'htpasswd');
+    await run('htpasswd', ['-B', '-C', '10', '-c', '-b', htpasswd, USER, PASSWORD]);
+    const ours = await start(dir, 'ours', htpasswd, [process.execPath, REGISTRY_MAIN, 'serve']);
+    children.push(ours.child);
+    const theirs = await start(dir, 'theirs', htpasswd, ['docker-registry', 'serve']);
+    children.push(theirs.child);
+    const targets = [
+      { label: 'A', manifest: await seed(ours.url) },
+      { label: 'B', manifest: await seed(theirs.url) },
+    ];
+    let rows = '';
+    for (const method of ['HEAD', 'GET'] as const) {
+      const rates = new Map<string, number[]>(targets.map((t) => [t.label, []]));
+      for (let round = 0; round < rounds; round++) {
+        for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+          const rate = await ab(t.manifest, method, ['-A', `${USER}:${PASSWORD}`]);
+          rates.get(t.label)?.push(rate);
+          process.stderr.write(
+            `  manifest ${method}, basic auth [${t.label} round ${round + 1}]: ${rate.toFixed(0)} req/s\n`,
+          );
+        }
+      }
+      const a = median(rates.get('A') ?? []);
+      const b = median(rates.get('B') ?? []);
+      rows += `| manifest ${method} under basic auth, cost-10 htpasswd (32 connections, ab) (req/s) | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(1)}x |\n`;
+    }
+    return rows;
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
+}

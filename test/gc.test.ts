@@ -166,6 +166,101 @@ async function pushImage(base: string, repo: string, tag: string, layers: Buffer
   return sha256(manifest);
 }
 
+/** Every file under a directory with a hash of its bytes: a dry run must leave the store exactly as it was. */
+async function fingerprint(root: string): Promise<string[]> {
+  const files = (await readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  return Promise.all(
+    files.map(async (f) => {
+      const path = join(f.parentPath, f.name);
+      return `${path} ${createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex')}`;
+    }),
+  ).then((lines) => lines.sort());
+}
+
+describeWithPeers(['skopeo', 'docker-registry'], 'retention rules', () => {
+  let dir: string;
+  let root: string;
+  let registry: Server;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'regop-retention-'));
+    root = join(dir, 'data');
+    registry = await startOurRegistry({ root, dir });
+  });
+  afterAll(async () => {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps latest and the five newest tags, frees the rest; the dry run reports exactly that; both registries serve what is kept', async () => {
+    const shared = randomBytes(32 * KiB);
+    const tags = ['latest', ...Array.from({ length: 20 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`)];
+    const own = new Map<string, Buffer>();
+    for (const tag of tags) {
+      own.set(tag, randomBytes(16 * KiB));
+      await pushImage(registry.url, 'team/app', tag, [shared, own.get(tag) as Buffer]);
+      // Push times a filesystem tells apart.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const config = join(dir, 'retention.yml');
+    await writeFile(
+      config,
+      [
+        'version: 0.1',
+        'storage:',
+        `  filesystem: { rootdirectory: ${root} }`,
+        '  maintenance:',
+        '    garbagecollect:',
+        '      retention:',
+        '        - repositories: "team/*"',
+        '          keeplast: 5',
+        '          keeptags: ["^latest$"]',
+        '',
+      ].join('\n'),
+    );
+    const before = await fingerprint(root);
+    const dry = JSON.parse((await gc(config, '--dry-run', '--format', 'json')).stdout);
+    expect(await fingerprint(root)).toEqual(before);
+    const text = await gc(config, '--dry-run');
+    expect(text.stdout).toMatch(
+      /tag eligible for removal: team\/app:t01 \(sha256:\w+\): not among the 5 most recently pushed/,
+    );
+    expect(text.stdout).toMatch(
+      /team\/app \(retention rule 1\): 15 tags and 15 manifests would be removed, [\d.]+ MiB freed by that/,
+    );
+
+    const real = JSON.parse((await gc(config, '--format', 'json')).stdout);
+    const kept = ['latest', 't16', 't17', 't18', 't19', 't20'];
+    const list = await (await fetch(`${registry.url}/v2/team/app/tags/list`)).json();
+    expect(list.tags).toEqual(kept);
+    expect(real.retention).toEqual(dry.retention);
+    expect(real.blobsDeleted).toEqual(dry.blobsDeleted);
+    expect(real.manifestsDeleted).toEqual(dry.manifestsDeleted);
+    // Each removed image's own layer, config and manifest are gone; the shared layer and the kept ones stay.
+    const stored = await storedBlobs(root);
+    for (const [tag, layer] of own) expect(stored.includes(sha256(layer)), tag).toBe(kept.includes(tag));
+    expect(stored).toContain(sha256(shared));
+    expect(real.blobsDeleted).toHaveLength(45);
+
+    const theirs = await startDockerRegistry({ root, dir });
+    for (const server of [registry, theirs]) {
+      for (const tag of kept) {
+        const out = join(dir, `pull-${server.pid}-${tag}`);
+        await skopeo(
+          'copy',
+          ...insecure,
+          '--dest-oci-accept-uncompressed-layers',
+          `docker://${new URL(server.url).host}/team/app:${tag}`,
+          `oci:${out}:t`,
+        );
+        expect(await verifyOciBlobs(out)).toContain(sha256(own.get(tag) as Buffer));
+      }
+    }
+    await theirs.stop();
+  });
+});
+
 describeWithPeers(['skopeo'], 'garbage collection while pushes run', () => {
   let dir: string;
   let registry: Server;

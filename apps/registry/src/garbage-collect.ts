@@ -21,6 +21,7 @@ export async function garbageCollect(args: string[]): Promise<number> {
       grace: { type: 'string', short: 'g', default: '1h' },
       wait: { type: 'string', short: 'w', default: '0s' },
       quiet: { type: 'boolean', short: 'q' },
+      format: { type: 'string', default: 'text' },
     },
     usage: GC_USAGE,
   });
@@ -31,10 +32,15 @@ export async function garbageCollect(args: string[]): Promise<number> {
     throw new ConfigError(`--grace: not a duration (like 30m, 1h, 0s): ${values.grace}`);
   const waitMs = parseDuration(values.wait as string);
   if (waitMs === undefined) throw new ConfigError(`--wait: not a duration (like 10m, 0s): ${values.wait}`);
+  const format = values.format as string;
+  if (format !== 'text' && format !== 'json')
+    throw new UsageError(`--format: text or json, not ${format}`, GC_USAGE);
   const config = await loadConfig(configPath);
+  const retention = config.storage.maintenance?.garbagecollect?.retention;
   const driver = await createDriver(config.storage);
   const dryRun = values['dry-run'] === true;
-  const quiet = values.quiet === true;
+  // JSON is the whole output, for jq: no event lines.
+  const quiet = values.quiet === true || format === 'json';
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let lastProgress = Date.now();
 
@@ -51,6 +57,12 @@ export async function garbageCollect(args: string[]): Promise<number> {
         return;
       case 'mark-blob':
         if (!quiet) out(`${event.repository}: marking blob ${event.digest}`);
+        return;
+      case 'remove-tag':
+        if (!quiet)
+          out(
+            `${dryRun ? 'tag eligible for removal' : 'removed tag'}: ${event.repository}:${event.tag} (${event.digest}): ${event.reason}`,
+          );
         return;
       case 'delete-manifest':
         if (!quiet)
@@ -73,6 +85,7 @@ export async function garbageCollect(args: string[]): Promise<number> {
     dryRun,
     deleteUntagged: values['delete-untagged'] === true,
     graceMs,
+    ...(retention && { retention }),
     lease: {
       waitMs,
       onWait: (holder) =>
@@ -82,6 +95,17 @@ export async function garbageCollect(args: string[]): Promise<number> {
     },
     onEvent,
   });
+  if (format === 'json') {
+    out(JSON.stringify(result, null, 2));
+    return 0;
+  }
+  for (const r of result.retention) {
+    out(
+      `\n${r.repository} (retention rule ${r.rule + 1}): ${r.tagsRemoved.length} tags and ${r.manifestsRemoved.length} manifests ` +
+        `${dryRun ? 'would be removed' : 'removed'}, ${mib(r.bytesFreed)} freed${dryRun ? ' by that' : ''}`,
+    );
+    for (const t of r.tagsRemoved) out(`  ${r.repository}:${t.tag} pushed ${t.pushed}: ${t.reason}`);
+  }
   out(
     `\n${result.repositories} repositories, ${result.manifestsMarked} manifests and ${result.blobsMarked} blobs marked; ` +
       `${result.blobsDeleted.length} blobs (${mib(result.bytesFreed)}) and ${result.manifestsDeleted.length} manifests ` +

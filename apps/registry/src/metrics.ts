@@ -1,3 +1,4 @@
+import type { CollectResult } from '@regop/registry';
 import type { BaseDriver } from '@regop/storage';
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -43,4 +44,62 @@ export function instrument(app: FastifyInstance, driver: BaseDriver): Registry {
     duration.observe({ handler, method: request.method }, reply.elapsedTime / 1000);
   });
   return registry;
+}
+
+/** What scheduled garbage collection reports to metrics. */
+export interface CollectionMetrics {
+  ran(result: CollectResult, seconds: number): void;
+  failed(seconds: number): void;
+  skipped(): void;
+}
+
+/** Scheduled collection's metrics: runs by outcome, the last run's time and duration, what it freed. */
+export function collectionMetrics(registry: Registry): CollectionMetrics {
+  const runs = new Counter({
+    name: 'registry_gc_runs_total',
+    help: 'Scheduled garbage collections by outcome (ok, failed, or skipped while another registry held the lease).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const last = new Gauge({
+    name: 'registry_gc_last_run_timestamp_seconds',
+    help: 'When the last scheduled collection on this registry ended.',
+    registers: [registry],
+  });
+  const duration = new Gauge({
+    name: 'registry_gc_last_run_duration_seconds',
+    help: 'How long the last scheduled collection on this registry took.',
+    registers: [registry],
+  });
+  const blobs = new Counter({
+    name: 'registry_gc_blobs_deleted_total',
+    help: 'Blobs deleted by scheduled collections.',
+    registers: [registry],
+  });
+  const bytes = new Counter({
+    name: 'registry_gc_bytes_freed_total',
+    help: 'Bytes freed by scheduled collections.',
+    registers: [registry],
+  });
+  const ended = (seconds: number) => {
+    last.set(Date.now() / 1000);
+    duration.set(seconds);
+  };
+  return {
+    ran(result, seconds) {
+      runs.inc({ outcome: 'ok' });
+      ended(seconds);
+      if (!result.dryRun) {
+        blobs.inc(result.blobsDeleted.length);
+        bytes.inc(result.bytesFreed);
+      }
+    },
+    failed(seconds) {
+      runs.inc({ outcome: 'failed' });
+      ended(seconds);
+    },
+    skipped() {
+      runs.inc({ outcome: 'skipped' });
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { createDriver } from '@regop/drivers';
@@ -12,6 +13,7 @@ import {
   type RegistryConfig,
   RegistryError,
   registryApi,
+  startScheduledCollection,
   startUploadPurging,
 } from '@regop/registry';
 import type { StorageDriver } from '@regop/storage';
@@ -285,6 +287,51 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
         })
       : undefined;
 
+  const gc = storage.maintenance?.garbagecollect;
+  const gcMetrics = metrics && (await import('./metrics.js')).collectionMetrics(metrics);
+  const stopCollecting =
+    !readOnly && gc?.enabled
+      ? startScheduledCollection(registry.driver, {
+          intervalMs: gc.interval ?? 24 * HOUR,
+          // Units started together would all try at once: spread them over the first tenth of the interval.
+          firstRunDelayMs: Math.floor(Math.random() * (gc.interval ?? 24 * HOUR) * 0.1),
+          collect: {
+            dryRun: gc.dryrun === true,
+            deleteUntagged: gc.deleteuntagged === true,
+            graceMs: gc.grace ?? HOUR,
+            ...(gc.retention && { retention: gc.retention }),
+            lease: { owner: `${hostname()}:${process.pid} (${url})` },
+          },
+          onRun: (result, seconds) => {
+            gcMetrics?.ran(result, seconds);
+            app.log.info(
+              {
+                gc: {
+                  dryRun: result.dryRun,
+                  seconds: Math.round(seconds * 1000) / 1000,
+                  blobsDeleted: result.blobsDeleted.length,
+                  bytesFreed: result.bytesFreed,
+                  manifestsDeleted: result.manifestsDeleted.length,
+                  tagsRemoved: result.retention.reduce((n, r) => n + r.tagsRemoved.length, 0),
+                },
+              },
+              'garbage collection finished',
+            );
+          },
+          onSkipped: (holder) => {
+            gcMetrics?.skipped();
+            app.log.info(
+              { gc: { heldBy: holder.owner } },
+              'garbage collection skipped: another registry holds the lease',
+            );
+          },
+          onError: (err, seconds) => {
+            gcMetrics?.failed(seconds);
+            app.log.error({ err }, 'garbage collection failed');
+          },
+        })
+      : undefined;
+
   app.log.info({ url, storage: driver.name, readOnly }, 'registry listening');
   return {
     app,
@@ -293,6 +340,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     async close() {
       closing = true;
       stopPurging?.();
+      await stopCollecting?.();
       health?.stop();
       await Promise.all([app.close(), debug?.close()]);
       bufferedLog?.flushSync();

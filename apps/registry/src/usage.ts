@@ -1,6 +1,6 @@
 /** The usage texts of the subcommands, here so `registry help` need not load the commands themselves. */
 
-export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--wait DURATION] [--quiet]
+export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--wait DURATION] [--quiet] [--format text|json]
 
 Deletes blobs that no manifest references, as distribution's command does, and is safe to run while
 registries serve pushes from the same storage. One collection runs at a time on a store: a run holds a lease
@@ -10,7 +10,12 @@ in it, and another run refuses (or waits, with --wait) while it is held; a crash
                          of kept manifests are kept)
   -g, --grace DURATION   keep anything written, linked or mounted more recently than this (default 1h)
   -w, --wait DURATION    wait this long for another collection to finish instead of refusing at once
-  -q, --quiet            only the summary`;
+  -q, --quiet            only the summary
+      --format json      the result as JSON (what was removed, per repository and in all), nothing else
+
+With storage.maintenance.garbagecollect.retention in CONFIG, its rules first remove tags (the newest
+keeplast kept, keeptags always kept, tags older than tagsolderthan and untagged manifests older than
+untaggedolderthan removed), and the manifests and blobs only those tags used go with them.`;
 
 export const TOKEN_USAGE = `Usage: registry token-server CONFIG
        registry token-server init DIR [--issuer NAME] [--service NAME] [--addr HOST:PORT]

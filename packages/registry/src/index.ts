@@ -11,6 +11,7 @@ export {
   configSchema,
   failureLimitSchema,
   type RegistryConfig,
+  retentionRuleSchema,
   type StorageConfig,
 } from './config/schema.js';
 export { type BlobDescriptor, BlobStore } from './content/blobs.js';
@@ -27,6 +28,7 @@ export {
   collectGarbage,
   GarbageCollector,
   type GcEvent,
+  type RetentionReport,
 } from './gc/collector.js';
 export {
   LeaseHeldError,
@@ -35,9 +37,15 @@ export {
   type LeaseRecord,
   StorageLease,
 } from './gc/lease.js';
+export { globPattern, type RetentionRule } from './gc/retention.js';
 export type { RegistryHttpOptions } from './http/context.js';
 export { registryApi } from './http/plugin.js';
 export { ROUTES } from './http/router.js';
-export { startUploadPurging, type UploadPurgingOptions } from './maintenance.js';
+export {
+  type ScheduledCollectionOptions,
+  startScheduledCollection,
+  startUploadPurging,
+  type UploadPurgingOptions,
+} from './maintenance.js';
 export { paths, ROOT } from './paths.js';
 export { Digest, type DigestAlgorithm, parseName, parseReference, parseTag } from './reference.js';

@@ -1,4 +1,7 @@
+import type { StorageDriver } from '@regop/storage';
 import type { UploadService } from './content/uploads.js';
+import { type CollectOptions, type CollectResult, collectGarbage } from './gc/collector.js';
+import { LeaseHeldError, type LeaseRecord } from './gc/lease.js';
 
 export interface UploadPurgingOptions {
   /** Uploads older than this (ms) are removed. */
@@ -28,4 +31,56 @@ export function startUploadPurging(uploads: UploadService, options: UploadPurgin
   timer = setTimeout(run, options.firstRunDelayMs);
   timer.unref();
   return () => clearTimeout(timer);
+}
+
+export interface ScheduledCollectionOptions {
+  /** Time between runs (ms). */
+  intervalMs: number;
+  /** Delay before the first run (ms). */
+  firstRunDelayMs: number;
+  /** What each run does; its lease refuses at once when another collector holds the store. */
+  collect: CollectOptions;
+  onRun(result: CollectResult, seconds: number): void;
+  /** Another registry on this store holds the lease: it collects, this one skips the run. */
+  onSkipped(holder: LeaseRecord): void;
+  onError(err: unknown, seconds: number): void;
+}
+
+/**
+ * Periodic garbage collection, with retention, in the serving process (storage.maintenance.garbagecollect).
+ * Registries sharing a store each schedule it; the storage lease lets one collect at a time and the others
+ * skip their turn. Returns a stop function, which waits for a run in progress to finish.
+ */
+export function startScheduledCollection(
+  driver: StorageDriver,
+  options: ScheduledCollectionOptions,
+): () => Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const run = async () => {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      options.onRun(await collectGarbage(driver, options.collect), seconds());
+    } catch (err) {
+      if (err instanceof LeaseHeldError) options.onSkipped(err.holder);
+      else options.onError(err, seconds());
+    }
+  };
+  const schedule = (delay: number) => {
+    timer = setTimeout(() => {
+      running = run().finally(() => {
+        running = undefined;
+        if (!stopped) schedule(options.intervalMs);
+      });
+    }, delay);
+    timer.unref();
+  };
+  schedule(options.firstRunDelayMs);
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
 }

@@ -20,6 +20,27 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const bool = z.boolean();
 const enabledFlag = z.strictObject({ enabled: bool.optional() });
 
+const pattern = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a regular expression' },
+);
+
+/** A retention rule (gc/retention.ts): this registry's own, as is the garbagecollect section holding it. */
+export const retentionRuleSchema = z.strictObject({
+  repositories: z.string().min(1),
+  keeplast: z.number().int().nonnegative().optional(),
+  keeptags: z.array(pattern).optional(),
+  untaggedolderthan: duration.optional(),
+  tagsolderthan: duration.optional(),
+});
+
 /** Storage driver parameters are a free-form map in distribution; each driver validates its own. */
 const driverParameters = z
   .record(z.string(), z.unknown())
@@ -55,6 +76,17 @@ const storage = z
           })
           .optional(),
         readonly: enabledFlag.optional(),
+        // Scheduled collection (and retention) in `registry serve`, shaped like uploadpurging.
+        garbagecollect: z
+          .strictObject({
+            enabled: bool.optional(),
+            interval: duration.optional(),
+            dryrun: bool.optional(),
+            grace: duration.optional(),
+            deleteuntagged: bool.optional(),
+            retention: z.array(retentionRuleSchema).optional(),
+          })
+          .optional(),
       })
       .optional(),
     cache: z

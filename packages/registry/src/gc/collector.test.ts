@@ -315,4 +315,131 @@ describe('garbage collection', () => {
       expect(left).toHaveLength(3);
     });
   });
+
+  describe('retention', () => {
+    /** Every file in the store with its bytes: a dry run must leave it exactly as it was. */
+    const snapshot = async (driver: InMemoryDriver) => {
+      const files: string[] = [];
+      await driver.walk('/', async (info) => {
+        if (!info.isDir)
+          files.push(`${info.path} ${(await driver.getContent(info.path)).toString('base64')}`);
+      });
+      return files.sort();
+    };
+
+    it('keeps the newest N and what keeptags matches, removing the rest and their unshared blobs; a dry run reports exactly that', async () => {
+      const driver = new InMemoryDriver();
+      const registry = new Registry(driver);
+      const shared = await pushBlob(registry, 'team/app', randomBytes(64));
+      const images = new Map<string, { digest: Digest; layer: Digest; config: Digest }>();
+      for (const tag of [
+        'latest',
+        ...Array.from({ length: 20 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`),
+      ]) {
+        const layer = await pushBlob(registry, 'team/app', randomBytes(64));
+        images.set(tag, { ...(await pushImage(registry, 'team/app', tag, [shared, layer])), layer });
+        await tick();
+      }
+      // Another repository no rule governs keeps everything.
+      await pushImage(registry, 'other', 'old', [await pushBlob(registry, 'other', randomBytes(64))]);
+      await tick();
+      const options = {
+        ...NOW,
+        retention: [{ repositories: 'team/*', keeplast: 5, keeptags: ['^latest$'] }],
+      };
+      const before = await snapshot(driver);
+      const dry = await collectGarbage(driver, { ...options, dryRun: true });
+      expect(await snapshot(driver)).toEqual(before);
+      const real = await collectGarbage(driver, options);
+
+      const kept = ['latest', 't16', 't17', 't18', 't19', 't20'];
+      expect(await registry.tags.list('team/app')).toEqual(kept);
+      expect(await registry.tags.list('other')).toEqual(['old']);
+      for (const [tag, image] of images) {
+        const keep = kept.includes(tag);
+        expect(await exists(driver, image.layer), tag).toBe(keep);
+        expect(await exists(driver, image.digest), tag).toBe(keep);
+      }
+      expect(await exists(driver, shared)).toBe(true);
+
+      // The dry run said exactly what the real run did.
+      const removed = Array.from({ length: 15 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
+      expect(real.retention).toHaveLength(1);
+      const [report] = real.retention;
+      expect(report?.repository).toBe('team/app');
+      expect(report?.tagsRemoved.map((t) => t.tag).sort()).toEqual(removed);
+      expect(report?.tagsRemoved[0]?.reason).toBe('not among the 5 most recently pushed');
+      expect(report?.manifestsRemoved).toHaveLength(15);
+      expect(report?.bytesFreed).toBe(real.bytesFreed);
+      expect(dry.retention).toEqual(real.retention);
+      expect(dry.blobsDeleted.map((b) => b.digest).sort()).toEqual(
+        real.blobsDeleted.map((b) => b.digest).sort(),
+      );
+      expect(dry.manifestsDeleted).toEqual(real.manifestsDeleted);
+    });
+
+    it('takes referrers with their subject, keeps children of kept indexes, and ages out untagged manifests', async () => {
+      const driver = new InMemoryDriver();
+      const registry = new Registry(driver);
+      const layer = await pushBlob(registry, 'app', randomBytes(64));
+      const old = await pushImage(registry, 'app', 'old', [layer]);
+      const signature = await pushImage(registry, 'app', undefined, [], {
+        subject: {
+          mediaType: MediaType.ociManifest,
+          digest: `${old.digest}`,
+          size: sizes.get(`${old.digest}`),
+        },
+      });
+      const child = await pushImage(registry, 'app', undefined, [layer]);
+      const index = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ociIndex,
+          manifests: [
+            {
+              mediaType: MediaType.ociManifest,
+              digest: `${child.digest}`,
+              size: sizes.get(`${child.digest}`),
+            },
+          ],
+        }),
+      );
+      await tick();
+      await registry.manifests.put('app', { kind: 'tag', tag: 'new' }, MediaType.ociIndex, index);
+      const loose = await pushImage(registry, 'app', undefined, [layer]);
+      await tick();
+      const rule = { repositories: 'app', keeplast: 1 };
+      await collectGarbage(driver, { ...NOW, retention: [rule] });
+      expect(await registry.tags.list('app')).toEqual(['new']);
+      expect(await registry.manifests.exists('app', old.digest)).toBe(false);
+      expect(await registry.manifests.exists('app', signature.digest)).toBe(false);
+      expect(await registry.manifests.exists('app', child.digest)).toBe(true);
+      // Untagged before this run, and no untaggedolderthan: spared.
+      expect(await registry.manifests.exists('app', loose.digest)).toBe(true);
+      await collectGarbage(driver, { ...NOW, retention: [{ ...rule, untaggedolderthan: 1 }] });
+      expect(await registry.manifests.exists('app', loose.digest)).toBe(false);
+      expect(await registry.manifests.exists('app', child.digest)).toBe(true);
+    });
+
+    it('matches repositories by glob, the first matching rule governing, and removes tags by age', async () => {
+      const driver = new InMemoryDriver();
+      const registry = new Registry(driver);
+      for (const repo of ['team/app', 'team/sub/app', 'solo']) {
+        await pushImage(registry, repo, 'a', [await pushBlob(registry, repo, randomBytes(32))]);
+        await pushImage(registry, repo, 'b', [await pushBlob(registry, repo, randomBytes(32))]);
+      }
+      await tick();
+      await collectGarbage(driver, {
+        ...NOW,
+        retention: [
+          { repositories: 'team/*', keeptags: ['^b$'], tagsolderthan: 1 },
+          { repositories: '**', keeplast: 5 },
+        ],
+      });
+      expect(await registry.tags.list('team/app')).toEqual(['b']);
+      // team/* does not reach into team/sub: ** (keep 5) governs it and solo.
+      expect(await registry.tags.list('team/sub/app')).toEqual(['a', 'b']);
+      expect(await registry.tags.list('solo')).toEqual(['a', 'b']);
+    });
+  });
 });

@@ -23,12 +23,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isPathNotFound, type StorageDriver } from '@regop/storage';
-import { deleteIfExists, listIfExists, statIfExists, writeLink } from '../content/links.js';
+import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from '../content/links.js';
 import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
 import { type BlobInfo, type Dated, inventoryBlobs, inventoryRepositories, readTag } from './inventory.js';
 import { type LeaseOptions, StorageLease } from './lease.js';
 import { manifestReferences } from './references.js';
+import {
+  type CompiledRule,
+  compileRules,
+  type RemovedTag,
+  type RetentionRule,
+  type TaggedManifest,
+} from './retention.js';
 
 export interface CollectOptions {
   /** Report what would be deleted, change nothing. */
@@ -37,6 +44,8 @@ export interface CollectOptions {
   deleteUntagged?: boolean;
   /** Content written less than this long (ms) before the run started is kept (default one hour). */
   graceMs?: number;
+  /** Retention rules: which tags this run removes (see retention.ts); their manifests go with them. */
+  retention?: RetentionRule[];
   /** How this run takes the storage lease (a dry run changes nothing and takes none). */
   lease?: LeaseOptions;
   onEvent?: (event: GcEvent) => void;
@@ -45,6 +54,7 @@ export interface CollectOptions {
 export type GcEvent =
   | { kind: 'mark-manifest'; repository: string; digest: string }
   | { kind: 'mark-blob'; repository: string; digest: string }
+  | { kind: 'remove-tag'; repository: string; tag: string; digest: string; reason: string }
   | { kind: 'delete-manifest'; repository: string; digest: string }
   | { kind: 'delete-blob'; digest: string; size: number }
   | { kind: 'restore-blob'; digest: string }
@@ -64,9 +74,24 @@ export interface CollectResult {
   /** Unreferenced blobs kept only because they were written or linked within the grace period. */
   keptForGrace: { blobs: number; bytes: number };
   layerLinksRemoved: number;
+  /** What retention removed, per repository it removed something from. */
+  retention: RetentionReport[];
+}
+
+export interface RetentionReport {
+  repository: string;
+  /** The governing rule's position in the configured list. */
+  rule: number;
+  tagsRemoved: (Omit<RemovedTag, 'pushed'> & { pushed: string })[];
+  manifestsRemoved: string[];
+  /** Bytes of blobs only this repository's removed manifests used. */
+  bytesFreed: number;
 }
 
 const quarantinePath = paths.gcQuarantine;
+/** Reports list blobs in one order, so a dry run's and the real run's compare. */
+const byDigest = <T extends { digest: string }>(list: T[]) =>
+  list.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 const CONCURRENCY = 16;
 
 async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
@@ -88,6 +113,10 @@ export class GarbageCollector {
 
   private emit(event: GcEvent): void {
     this.options.onEvent?.(event);
+  }
+
+  private emitRemovedTag(repository: string, { tag, digest, reason }: RemovedTag): void {
+    this.emit({ kind: 'remove-tag', repository, tag, digest, reason });
   }
 
   /** References of a manifest, read from its blob (or from a quarantine); null when unreadable. */
@@ -121,18 +150,19 @@ export class GarbageCollector {
   private async run(lease: StorageLease | undefined): Promise<CollectResult> {
     const dryRun = lease === undefined;
     if (lease) await this.recoverQuarantines();
-    const cutoff = new Date(Date.now() - (this.options.graceMs ?? 3_600_000));
+    const started = Date.now();
+    const cutoff = new Date(started - (this.options.graceMs ?? 3_600_000));
     const fresh = (d: { modTime: Date }) => d.modTime >= cutoff;
 
     // Mark.
     const repos = await inventoryRepositories(this.driver);
-    const tagged = new Map<string, Set<string>>();
+    const tagged = new Map<string, TaggedManifest[]>();
     await forEachLimited(repos.tags, async (tag) => {
       const digest = await readTag(this.driver, tag);
       if (!digest) return;
-      const set = tagged.get(tag.repository) ?? new Set<string>();
-      set.add(`${digest}`);
-      tagged.set(tag.repository, set);
+      const list = tagged.get(tag.repository) ?? [];
+      list.push({ tag: tag.tag, digest: `${digest}`, pushed: tag.modTime });
+      tagged.set(tag.repository, list);
     });
     const revisionList = [...repos.revisions.values()].flat();
     let read = 0;
@@ -144,9 +174,27 @@ export class GarbageCollector {
 
     const marked = new Set<string>();
     const untagged: { repository: string; digest: Digest }[] = [];
+    const removedTags: { repository: string; removed: RemovedTag }[] = [];
+    const governing = compileRules(this.options.retention ?? []);
+    const rules = new Map<string, number>();
     let manifestsMarked = 0;
     for (const [repository, revisions] of repos.revisions) {
-      const kept = await this.keptRevisions(revisions, tagged.get(repository) ?? new Set(), fresh);
+      const tags = tagged.get(repository) ?? [];
+      const rule = governing(repository);
+      // A tag pushed within the grace period belongs to a push in flight: never removed.
+      const removed = (rule?.tagsToRemove(tags, started) ?? []).filter((t) => !fresh({ modTime: t.pushed }));
+      if (rule) rules.set(repository, rule.index);
+      for (const t of removed) removedTags.push({ repository, removed: t });
+      const removedNames = new Set(removed.map((t) => t.tag));
+      const keptTags = tags.filter((t) => !removedNames.has(t.tag)).map((t) => t.digest);
+      const kept = await this.keptRevisions(
+        revisions,
+        tags.map((t) => t.digest),
+        keptTags,
+        rule,
+        fresh,
+        started,
+      );
       for (const revision of revisions) {
         const key = `${revision.digest}`;
         if (!kept.has(key)) {
@@ -182,20 +230,32 @@ export class GarbageCollector {
       manifestsMarked,
       blobsMarked: [...marked].filter((d) => blobs.has(d)).length,
       manifestsDeleted: untagged.map((u) => ({ repository: u.repository, digest: `${u.digest}` })),
-      blobsDeleted: candidates.map((c) => ({ digest: `${c.digest}`, size: c.size })),
+      blobsDeleted: byDigest(candidates.map((c) => ({ digest: `${c.digest}`, size: c.size }))),
       bytesFreed: candidates.reduce((n, c) => n + c.size, 0),
       blobsRestored: 0,
       keptForGrace: { blobs: young.length, bytes: young.reduce((n, b) => n + b.size, 0) },
       layerLinksRemoved: 0,
+      retention: [],
     };
+    const report = () =>
+      retentionReports(removedTags, rules, result, (d) => this.references(Digest.parse(d)));
     if (dryRun) {
+      for (const { repository, removed } of removedTags) this.emitRemovedTag(repository, removed);
       for (const m of result.manifestsDeleted) this.emit({ kind: 'delete-manifest', ...m });
       for (const b of result.blobsDeleted) this.emit({ kind: 'delete-blob', ...b });
+      result.retention = await report();
       return result;
     }
 
-    // Sweep, through the quarantine.
+    // Sweep, through the quarantine. Tags first: a tag re-pushed since it was read is not this run's to remove.
     await lease?.check();
+    for (const { repository, removed } of removedTags) {
+      const current = await statIfExists(this.driver, paths.tagCurrentLink(repository, removed.tag));
+      const digest = await readLink(this.driver, paths.tagCurrentLink(repository, removed.tag));
+      if (!current || current.modTime >= cutoff || `${digest}` !== removed.digest) continue;
+      await deleteIfExists(this.driver, paths.tagDir(repository, removed.tag));
+      this.emitRemovedTag(repository, removed);
+    }
     const deletedRevisions = new Set<string>();
     for (const { repository, digest } of untagged) {
       await this.deleteRevision(repository, digest);
@@ -235,8 +295,11 @@ export class GarbageCollector {
     await deleteIfExists(this.driver, paths.gcRun(run));
     for (const blob of quarantined.values())
       this.emit({ kind: 'delete-blob', digest: `${blob.digest}`, size: blob.size });
-    result.blobsDeleted = [...quarantined.values()].map((b) => ({ digest: `${b.digest}`, size: b.size }));
+    result.blobsDeleted = byDigest(
+      [...quarantined.values()].map((b) => ({ digest: `${b.digest}`, size: b.size })),
+    );
     result.bytesFreed = result.blobsDeleted.reduce((n, b) => n + b.size, 0);
+    result.retention = await report();
 
     // Repository links to blobs that are now gone (old links only: a fresh one belongs to a push in flight).
     const gone = (d: Digest) => quarantined.has(`${d}`) || !blobs.has(`${d}`);
@@ -261,32 +324,55 @@ export class GarbageCollector {
     return result;
   }
 
-  /** Revisions to keep: all of them, or with deleteUntagged those reachable from tags (and recent ones). */
+  /**
+   * Revisions to keep. Without a retention rule: all of them, or with deleteUntagged those reachable from
+   * tags (and recent ones). Under a rule: what the kept tags reach, recent ones, and those no tag reached
+   * before that the rule (untaggedolderthan) and deleteUntagged spare. Reaching follows index children and
+   * referrers (signatures and SBOMs stay with their subject and go with it).
+   */
   private async keptRevisions(
     revisions: Dated[],
-    tagged: Set<string>,
+    tagged: string[],
+    keptTagged: string[],
+    rule: CompiledRule | undefined,
     fresh: (d: Dated) => boolean,
+    now: number,
   ): Promise<Set<string>> {
     const all = new Set(revisions.map((r) => `${r.digest}`));
-    if (!this.options.deleteUntagged) return all;
+    if (!this.options.deleteUntagged && !rule) return all;
     // Referrers are kept with their subject: index them by subject.
     const referrers = new Map<string, string[]>();
     for (const r of revisions) {
       const subject = (await this.references(r.digest))?.subject;
       if (subject) referrers.set(subject, [...(referrers.get(subject) ?? []), `${r.digest}`]);
     }
-    const kept = new Set<string>();
-    const queue = [...tagged, ...revisions.filter(fresh).map((r) => `${r.digest}`)].filter((d) => all.has(d));
-    while (queue.length > 0) {
-      const digest = queue.pop() as string;
-      if (kept.has(digest)) continue;
-      kept.add(digest);
-      const refs = await this.references(Digest.parse(digest));
-      for (const next of [...(refs?.children ?? []), ...(referrers.get(digest) ?? [])]) {
-        if (all.has(next) && !kept.has(next)) queue.push(next);
+    const reach = async (roots: string[]) => {
+      const reached = new Set<string>();
+      const queue = roots.filter((d) => all.has(d));
+      while (queue.length > 0) {
+        const digest = queue.pop() as string;
+        if (reached.has(digest)) continue;
+        reached.add(digest);
+        const refs = await this.references(Digest.parse(digest));
+        for (const next of [...(refs?.children ?? []), ...(referrers.get(digest) ?? [])]) {
+          if (all.has(next) && !reached.has(next)) queue.push(next);
+        }
       }
-    }
-    return kept;
+      return reached;
+    };
+    const recent = revisions.filter(fresh).map((r) => `${r.digest}`);
+    if (!rule) return reach([...tagged, ...recent]);
+    const reachedBefore = await reach(tagged);
+    const untaggedAge = rule.rule.untaggedolderthan;
+    const spared = revisions
+      .filter(
+        (r) =>
+          !reachedBefore.has(`${r.digest}`) &&
+          !this.options.deleteUntagged &&
+          !(untaggedAge !== undefined && r.modTime.getTime() < now - untaggedAge),
+      )
+      .map((r) => `${r.digest}`);
+    return reach([...keptTagged, ...recent, ...spared]);
   }
 
   private async deleteRevision(repository: string, digest: Digest): Promise<void> {
@@ -365,4 +451,50 @@ export class GarbageCollector {
 /** Runs one collection (see GarbageCollector). */
 export function collectGarbage(driver: StorageDriver, options: CollectOptions = {}): Promise<CollectResult> {
   return new GarbageCollector(driver, options).collect();
+}
+
+/**
+ * Per repository that retention removed something from: its tags and manifests removed, and the bytes of the
+ * freed blobs that only its removed manifests used (a blob several repositories' removals freed counts in the
+ * total only).
+ */
+async function retentionReports(
+  removedTags: { repository: string; removed: RemovedTag }[],
+  rules: Map<string, number>,
+  result: CollectResult,
+  references: (digest: string) => Promise<{ blobs: string[]; children: string[] } | null>,
+): Promise<RetentionReport[]> {
+  const reports = new Map<string, RetentionReport>();
+  const reportOf = (repository: string) => {
+    let report = reports.get(repository);
+    if (!report) {
+      report = {
+        repository,
+        rule: rules.get(repository) ?? -1,
+        tagsRemoved: [],
+        manifestsRemoved: [],
+        bytesFreed: 0,
+      };
+      reports.set(repository, report);
+    }
+    return report;
+  };
+  for (const { repository, removed } of removedTags)
+    reportOf(repository).tagsRemoved.push({ ...removed, pushed: removed.pushed.toISOString() });
+  const usedBy = new Map<string, Set<string>>();
+  for (const { repository, digest } of result.manifestsDeleted) {
+    if (!rules.has(repository)) continue;
+    reportOf(repository).manifestsRemoved.push(digest);
+    const refs = await references(digest);
+    for (const blob of [digest, ...(refs?.blobs ?? [])]) {
+      const repositories = usedBy.get(blob) ?? new Set<string>();
+      repositories.add(repository);
+      usedBy.set(blob, repositories);
+    }
+  }
+  for (const blob of result.blobsDeleted) {
+    const repositories = usedBy.get(blob.digest);
+    if (repositories?.size === 1) reportOf([...repositories][0] as string).bytesFreed += blob.size;
+  }
+  return [...reports.values()].sort((a, b) => a.repository.localeCompare(b.repository));
 }

@@ -232,7 +232,7 @@ describeWithPeers(['skopeo', 'docker-registry'], 'retention rules', () => {
 
     const real = JSON.parse((await gc(config, '--format', 'json')).stdout);
     const kept = ['latest', 't16', 't17', 't18', 't19', 't20'];
-    const list = await (await fetch(`${registry.url}/v2/team/app/tags/list`)).json();
+    const list = (await (await fetch(`${registry.url}/v2/team/app/tags/list`)).json()) as { tags: string[] };
     expect(list.tags).toEqual(kept);
     expect(real.retention).toEqual(dry.retention);
     expect(real.blobsDeleted).toEqual(dry.blobsDeleted);

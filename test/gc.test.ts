@@ -6,7 +6,7 @@ import { collectGarbage, Digest, MediaType, paths, Registry } from '@regop/regis
 import { FilesystemDriver } from '@regop/storage-fs';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from './support/http.js';
+import { pushImage, sha256 } from './support/http.js';
 import {
   addLayer,
   insecure,
@@ -122,49 +122,6 @@ describeWithPeers(['skopeo', 'umoci', 'docker-registry'], 'garbage-collect after
     }
   });
 });
-
-/** A tiny image a client pushes as skopeo would: HEAD each blob, upload what is missing, then the manifest. */
-async function pushImage(base: string, repo: string, tag: string, layers: Buffer[]): Promise<string> {
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      rootfs: { type: 'layers', diff_ids: layers.map(sha256) },
-      tag,
-    }),
-  );
-  for (const blob of [config, ...layers]) {
-    const digest = sha256(blob);
-    if ((await fetch(`${base}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status === 200) continue;
-    const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    const put = await fetch(`${post.headers.get('location')}?digest=${digest}`, {
-      method: 'PUT',
-      body: blob,
-    });
-    if (put.status !== 201) throw new Error(`blob PUT ${put.status}: ${await put.text()}`);
-  }
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: sha256(config),
-      size: config.length,
-    },
-    layers: layers.map((l) => ({
-      mediaType: 'application/vnd.oci.image.layer.v1.tar',
-      digest: sha256(l),
-      size: l.length,
-    })),
-  });
-  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
-    method: 'PUT',
-    body: manifest,
-    headers: { 'content-type': MediaType.ociManifest },
-  });
-  if (res.status !== 201) throw new Error(`manifest PUT ${res.status}: ${await res.text()}`);
-  return sha256(manifest);
-}
 
 /** Every file under a directory with a hash of its bytes: a dry run must leave the store exactly as it was. */
 async function fingerprint(root: string): Promise<string[]> {

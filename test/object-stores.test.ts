@@ -5,7 +5,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { pullDigest, pushBlob, pushLargeBlob, randomBytes, sha256 } from './support/http.js';
+import { pullDigest, pushBlob, pushImage, pushLargeBlob, randomBytes, sha256 } from './support/http.js';
 import {
   insecure,
   makeOciImage,
@@ -264,5 +264,94 @@ describeWithPeers(
         }, 300_000);
       });
     }
+
+    describe('scheduled collection on two registries sharing one Swift container', () => {
+      it('collects on one registry at a time (the lease) and loses no image pushed while it runs', async () => {
+        // No grace: the quarantine and rescan alone must keep pushes in flight safe.
+        const storage = {
+          ...backends.swift.ours({ container: 'scheduled-gc', prefix: '' }),
+          maintenance: { garbagecollect: { enabled: true, interval: '1s', grace: '0s' } },
+        };
+        const units = await Promise.all(
+          ['a', 'b'].map((name) =>
+            startOurRegistry({ root: '', dir: join(dir, `scheduled-${name}`), storage }),
+          ),
+        );
+        const pool = Array.from({ length: 4 }, () => randomBytes(64 * 1024));
+        const tagged = new Map<string, string>();
+        let retries = 0;
+        // 20 clients push at once (a shared layer and one of their own); half delete theirs straight away,
+        // leaving garbage for the collections running meanwhile.
+        await Promise.all(
+          Array.from({ length: 20 }, async (_, w) => {
+            const unit = units[w % 2] as Server;
+            const tag = `w${w}`;
+            for (let attempt = 1; ; attempt++) {
+              try {
+                tagged.set(
+                  tag,
+                  await pushImage(unit.url, 'scheduled/app', tag, [pool[w % 4] as Buffer, randomBytes(4096)]),
+                );
+                break;
+              } catch (err) {
+                // A push that raced a sweep is refused cleanly; clients retry it.
+                if (attempt === 5) throw err;
+                retries++;
+              }
+            }
+            if (w % 4 >= 2) {
+              const res = await fetch(`${unit.url}/v2/scheduled/app/manifests/${tagged.get(tag)}`, {
+                method: 'DELETE',
+              });
+              expect(res.status).toBe(202);
+              tagged.delete(tag);
+            }
+          }),
+        );
+        // Let a last run or two go by, then stop both and read what they did.
+        await new Promise((r) => setTimeout(r, 3000));
+        for (const [tag, digest] of tagged) {
+          const unit = units[Number(tag.slice(1)) % 2] as Server;
+          const res = await fetch(`${unit.url}/v2/scheduled/app/manifests/${tag}`, {
+            headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+          });
+          expect(res.status, tag).toBe(200);
+          expect(res.headers.get('docker-content-digest'), tag).toBe(digest);
+          const manifest = (await res.json()) as { config: { digest: string }; layers: { digest: string }[] };
+          for (const blob of [manifest.config, ...manifest.layers])
+            expect(await pullDigest(unit.url, 'scheduled/app', blob.digest), tag).toBe(blob.digest);
+        }
+        await Promise.all(units.map((u) => u.stop()));
+
+        // Each finished run's hold on the lease, from both logs: no two overlap.
+        const runs = units.flatMap((u, n) =>
+          u
+            .output()
+            .split('\n')
+            .filter((l) => l.includes('"garbage collection finished"'))
+            .map((l) => {
+              const { gc } = JSON.parse(l) as {
+                gc: { blobsDeleted: number; lease: { heldFrom: string; heldUntil: string } };
+              };
+              return {
+                unit: n,
+                start: Date.parse(gc.lease.heldFrom),
+                end: Date.parse(gc.lease.heldUntil),
+                freed: gc.blobsDeleted,
+              };
+            }),
+        );
+        const byUnit = [0, 1].map((n) => runs.filter((r) => r.unit === n).length);
+        console.log(`scheduled runs per registry: ${byUnit.join(' and ')}; client retries: ${retries}`);
+        expect(runs.length).toBeGreaterThanOrEqual(4);
+        expect(runs.reduce((n, r) => n + r.freed, 0)).toBeGreaterThan(0);
+        const sorted = runs.sort((x, y) => x.start - y.start);
+        for (let i = 1; i < sorted.length; i++)
+          expect(sorted[i]?.start, 'a run began before the previous one ended').toBeGreaterThanOrEqual(
+            sorted[i - 1]?.end as number,
+          );
+        expect(units.every((u) => !u.output().includes('"garbage collection failed"'))).toBe(true);
+      }, 300_000);
+    });
   },
 );

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { MediaType } from '@regop/registry';
 import { repeatStream } from '@regop/storage';
 
 export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -95,4 +96,47 @@ export async function pullDigest(base: string, repo: string, digest: string): Pr
   const hash = createHash('sha256');
   for await (const chunk of res.body) hash.update(chunk);
   return `sha256:${hash.digest('hex')}`;
+}
+
+/** A tiny image a client pushes as skopeo would: HEAD each blob, upload what is missing, then the manifest. */
+export async function pushImage(base: string, repo: string, tag: string, layers: Buffer[]): Promise<string> {
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: layers.map(sha256) },
+      tag,
+    }),
+  );
+  for (const blob of [config, ...layers]) {
+    const digest = sha256(blob);
+    if ((await fetch(`${base}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status === 200) continue;
+    const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const put = await fetch(`${post.headers.get('location')}?digest=${digest}`, {
+      method: 'PUT',
+      body: blob,
+    });
+    if (put.status !== 201) throw new Error(`blob PUT ${put.status}: ${await put.text()}`);
+  }
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: sha256(config),
+      size: config.length,
+    },
+    layers: layers.map((l) => ({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+      digest: sha256(l),
+      size: l.length,
+    })),
+  });
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'content-type': MediaType.ociManifest },
+  });
+  if (res.status !== 201) throw new Error(`manifest PUT ${res.status}: ${await res.text()}`);
+  return sha256(manifest);
 }

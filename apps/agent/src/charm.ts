@@ -33,6 +33,7 @@ const ACTIONS: Record<string, Action> = {
     (await import('./actions/images.js')).imagesAction(ctx, machine),
   ),
   rmi: withConfig(async (...args) => (await import('./actions/rmi.js')).rmiAction(...args)),
+  gc: withConfig(async (...args) => (await import('./actions/gc.js')).gcAction(...args)),
   start: withConfig(async (...args) => (await import('./actions/service.js')).startAction(...args)),
   stop: withConfig(async (...args) => (await import('./actions/service.js')).stopAction(...args)),
 };

@@ -1,3 +1,5 @@
+import { parseDuration, retentionRulesSchema } from '@regop/registry/config-schema';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 // config-get gives every option, unset strings as null.
@@ -10,6 +12,34 @@ const port = z.coerce
   .int()
   .min(1, 'must be a port (1-65535)')
   .max(65535, 'must be a port (1-65535)');
+
+/**
+ * retention-rules: a YAML list of the registry's retention rules, checked as the registry will check them and
+ * kept as written (the registry reads its durations as text).
+ */
+const retentionRules = str.transform((text, ctx) => {
+  if (!text.trim()) return [] as unknown[];
+  let rules: unknown;
+  try {
+    rules = parseYaml(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `is not YAML (${(err as Error).message.split('\n')[0]})` });
+    return z.NEVER;
+  }
+  const checked = retentionRulesSchema.safeParse(rules);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const where = issue?.path.length
+      ? `rule ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` ${issue.path.slice(1).join('.')}` : ''}: `
+      : '';
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a YAML list of retention rules (${where}${issue?.message})`,
+    });
+    return z.NEVER;
+  }
+  return rules as unknown[];
+});
 
 /** The charm's options as config-get reports them (names as in config.yaml). */
 export const charmConfigSchema = z.object({
@@ -26,6 +56,10 @@ export const charmConfigSchema = z.object({
   ),
   'cache-username': str,
   'debug-port': port.default(5001),
+  'gc-interval': str.refine(
+    (v) => v === '' || (parseDuration(v) ?? 0) > 0,
+    'must be a duration such as 24h or 30m (empty: no scheduled collection)',
+  ),
   'http-host': str.refine(
     (v) => v === '' || URL.canParse(v),
     'must be a URL such as https://registry.example.com/',
@@ -38,6 +72,7 @@ export const charmConfigSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be a service name (lower-case letters, digits, . _ -)')
     .default('registry'),
   'registry-port': port.default(5000),
+  'retention-rules': retentionRules,
   'registry-http-proxy': str,
   'registry-https-proxy': str,
   'storage-cache': z.enum(['inmemory', 'disabled']).default('inmemory'),

@@ -147,6 +147,7 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     bindAddress: machine.isolated ? address : '0.0.0.0',
     ...(tlsOn && { tls: { certificate: machine.path(paths.cert), key: machine.path(paths.key) } }),
     root: (p) => machine.path(p),
+    leader,
   });
   changed = (await machine.write(PATHS.config, stringify(rendered), 0o600)) || changed;
   changed =

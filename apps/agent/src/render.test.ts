@@ -1,14 +1,54 @@
 import { describe, expect, it } from 'vitest';
 import { formatImages, type ImageRow, parseImageOptions } from './actions/images.js';
 import { defaultTag, parseSource, platformCopyArgs } from './actions/push.js';
-import { type CharmConfig, charmConfigSchema } from './options.js';
+import { type CharmConfig, charmConfigSchema, parseCharmConfig } from './options.js';
 import { renderRegistryConfig, storageKind } from './render.js';
 
 const defaults = (over: Record<string, unknown> = {}): CharmConfig => charmConfigSchema.parse(over);
 const render = (over: Record<string, unknown>) =>
-  renderRegistryConfig(defaults(over), { bindAddress: '0.0.0.0', root: (p) => p });
+  renderRegistryConfig(defaults(over), { bindAddress: '0.0.0.0', root: (p) => p, leader: true });
 
 describe('config.yml rendering', () => {
+  it('schedules collection with retention on the leader only, and blocks on bad gc options naming them', () => {
+    const rules =
+      '- repositories: "team/*"\n  keeplast: 5\n  keeptags: ["^latest$"]\n  untaggedolderthan: 168h\n';
+    const over = { 'gc-interval': '24h', 'retention-rules': rules };
+    const maintenance = (leader: boolean) =>
+      (
+        renderRegistryConfig(defaults(over), { bindAddress: '0.0.0.0', root: (p) => p, leader }).storage as {
+          maintenance: Record<string, unknown>;
+        }
+      ).maintenance;
+    expect(maintenance(true).garbagecollect).toEqual({
+      enabled: true,
+      interval: '24h',
+      // As written: the registry reads the durations.
+      retention: [{ repositories: 'team/*', keeplast: 5, keeptags: ['^latest$'], untaggedolderthan: '168h' }],
+    });
+    expect(maintenance(false).garbagecollect).toMatchObject({ enabled: false });
+    // Without the options, no section at all.
+    expect((render({}).storage as { maintenance: Record<string, unknown> }).maintenance.garbagecollect).toBe(
+      undefined,
+    );
+
+    const problems = (raw: Record<string, unknown>) => parseCharmConfig(raw).problems;
+    expect(problems({ 'gc-interval': 'daily' })).toEqual([
+      {
+        option: 'gc-interval',
+        reason: 'must be a duration such as 24h or 30m (empty: no scheduled collection)',
+      },
+    ]);
+    expect(problems({ 'retention-rules': '- repositories: "a/*"\n  keeplast: -1\n' })[0]).toMatchObject({
+      option: 'retention-rules',
+      reason: expect.stringMatching(/^must be a YAML list of retention rules \(rule 1 keeplast: /),
+    });
+    expect(
+      problems({ 'retention-rules': '- repositories: x\n  keeptags: ["(unclosed"]\n' })[0]?.reason,
+    ).toMatch(/rule 1 keeptags\.0: not a regular expression/);
+    expect(problems({ 'retention-rules': '- keeplast: 5\n' })[0]?.reason).toMatch(/rule 1 repositories/);
+    expect(problems({ 'retention-rules': 'key: [unclosed' })[0]?.reason).toMatch(/^is not YAML/);
+  });
+
   it('chooses swift when an auth URL is set, s3 with a region and bucket, else the filesystem', () => {
     expect(storageKind(defaults())).toBe('filesystem');
     expect(storageKind(defaults({ 'storage-s3-region': 'r', 'storage-s3-bucket': 'b' }))).toBe('s3');

@@ -17,6 +17,8 @@ export interface RenderContext {
   tls?: { certificate: string; key: string };
   /** Path prefix of the machine (the local model's unit directory). */
   root: (path: string) => string;
+  /** Only the leader's registry schedules garbage collection (the storage lease keeps it one at a time). */
+  leader: boolean;
 }
 
 export type StorageKind = 'swift' | 's3' | 'filesystem';
@@ -76,7 +78,16 @@ export function renderRegistryConfig(config: CharmConfig, ctx: RenderContext): R
   }
   if (config['storage-cache'] === 'inmemory') storage.cache = { blobdescriptor: 'inmemory' };
   storage.delete = { enabled: config['storage-delete'] };
-  storage.maintenance = { readonly: { enabled: config['storage-read-only'] } };
+  storage.maintenance = {
+    readonly: { enabled: config['storage-read-only'] },
+    ...((config['gc-interval'] || config['retention-rules'].length > 0) && {
+      garbagecollect: {
+        enabled: ctx.leader && config['gc-interval'] !== '',
+        ...(config['gc-interval'] && { interval: config['gc-interval'] }),
+        ...(config['retention-rules'].length > 0 && { retention: config['retention-rules'] }),
+      },
+    }),
+  };
   storage.redirect = { disable: config['storage-redirect-disable'] };
 
   let auth: Record<string, unknown> | undefined;

@@ -313,6 +313,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
                   bytesFreed: result.bytesFreed,
                   manifestsDeleted: result.manifestsDeleted.length,
                   tagsRemoved: result.retention.reduce((n, r) => n + r.tagsRemoved.length, 0),
+                  ...(result.lease && { lease: result.lease }),
                 },
               },
               'garbage collection finished',

@@ -76,6 +76,8 @@ export interface CollectResult {
   layerLinksRemoved: number;
   /** What retention removed, per repository it removed something from. */
   retention: RetentionReport[];
+  /** A real run's hold on the storage lease (ISO times): no other run's overlaps it. */
+  lease?: { owner: string; heldFrom: string; heldUntil: string };
 }
 
 export interface RetentionReport {
@@ -139,8 +141,11 @@ export class GarbageCollector {
   async collect(): Promise<CollectResult> {
     if (this.options.dryRun) return this.run(undefined);
     const lease = await StorageLease.acquire(this.driver, this.options.lease);
+    const heldFrom = new Date().toISOString();
     try {
-      return await this.run(lease);
+      const result = await this.run(lease);
+      result.lease = { owner: lease.owner, heldFrom, heldUntil: new Date().toISOString() };
+      return result;
     } finally {
       await lease.release();
     }

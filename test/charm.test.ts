@@ -5,6 +5,7 @@ import { createCertificateAuthority, issueCertificate, type KeyPair } from '@reg
 import { execa } from 'execa';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   insecure,
   makeMultiArchLayout,
@@ -266,6 +267,49 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
     const badParam = await m.model('run', UNIT, 'push', 'image=x', 'colour=blue');
     expect(badParam.exitCode).not.toBe(0);
     expect(badParam.stderr).toMatch(/unknown parameter "colour"/);
+  });
+
+  it('collects with retention: the gc action reports a dry run, then removes; the leader schedules it', async () => {
+    for (const tag of ['a', 'b']) {
+      const pushed = await m.run(UNIT, 'push', `image=oci:${layout}:v1`, `tag=gcdemo/app:${tag}`);
+      expect(pushed.status, pushed.message).toBe('completed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const tags = async () =>
+      ((await (await fetch(`http://${base()}/v2/gcdemo/app/tags/list`)).json()) as { tags: string[] }).tags;
+    expect((await m.model('config', 'docker-registry', 'gc-interval=daily')).exitCode).toBe(0);
+    expect((await m.unit(UNIT))['workload-status']).toMatchObject({
+      current: 'blocked',
+      message: expect.stringMatching(/gc-interval/),
+    });
+    await m.model(
+      'config',
+      'docker-registry',
+      'gc-interval=24h',
+      'retention-rules=- repositories: "gcdemo/*"\n  keeplast: 1\n',
+    );
+    expect((await m.unit(UNIT))['workload-status'].current).toBe('active');
+    const config = parse(
+      await readFile(join(m.dir, 'units/docker-registry-0/etc/docker/registry/config.yml'), 'utf8'),
+    );
+    expect(config.storage.maintenance.garbagecollect).toEqual({
+      enabled: true,
+      interval: '24h',
+      retention: [{ repositories: 'gcdemo/*', keeplast: 1 }],
+    });
+
+    // Tags pushed within the grace period (default 1h) are a push in flight's: these are seconds old.
+    const dry = await m.run(UNIT, 'gc', 'grace=0s');
+    expect(dry.status, dry.message).toBe('completed');
+    expect(dry.results.report).toMatch(
+      /^gcdemo\/app \(retention rule 1\): 1 tags and 0 manifests would be removed, 0\.0 MiB freed\n {2}gcdemo\/app:a pushed \S+: not among the 1 most recently pushed/,
+    );
+    expect(await tags()).toEqual(['a', 'b']);
+    const real = await m.run(UNIT, 'gc', 'dry-run=false', 'grace=0s');
+    expect(real.status, real.message).toBe('completed');
+    expect(real.results['tags-removed']).toBe('1');
+    expect(await tags()).toEqual(['b']);
+    await m.model('config', 'docker-registry', '--reset', 'gc-interval,retention-rules');
   });
 
   it('packs into a deployable charm (pnpm charm:pack) that the model deploys to active', async () => {

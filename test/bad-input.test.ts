@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,23 @@ describe('bad input over the wire', () => {
     expect(response).toMatch(
       /"code":"(NAME_INVALID|TAG_INVALID|DIGEST_INVALID|BLOB_UPLOAD_UNKNOWN|UNSUPPORTED)"/,
     );
+  });
+
+  it('serves zero-byte blobs, sha256 and sha512, whole and by HEAD', async () => {
+    for (const algorithm of ['sha256', 'sha512']) {
+      const digest = `${algorithm}:${createHash(algorithm).digest('hex')}`;
+      const pushed = await fetch(`${registry.url}/v2/empty/blobs/uploads/?digest=${digest}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
+      });
+      expect(pushed.status, digest).toBe(201);
+      const head = await fetch(`${registry.url}/v2/empty/blobs/${digest}`, { method: 'HEAD' });
+      expect(head.headers.get('content-length')).toBe('0');
+      const get = await fetch(`${registry.url}/v2/empty/blobs/${digest}`);
+      expect(get.status, digest).toBe(200);
+      expect(get.headers.get('docker-content-digest')).toBe(digest);
+      expect((await get.arrayBuffer()).byteLength).toBe(0);
+    }
   });
 
   it('answers huge headers and garbage without crashing', async () => {

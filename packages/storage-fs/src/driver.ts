@@ -102,7 +102,9 @@ export class FilesystemDriver implements StorageDriver {
     const fd = await this.notFound(path, () => openFd(full, 'r'));
     try {
       const size = (await fstatFd(fd)).size;
-      if (start < 0 || start >= size || end < start) throw new InvalidOffsetError(path, start, NAME);
+      // An empty range (end = start - 1) is served too, up to the end of the file: a zero-byte blob is one.
+      if (start < 0 || start > size || end < start - 1 || (start === size && end >= start))
+        throw new InvalidOffsetError(path, start, NAME);
       const last = Math.min(end, size - 1);
       const buffers = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
       let writing: Promise<void> = Promise.resolve();

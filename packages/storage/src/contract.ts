@@ -89,6 +89,14 @@ export function runDriverContract(
       await expect(d.reader(p, -1)).rejects.toBeInstanceOf(InvalidOffsetError);
     });
 
+    it('reads an empty file', async () => {
+      const p = `${dir()}/empty`;
+      await d.putContent(p, '');
+      expect((await readAll(await d.reader(p, 0))).length).toBe(0);
+      expect((await d.stat(p)).size).toBe(0);
+      await expect(d.reader(p, 1)).rejects.toBeInstanceOf(InvalidOffsetError);
+    });
+
     it('copies byte ranges into a writable when it offers copyTo', async (ctx) => {
       if (!d.copyTo) return ctx.skip();
       const p = `${dir()}/copied`;
@@ -111,6 +119,19 @@ export function runDriverContract(
       expect((await copy(1_000_000, 2_500_000)).equals(content.subarray(1_000_000, 2_500_001))).toBe(true);
       expect((await copy(content.length - 1, content.length - 1)).equals(content.subarray(-1))).toBe(true);
       await expect(copy(content.length, content.length)).rejects.toBeInstanceOf(InvalidOffsetError);
+      // Empty ranges: at the end of a file, and the whole of an empty one (a zero-byte blob).
+      expect((await copy(content.length, content.length - 1)).length).toBe(0);
+      await expect(copy(content.length + 1, content.length)).rejects.toBeInstanceOf(InvalidOffsetError);
+      await d.putContent(`${p}-empty`, '');
+      let written = 0;
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          written += chunk.length;
+          cb();
+        },
+      });
+      await d.copyTo?.(`${p}-empty`, sink, 0, -1);
+      expect(written).toBe(0);
       await expect(d.copyTo?.(`${dir()}/missing`, new Writable(), 0, 0)).rejects.toBeInstanceOf(
         PathNotFoundError,
       );

@@ -66,7 +66,7 @@ export interface StorageDriver {
   walk(path: string, fn: WalkFn, options?: WalkOptions): Promise<void>;
   /**
    * Optional fast path for serving bytes `start`..`end` (inclusive) of a file into `dest`, which it does not
-   * end. A driver may reuse its read buffers, taking each back once `dest` has written it; callers without it
+   * end. `end` = `start` - 1 is the empty range (a zero-byte file's whole content), valid up to the file's size. A driver may reuse its read buffers, taking each back once `dest` has written it; callers without it
    * stream from reader().
    */
   copyTo?(path: string, dest: Writable, start: number, end: number): Promise<void>;

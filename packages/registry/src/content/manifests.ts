@@ -23,6 +23,8 @@ export interface StoredManifest {
 
 export interface PutResult {
   digest: Digest;
+  /** The tags now naming it. */
+  tags: string[];
   subject?: Digest;
 }
 
@@ -70,11 +72,16 @@ export class ManifestService {
     return this.load(digest);
   }
 
+  /**
+   * Stores a manifest and tags it: with the reference's tag, and with `extraTags` (the spec's `?tag=`
+   * parameters, which let a manifest pushed by digest, a sha512 one among them, be tagged in the same request).
+   */
   async put(
     name: string,
     reference: Reference,
     contentType: string | undefined,
     body: Buffer,
+    extraTags: string[] = [],
   ): Promise<PutResult> {
     if (body.length > MAX_MANIFEST_BYTES) {
       throw new RegistryError(
@@ -114,8 +121,9 @@ export class ManifestService {
     }
     const subject = manifest.subject && Digest.parse(manifest.subject.digest);
     if (subject) await writeLink(this.driver, paths.referrerLink(name, subject, digest), digest);
-    if (reference.kind === 'tag') {
-      await this.tags.tag(name, reference.tag, digest);
+    const tags = [...new Set([...(reference.kind === 'tag' ? [reference.tag] : []), ...extraTags])];
+    if (tags.length > 0) {
+      for (const tag of tags) await this.tags.tag(name, tag, digest);
       // A collector deleting untagged manifests may have removed this revision (and swept its blob) after the
       // checks above but before the tag was visible to its rescan. Now that the tag is visible, any later sweep
       // keeps it; what was already removed is put back from the bytes in hand, and missing layers refuse the push.
@@ -126,12 +134,12 @@ export class ManifestService {
       try {
         await this.verifyReferences(name, manifest);
       } catch (err) {
-        await this.tags.untag(name, reference.tag).catch(() => undefined);
+        for (const tag of tags) await this.tags.untag(name, tag).catch(() => undefined);
         throw err;
       }
     }
     this.cache.set(`${digest}`, { digest, mediaType: manifest.mediaType, content: body });
-    return subject ? { digest, subject } : { digest };
+    return { digest, tags, ...(subject && { subject }) };
   }
 
   /** Deletes a manifest revision and every tag pointing at it, as distribution does. */

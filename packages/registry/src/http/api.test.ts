@@ -293,6 +293,46 @@ describe('manifests', () => {
     expect(get.headers['docker-content-digest']).toBe(sha512(manifest));
   });
 
+  it('tags a manifest pushed by digest with each ?tag=, answering an OCI-Tag per tag, sha512 too', async () => {
+    await start();
+    const config = await pushBlob('t', '{}');
+    const manifest = imageManifest(config, []);
+    const digest = sha512(manifest);
+    const tags = Array.from({ length: 12 }, (_, i) => `v${i}`);
+    const res = await app.inject({
+      method: 'PUT',
+      url: `/v2/t/manifests/${digest}?${tags.map((t) => `tag=${t}`).join('&')}`,
+      payload: manifest,
+      headers: { 'content-type': MediaType.ociManifest },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.headers['docker-content-digest']).toBe(digest);
+    // One header line each (an array here).
+    expect(res.headers['oci-tag']).toEqual(tags);
+    expect((await app.inject('/v2/t/tags/list')).json().tags).toEqual([...tags].sort());
+    const byTag = await app.inject({
+      url: '/v2/t/manifests/v11',
+      headers: { accept: MediaType.ociManifest },
+    });
+    expect(byTag.body).toBe(manifest);
+
+    const tooMany = await app.inject({
+      method: 'PUT',
+      url: `/v2/t/manifests/${digest}?${Array.from({ length: 101 }, (_, i) => `tag=x${i}`).join('&')}`,
+      payload: manifest,
+      headers: { 'content-type': MediaType.ociManifest },
+    });
+    expect(tooMany.statusCode).toBe(414);
+    const bad = await app.inject({
+      method: 'PUT',
+      url: `/v2/t/manifests/${digest}?tag=ok&tag=-bad`,
+      payload: manifest,
+      headers: { 'content-type': MediaType.ociManifest },
+    });
+    expect(errorCode(bad)).toBe('TAG_INVALID');
+    expect((await app.inject('/v2/t/tags/list')).json().tags).not.toContain('ok');
+  });
+
   it('refuses manifests naming unknown blobs, but not non-distributable layers', async () => {
     await start();
     const config = await pushBlob('m', '{}');

@@ -3,7 +3,7 @@ import type { StoredManifest } from '../../content/manifests.js';
 import { MAX_MANIFEST_BYTES } from '../../content/manifests.js';
 import { bareMediaType, isIndexType, MANIFEST_MEDIA_TYPES, MediaType } from '../../content/media-types.js';
 import { RegistryError } from '../../errors.js';
-import { Digest, parseReference, type Reference } from '../../reference.js';
+import { Digest, parseReference, parseTag, type Reference } from '../../reference.js';
 import { readLimited } from '../body.js';
 import type { Handler, RouteContext } from '../context.js';
 
@@ -74,12 +74,27 @@ export const getManifest: Handler = async (ctx) => {
   ctx.reply.send(ctx.request.method === 'HEAD' ? undefined : manifest.content);
 };
 
+/** Tags a manifest PUT may carry as `?tag=` parameters. */
+export const MAX_TAGS_PER_PUT = 100;
+
+/** The `?tag=` parameters of a manifest PUT, validated; 414 past the limit. */
+function tagParameters(query: unknown): string[] {
+  const value = (query as { tag?: string | string[] }).tag;
+  const tags = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  if (tags.length > MAX_TAGS_PER_PUT)
+    throw new RegistryError('TAG_INVALID', `at most ${MAX_TAGS_PER_PUT} tags a request`, undefined, 414);
+  return tags.map(parseTag);
+}
+
 export const putManifest: Handler = async (ctx) => {
   const reference = parseReference(ctx.params.reference as string);
+  const extraTags = tagParameters(ctx.request.query);
   const body = await readLimited(ctx.request.raw, MAX_MANIFEST_BYTES, 'manifest');
   const contentType = bareMediaType(ctx.request.headers['content-type']);
-  const result = await ctx.registry.manifests.put(ctx.name, reference, contentType, body);
+  const result = await ctx.registry.manifests.put(ctx.name, reference, contentType, body, extraTags);
   if (result.subject) ctx.reply.header('oci-subject', `${result.subject}`);
+  // One OCI-Tag header per tag the request created (the spec's answer to `?tag=`).
+  if (extraTags.length > 0) ctx.reply.header('oci-tag', result.tags);
   ctx.reply
     .code(201)
     .header('location', ctx.url(`/v2/${ctx.name}/manifests/${result.digest}`))

@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { close, createReadStream, fstat, open, read, readdirSync, statSync, writev } from 'node:fs';
+import {
+  close,
+  createReadStream,
+  existsSync,
+  fstat,
+  open,
+  read,
+  readdirSync,
+  statSync,
+  writev,
+} from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, dirname as osDirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -71,18 +81,35 @@ export class FilesystemDriver implements StorageDriver {
     return this.notFound(path, () => readWhole(full));
   }
 
+  /**
+   * Runs `op` with `dir` made first. Another request may delete the tree `dir` is in between the two (a tag
+   * deleted while it is being written): then the directory is made again and `op` retried.
+   */
+  private async inDirectory<T>(dir: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dir, { recursive: true });
+        return await op();
+      } catch (err) {
+        // ENOTDIR too: a path walked while a component is being removed can briefly look like a file.
+        if (!(isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) || attempt === 10) throw err;
+      }
+    }
+  }
+
   async putContent(path: string, content: Uint8Array | string): Promise<void> {
     const full = this.full(path);
     const dir = osDirname(full);
     const temp = join(dir, `.${path.slice(path.lastIndexOf('/') + 1)}.${randomBytes(8).toString('hex')}.tmp`);
-    await mkdir(dir, { recursive: true });
-    try {
-      await writeFile(temp, content);
-      await rename(temp, full);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+    await this.inDirectory(dir, async () => {
+      try {
+        await writeFile(temp, content);
+        await rename(temp, full);
+      } catch (err) {
+        await rm(temp, { force: true });
+        throw err;
+      }
+    });
   }
 
   async reader(path: string, offset = 0): Promise<Readable> {
@@ -126,8 +153,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const full = this.full(path);
-    await mkdir(osDirname(full), { recursive: true });
-    const fd = await openFd(full, append ? 'a' : 'w');
+    const fd = await this.inDirectory(osDirname(full), () => openFd(full, append ? 'a' : 'w'));
     const size = append ? (await fstatFd(fd)).size : 0;
     return new FilesystemWriter(fd, full, size);
   }
@@ -152,15 +178,22 @@ export class FilesystemDriver implements StorageDriver {
     const source = this.full(sourcePath);
     const dest = this.full(destPath);
     await this.notFound(sourcePath, () => stat(source));
-    await mkdir(osDirname(dest), { recursive: true });
-    await this.notFound(sourcePath, () => rename(source, dest));
+    await this.notFound(sourcePath, () => this.inDirectory(osDirname(dest), () => rename(source, dest)));
   }
 
   async delete(path: string): Promise<void> {
     const full = this.full(path);
     await this.notFound(path, () => stat(full));
-    // A writer adding a file inside the tree while it goes (ENOTEMPTY) is retried, as distribution's RemoveAll.
-    await rm(full, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
+    // A writer adding a file inside the tree while it goes (ENOTEMPTY) is retried, as distribution's RemoveAll;
+    // writers busy in the tree can outlast rm's own retries, so it is tried again until the tree is gone.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await rm(full, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
+        return;
+      } catch (err) {
+        if (!isErrno(err, 'ENOTEMPTY') || attempt === 20) throw err;
+      }
+    }
   }
 
   async walk(path: string, fn: WalkFn, options: WalkOptions = {}): Promise<void> {

@@ -308,8 +308,22 @@ describeWithPeers(
             }
           }),
         );
-        // Let a last run or two go by, then stop both and read what they did.
-        await new Promise((r) => setTimeout(r, 3000));
+        // Wait for a run that began after the last push and delete (it frees what was deleted), then check.
+        const settled = Date.now();
+        const finishedSince = () =>
+          units.some((u) =>
+            u
+              .output()
+              .split('\n')
+              .some(
+                (l) =>
+                  l.includes('"garbage collection finished"') &&
+                  Date.parse((JSON.parse(l) as { gc: { lease: { heldFrom: string } } }).gc.lease.heldFrom) >
+                    settled,
+              ),
+          );
+        for (let i = 0; i < 300 && !finishedSince(); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(finishedSince()).toBe(true);
         for (const [tag, digest] of tagged) {
           const unit = units[Number(tag.slice(1)) % 2] as Server;
           const res = await fetch(`${unit.url}/v2/scheduled/app/manifests/${tag}`, {
@@ -343,7 +357,7 @@ describeWithPeers(
         );
         const byUnit = [0, 1].map((n) => runs.filter((r) => r.unit === n).length);
         console.log(`scheduled runs per registry: ${byUnit.join(' and ')}; client retries: ${retries}`);
-        expect(runs.length).toBeGreaterThanOrEqual(4);
+        expect(runs.length).toBeGreaterThanOrEqual(2);
         expect(runs.reduce((n, r) => n + r.freed, 0)).toBeGreaterThan(0);
         const sorted = runs.sort((x, y) => x.start - y.start);
         for (let i = 1; i < sorted.length; i++)

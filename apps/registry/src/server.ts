@@ -9,6 +9,7 @@ import { createDriver } from '@regop/drivers';
 import {
   ConfigError,
   ignoredSections,
+  type ManifestValidation,
   Registry,
   type RegistryConfig,
   RegistryError,
@@ -58,6 +59,17 @@ export interface RunningRegistry {
   /** Base URL of the API, e.g. http://127.0.0.1:5000. */
   url: string;
   close(): Promise<void>;
+}
+
+/** validation.manifests as the content model takes it: what pushed manifests may leave out (sparse content). */
+function manifestValidation(config: RegistryConfig): ManifestValidation | undefined {
+  const manifests = config.validation?.manifests;
+  if (!manifests?.indexes && !manifests?.layers) return undefined;
+  const platforms = manifests.indexes?.platforms ?? 'all';
+  return {
+    indexChildren: platforms === 'list' ? (manifests.indexes?.platformlist ?? []) : platforms,
+    layers: manifests.layers ?? 'all',
+  };
 }
 
 /** Refuses configuration this registry cannot honour yet, rather than serving without it. */
@@ -147,7 +159,8 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   if (!options.driver && storage.filesystem && !readOnlyStore)
     await checkWritableRoot(storage.filesystem.rootdirectory ?? '/var/lib/registry');
   const driver = options.driver ?? (await createDriver(storage));
-  const registry = new Registry(driver);
+  const validation = manifestValidation(config);
+  const registry = new Registry(driver, validation ? { validation } : {});
   const readOnly = readOnlyStore;
   const level = LOG_LEVELS[config.log?.level ?? config.loglevel ?? 'info'];
   const accessLog = config.log?.accesslog?.disabled !== true;

@@ -16,7 +16,12 @@ export {
 } from './config/schema.js';
 export { type BlobDescriptor, BlobStore } from './content/blobs.js';
 export { compareNames } from './content/catalog.js';
-export { MAX_MANIFEST_BYTES, ManifestService, type StoredManifest } from './content/manifests.js';
+export {
+  MAX_MANIFEST_BYTES,
+  ManifestService,
+  type ManifestValidation,
+  type StoredManifest,
+} from './content/manifests.js';
 export { MediaType } from './content/media-types.js';
 export { Registry, type RegistryOptions } from './content/registry.js';
 export { TagStore } from './content/tags.js';

@@ -206,13 +206,41 @@ const proxy = z.strictObject({
   ttl: duration.optional(),
 });
 
+/**
+ * distribution v3's manifest validation: which index children must be in the repository (`indexes.platforms`:
+ * all, none, or those of `platformlist`), plus this registry's `layers: none` for image layers (sparse images).
+ */
+const validation = z.strictObject({
+  enabled: bool.optional(),
+  disabled: bool.optional(),
+  manifests: z
+    .strictObject({
+      urls: z
+        .strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
+        .optional(),
+      indexes: z
+        .strictObject({
+          platforms: z
+            .string()
+            .transform((v) => v.toLowerCase())
+            .pipe(z.enum(['all', 'none', 'list']))
+            .optional(),
+          platformlist: z
+            .array(z.strictObject({ architecture: z.string().min(1), os: z.string().min(1) }))
+            .optional(),
+        })
+        .optional(),
+      layers: z.enum(['all', 'none']).optional(),
+    })
+    .optional(),
+});
+
 /** Sections of distribution's config that this registry accepts and, for now, does not act on. */
 export const IGNORED_SECTIONS = [
   'notifications',
   'redis',
   'reporting',
   'middleware',
-  'validation',
   'compatibility',
 ] as const;
 
@@ -233,7 +261,7 @@ export const configSchema = z.strictObject({
   redis: z.unknown().optional(),
   reporting: z.unknown().optional(),
   middleware: z.unknown().optional(),
-  validation: z.unknown().optional(),
+  validation: validation.optional(),
   compatibility: z.unknown().optional(),
 });
 

@@ -52,6 +52,8 @@ export interface ParsedManifest {
   mediaType: string;
   /** Blobs the repository must hold: config and distributable layers. */
   blobs: DescriptorJson[];
+  /** An image manifest's config (also in `blobs`). */
+  config?: DescriptorJson;
   /** Manifests the repository must hold: an index's children. */
   children: DescriptorJson[];
   subject?: DescriptorJson;
@@ -194,6 +196,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   return {
     mediaType,
     blobs: [m.config, ...m.layers],
+    config: m.config,
     children: [],
     ...(m.subject && { subject: m.subject }),
     // The referrers API reports an image's artifactType, falling back to its config's media type.

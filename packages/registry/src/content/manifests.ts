@@ -28,9 +28,18 @@ export interface PutResult {
   subject?: Digest;
 }
 
+/** What a pushed manifest must find in the repository (config validation.manifests). */
+export interface ManifestValidation {
+  /** Index children that must be present: all (the default), none, or those of the listed platforms. */
+  indexChildren?: 'all' | 'none' | { os: string; architecture: string }[];
+  /** Image layers that must be present: all (the default) or none (sparse images; the config must be). */
+  layers?: 'all' | 'none';
+}
+
 export interface ManifestServiceOptions {
   /** Bytes of manifest content kept in memory; content is immutable per digest, so it never goes stale. */
   cacheBytes: number;
+  validation?: ManifestValidation;
 }
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -40,6 +49,7 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
  */
 export class ManifestService {
   private readonly cache: LruCache<string, StoredManifest>;
+  private readonly validation: ManifestValidation;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -48,6 +58,7 @@ export class ManifestService {
     options: ManifestServiceOptions,
   ) {
     this.cache = new LruCache(options.cacheBytes, (m) => m.content.length + 256);
+    this.validation = options.validation ?? {};
   }
 
   /** The digest a reference names in the repository (tags resolved through their current link). */
@@ -205,13 +216,26 @@ export class ManifestService {
       if (actual === undefined) missing.push({ digest: d.digest, mediaType: d.mediaType });
       else if (actual !== d.size) wrongSize.push({ digest: d.digest, size: d.size, actual });
     };
+    const { layers = 'all', indexChildren = 'all' } = this.validation;
+    // Sparse content: what the configuration lets be absent is checked only when it is there.
+    const required = manifest.children.filter(
+      (d) =>
+        indexChildren === 'all' ||
+        (indexChildren !== 'none' &&
+          indexChildren.some((p) => p.os === d.platform?.os && p.architecture === d.platform?.architecture)),
+    );
     await Promise.all([
       ...manifest.blobs
         .filter((d) => !isNonDistributable(d.mediaType))
-        .map(async (d) => check(d, (await this.blobs.find(name, Digest.parse(d.digest)))?.size)),
+        .map(async (d) => {
+          const found = await this.blobs.find(name, Digest.parse(d.digest));
+          if (found || layers === 'all' || d === manifest.config) check(d, found?.size);
+        }),
       ...manifest.children.map(async (d) => {
         const digest = Digest.parse(d.digest);
-        check(d, (await this.exists(name, digest)) ? (await this.load(digest)).content.length : undefined);
+        const present = await this.exists(name, digest);
+        if (!present && !required.includes(d)) return;
+        check(d, present ? (await this.load(digest)).content.length : undefined);
       }),
     ]);
     if (missing.length > 0) {

@@ -1,13 +1,15 @@
 import { BaseDriver, type StorageDriver } from '@regop/storage';
 import { BlobStore } from './blobs.js';
 import { listRepositories } from './catalog.js';
-import { ManifestService } from './manifests.js';
+import { ManifestService, type ManifestValidation } from './manifests.js';
 import { TagStore } from './tags.js';
 import { UploadService } from './uploads.js';
 
 export interface RegistryOptions {
   /** Bytes of manifest content cached in memory (default 32 MiB). */
   manifestCacheBytes?: number;
+  /** What pushed manifests must find in the repository (default: everything they name). */
+  validation?: ManifestValidation;
 }
 
 /** The content model over one storage driver: what the HTTP routes (and tools) use. */
@@ -27,6 +29,7 @@ export class Registry {
     this.tags = new TagStore(base);
     this.manifests = new ManifestService(base, this.blobs, this.tags, {
       cacheBytes: options.manifestCacheBytes ?? 32 * 1024 * 1024,
+      ...(options.validation && { validation: options.validation }),
     });
   }
 

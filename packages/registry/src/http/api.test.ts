@@ -3,7 +3,7 @@ import { InMemoryDriver } from '@regop/storage';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MediaType } from '../content/media-types.js';
-import { Registry } from '../content/registry.js';
+import { Registry, type RegistryOptions } from '../content/registry.js';
 import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
 import type { RegistryHttpOptions } from './context.js';
@@ -15,10 +15,14 @@ const sha512 = (b: Buffer | string) => `sha512:${createHash('sha512').update(b).
 let app: FastifyInstance;
 let driver: InMemoryDriver;
 
-async function start(options: Partial<RegistryHttpOptions> = {}) {
+async function start(options: Partial<RegistryHttpOptions> = {}, registryOptions: RegistryOptions = {}) {
   driver = new InMemoryDriver();
   app = Fastify();
-  await app.register(registryApi, { registry: new Registry(driver), deleteEnabled: true, ...options });
+  await app.register(registryApi, {
+    registry: new Registry(driver, registryOptions),
+    deleteEnabled: true,
+    ...options,
+  });
   return app;
 }
 afterEach(() => app?.close());
@@ -331,6 +335,63 @@ describe('manifests', () => {
     });
     expect(errorCode(bad)).toBe('TAG_INVALID');
     expect((await app.inject('/v2/t/tags/list')).json().tags).not.toContain('ok');
+  });
+
+  describe('sparse content (validation.manifests)', () => {
+    const index = (children: { digest: string; size: number; arch: string }[]) =>
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: children.map((c) => ({
+          mediaType: MediaType.ociManifest,
+          digest: c.digest,
+          size: c.size,
+          platform: { os: 'linux', architecture: c.arch },
+        })),
+      });
+    const put = (ref: string, body: string, type: string) =>
+      app.inject({
+        method: 'PUT',
+        url: `/v2/s/manifests/${ref}`,
+        payload: body,
+        headers: { 'content-type': type },
+      });
+    const absent = (arch: string) => ({ digest: sha256(`never pushed ${arch}`), size: 100, arch });
+
+    it('refuses a missing layer and a missing index child by default', async () => {
+      await start();
+      const config = await pushBlob('s', '{}');
+      const sparseImage = imageManifest(config, [{ digest: sha256('no layer'), size: 8 }]);
+      expect(errorCode(await put('img', sparseImage, MediaType.ociManifest))).toBe('MANIFEST_BLOB_UNKNOWN');
+      expect(errorCode(await put('idx', index([absent('amd64')]), MediaType.ociIndex))).toBe(
+        'MANIFEST_BLOB_UNKNOWN',
+      );
+      expect((await app.inject('/v2/s/tags/list')).json().tags ?? []).toEqual([]);
+    });
+
+    it('accepts what platforms none, a platform list, and layers none let be absent', async () => {
+      await start({}, { validation: { indexChildren: 'none', layers: 'none' } });
+      const config = await pushBlob('s', '{}');
+      const sparseImage = imageManifest(config, [{ digest: sha256('no layer'), size: 8 }]);
+      expect((await put('img', sparseImage, MediaType.ociManifest)).statusCode).toBe(201);
+      // The config is still needed, and what is present must be the size it is said to be.
+      const noConfig = imageManifest(sha256('no config'), []);
+      expect(errorCode(await put('noconfig', noConfig, MediaType.ociManifest))).toBe('MANIFEST_BLOB_UNKNOWN');
+      const present = { digest: sha256(sparseImage), size: sparseImage.length + 1, arch: 'arm64' };
+      expect(errorCode(await put('badsize', index([present]), MediaType.ociIndex))).toBe('MANIFEST_INVALID');
+      const sparseIndex = index([absent('amd64'), { ...present, size: sparseImage.length }]);
+      expect((await put('idx', sparseIndex, MediaType.ociIndex)).statusCode).toBe(201);
+      const got = await app.inject({ url: '/v2/s/manifests/idx', headers: { accept: MediaType.ociIndex } });
+      expect(got.body).toBe(sparseIndex);
+
+      await app.close();
+      await start({}, { validation: { indexChildren: [{ os: 'linux', architecture: 'amd64' }] } });
+      await pushBlob('s', '{}');
+      expect(errorCode(await put('idx', index([absent('amd64')]), MediaType.ociIndex))).toBe(
+        'MANIFEST_BLOB_UNKNOWN',
+      );
+      expect((await put('idx', index([absent('arm64')]), MediaType.ociIndex)).statusCode).toBe(201);
+    });
   });
 
   it('refuses manifests naming unknown blobs, but not non-distributable layers', async () => {

@@ -1,7 +1,9 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPatch, pushBlob, randomBytes, sha256 } from './support/http.js';
@@ -283,5 +285,192 @@ describe('registry serve', () => {
     expect(res.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     await registry.stop();
+  });
+
+  describe('registry:2 keys nothing drops silently', () => {
+    it('honours log.formatter text and logstash', async () => {
+      for (const formatter of ['text', 'logstash']) {
+        const registry = await startOurRegistry({
+          root: join(dir, `log-${formatter}`),
+          dir: join(dir, `log-${formatter}-cfg`),
+          extra: { log: { formatter, level: 'info', fields: { service: 'registry' } } },
+        });
+        await fetch(`${registry.url}/v2/`);
+        await registry.stop();
+        const lines = registry.output().split('\n');
+        if (formatter === 'text') {
+          expect(lines).toContainEqual(
+            expect.stringMatching(
+              /^time="\d{4}-\d\d-\d\dT[^"]+Z" level=info msg="registry listening" .*service=registry/,
+            ),
+          );
+          expect(lines).toContainEqual(
+            expect.stringMatching(
+              /level=info msg="response completed" .*http\.method=GET .*http\.status=200/,
+            ),
+          );
+        } else {
+          const entry = JSON.parse(lines.find((l) => l.includes('registry listening')) as string);
+          expect(entry).toMatchObject({
+            '@version': '1',
+            level: 'info',
+            message: 'registry listening',
+            service: 'registry',
+          });
+          expect(Date.parse(entry['@timestamp'])).toBeGreaterThan(Date.now() - 60_000);
+        }
+      }
+    });
+
+    it('honours health file, http and tcp checks: /v2 answers 503 while one fails, and says which', async () => {
+      const debugPort = await freePort();
+      const drain = join(dir, 'drain-me');
+      const closedPort = await freePort();
+      const registry = await startOurRegistry({
+        root: join(dir, 'health-data'),
+        dir: join(dir, 'health-cfg'),
+        extra: {
+          http: { debug: { addr: `127.0.0.1:${debugPort}` } },
+          health: {
+            file: [{ file: drain, interval: '100ms' }],
+            tcp: [{ addr: `127.0.0.1:${debugPort}`, interval: '100ms', timeout: '1s' }],
+          },
+        },
+        // /v2/ answers 503 until the checks pass; the root answers load balancers regardless.
+        readyPath: '/',
+      });
+      const status = () => fetch(`${registry.url}/v2/`).then((r) => r.status);
+      const settle = () => new Promise((r) => setTimeout(r, 400));
+      await settle();
+      expect(await status()).toBe(200);
+      await writeFile(drain, '');
+      await settle();
+      const unhealthy = await fetch(`${registry.url}/v2/`);
+      expect(unhealthy.status).toBe(503);
+      expect(((await unhealthy.json()) as { errors: { detail: unknown }[] }).errors[0]?.detail).toEqual({
+        [drain]: 'file exists',
+      });
+      expect(await (await fetch(`http://127.0.0.1:${debugPort}/debug/health`)).json()).toEqual({
+        [drain]: 'file exists',
+      });
+      await rm(drain);
+      await settle();
+      expect(await status()).toBe(200);
+      await registry.stop();
+
+      // An http check against a downstream that answers the wrong status, and a tcp check nobody answers.
+      const checked = await startOurRegistry({
+        root: join(dir, 'health-data2'),
+        dir: join(dir, 'health-cfg2'),
+        extra: {
+          health: {
+            http: [{ uri: `${registry.url}/nowhere`, statuscode: 200, interval: '100ms', threshold: 1 }],
+            tcp: [{ addr: `127.0.0.1:${closedPort}`, interval: '100ms', timeout: '1s' }],
+          },
+        },
+        readyPath: '/',
+      });
+      await settle();
+      const down = await fetch(`${checked.url}/v2/`);
+      expect(down.status).toBe(503);
+      const detail =
+        ((await down.json()) as { errors: { detail: Record<string, string> }[] }).errors[0]?.detail ?? {};
+      expect(Object.keys(detail).sort()).toEqual(
+        [`${registry.url}/nowhere`, `127.0.0.1:${closedPort}`].sort(),
+      );
+      await checked.stop();
+    });
+
+    it('honours http.tls.ciphersuites and auth.token.autoredirect; refuses letsencrypt; warns by name for the rest', async () => {
+      const { createCertificateAuthority, issueCertificate } = await import('@regop/auth');
+      const ca = createCertificateAuthority({ commonName: 'Cipher CA' });
+      const server = issueCertificate(ca, { commonName: '127.0.0.1', altNames: ['127.0.0.1'] });
+      await writeFile(join(dir, 'c.crt'), server.certPem);
+      await writeFile(join(dir, 'c.key'), server.keyPem);
+      await writeFile(join(dir, 'c-ca.crt'), ca.certPem);
+      const tls = {
+        certificate: join(dir, 'c.crt'),
+        key: join(dir, 'c.key'),
+        minimumtls: 'tls1.2',
+        ciphersuites: ['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384'],
+      };
+      const registry = await startOurRegistry({
+        root: join(dir, 'keys-data'),
+        dir: join(dir, 'keys-cfg'),
+        extra: {
+          http: { tls, secret: 'not-needed', http2: { disabled: false } },
+          log: { hooks: [{ type: 'mail' }] },
+          auth: {
+            token: {
+              realm: 'https://elsewhere.example/token',
+              service: 'registry',
+              issuer: 'issuer',
+              rootcertbundle: join(dir, 'c-ca.crt'),
+              autoredirect: true,
+            },
+          },
+        },
+        ready: (port) =>
+          new Promise((resolve) => {
+            const socket = connect({ host: '127.0.0.1', port, ca: ca.certPem }, () => {
+              socket.destroy();
+              resolve(true);
+            });
+            socket.on('error', () => resolve(false));
+          }),
+      });
+      const port = new URL(registry.url).port;
+      const cipher = (ciphers: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connect(
+            { host: '127.0.0.1', port: Number(port), ca: ca.certPem, ciphers, maxVersion: 'TLSv1.2' },
+            () => {
+              resolve(socket.getCipher().standardName);
+              socket.destroy();
+            },
+          );
+          socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        });
+      expect(await cipher('ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256')).toBe(
+        'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+      );
+      expect(await cipher('ECDHE-RSA-AES128-GCM-SHA256')).toMatch(/ECONNRESET|HANDSHAKE|ALERT/);
+      const challenge = await new Promise<string>((resolve, reject) => {
+        const req = httpsRequest(
+          `https://127.0.0.1:${port}/v2/`,
+          { ca: ca.certPem, headers: { host: `registry.example:${port}` }, servername: '127.0.0.1' },
+          (res) => {
+            res.resume();
+            resolve(String(res.headers['www-authenticate']));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(challenge).toBe(`Bearer realm="https://registry.example:${port}/auth/token",service="registry"`);
+      await registry.stop();
+      const warned = registry.output();
+      for (const key of ['http.secret', 'http.http2', 'log.hooks'])
+        expect(warned, key).toMatch(new RegExp(`"level":"warn".*"msg":"${key.replace('.', '\\.')}: `));
+
+      const refused = await execa(
+        process.execPath,
+        [REGISTRY_MAIN, 'serve', join(dir, 'keys-cfg', 'ours.yml')],
+        { reject: false, env: { REGISTRY_HTTP_TLS_LETSENCRYPT_CACHEFILE: '/tmp/le.cache' } },
+      );
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toMatch(
+        /^registry: http\.tls\.letsencrypt: certificates are not fetched from ACME/,
+      );
+      const badCipher = await execa(
+        process.execPath,
+        [REGISTRY_MAIN, 'serve', join(dir, 'keys-cfg', 'ours.yml')],
+        {
+          reject: false,
+          env: { REGISTRY_HTTP_TLS_CIPHERSUITES: '[TLS_FANCY_NEW_CIPHER]' },
+        },
+      );
+      expect(badCipher.stderr).toMatch(/http\.tls\.ciphersuites: unknown cipher suite TLS_FANCY_NEW_CIPHER/);
+    });
   });
 });

@@ -17,6 +17,9 @@ export interface RegistryOptions {
   /** Extra top-level config sections merged in. */
   extra?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
+  /** Readiness: a path that answers below 500 (default /v2/), or a probe of the port. */
+  readyPath?: string;
+  ready?: (port: number) => Promise<boolean>;
 }
 
 async function writeConfig(options: RegistryOptions, port: number, file: string): Promise<string> {
@@ -44,6 +47,8 @@ export async function startOurRegistry(options: RegistryOptions): Promise<Server
     url: `http://127.0.0.1:${port}`,
     name: 'registry serve',
     ...(options.env && { env: options.env }),
+    ...(options.readyPath && { readyPath: options.readyPath }),
+    ...(options.ready && { ready: () => (options.ready as (port: number) => Promise<boolean>)(port) }),
   });
 }
 

@@ -53,7 +53,16 @@ export async function accessControllerFor(
     return controller;
   }
   if (auth.token) {
-    const { realm, service, issuer, rootcertbundle, jwks, signingalgorithms } = auth.token;
+    const {
+      realm,
+      service,
+      issuer,
+      rootcertbundle,
+      jwks,
+      signingalgorithms,
+      autoredirect,
+      autoredirectpath,
+    } = auth.token;
     const controller = new TokenAccessController({
       realm,
       service,
@@ -61,6 +70,8 @@ export async function accessControllerFor(
       ...(rootcertbundle && { rootcertbundle }),
       ...(jwks && { jwks }),
       ...(signingalgorithms && { signingalgorithms }),
+      ...(autoredirect && { autoredirect }),
+      ...(autoredirectpath && { autoredirectpath }),
     });
     await controller.load().catch((err: Error) => {
       throw new ConfigError(

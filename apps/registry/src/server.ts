@@ -16,13 +16,15 @@ import {
   registryApi,
   startScheduledCollection,
   startUploadPurging,
+  unusedKeys,
 } from '@regop/registry';
 import type { StorageDriver } from '@regop/storage';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { pino } from 'pino';
 import { accessControllerFor } from './auth.js';
-import { StorageHealth } from './health.js';
+import { Health, healthChecks } from './health.js';
 import { parseListenAddress } from './listen.js';
+import { textFormatter } from './log-text.js';
 
 const HOUR = 3_600_000;
 /**
@@ -79,8 +81,44 @@ function checkSupported(config: RegistryConfig): void {
     throw new ConfigError('http.prefix: only "/" is supported');
   if (config.http?.net === 'unix') throw new ConfigError('http.net: only tcp is supported');
   const tls = config.http?.tls;
+  if (tls?.letsencrypt)
+    throw new ConfigError(
+      'http.tls.letsencrypt: certificates are not fetched from ACME here; give http.tls.certificate and key (the charm takes them from a TLS provider)',
+    );
   if (tls && (!tls.certificate || !tls.key))
     throw new ConfigError('http.tls: both certificate and key are required');
+}
+
+/** Go's cipher suite names (what distribution's http.tls.ciphersuites takes) and OpenSSL's for them. */
+const CIPHER_SUITES: Record<string, string> = {
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  // TLS 1.3's suites have one name everywhere.
+  TLS_AES_128_GCM_SHA256: 'TLS_AES_128_GCM_SHA256',
+  TLS_AES_256_GCM_SHA384: 'TLS_AES_256_GCM_SHA384',
+  TLS_CHACHA20_POLY1305_SHA256: 'TLS_CHACHA20_POLY1305_SHA256',
+};
+
+/** http.tls.ciphersuites as an OpenSSL cipher list; an unknown name is refused, naming it. */
+function opensslCiphers(suites: string[]): string {
+  const unknown = suites.filter((s) => !CIPHER_SUITES[s]);
+  if (unknown.length)
+    throw new ConfigError(
+      `http.tls.ciphersuites: unknown cipher suite ${unknown.join(', ')} (use Go's names)`,
+    );
+  return suites.map((s) => CIPHER_SUITES[s]).join(':');
 }
 
 function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
@@ -115,6 +153,7 @@ function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
     cert,
     key,
     minVersion: TLS_VERSIONS[tls.minimumtls ?? 'tls1.2'],
+    ...(tls.ciphersuites?.length && { ciphers: opensslCiphers(tls.ciphersuites) }),
     ...(clientCas?.length ? { ca: clientCas, requestCert: true, rejectUnauthorized: true } : {}),
   };
 }
@@ -178,13 +217,19 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
       }
     }, 100).unref();
   const logDestination = options.logStream ?? bufferedLog;
+  // log.formatter as distribution's: json (the default), text (logrus's key=value lines) or logstash.
+  const formatter = config.log?.formatter ?? 'json';
   const app = Fastify({
     logger: {
       level,
       base: { pid: process.pid, ...(config.log?.fields ?? {}) },
-      stream: logDestination,
+      stream: formatter === 'text' && logDestination ? textFormatter(logDestination) : logDestination,
       // Level names ("info"), as distribution writes them, not pino's numbers.
       formatters: { level: (label: string) => ({ level: label }) },
+      ...(formatter === 'logstash' && {
+        messageKey: 'message',
+        timestamp: () => `,"@timestamp":"${new Date().toISOString()}","@version":"1"`,
+      }),
     },
     // The access log below replaces fastify's own request lines.
     logController: new LogController({ disableRequestLogging: true }),
@@ -198,19 +243,22 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
 
   for (const section of ignoredSections(config))
     app.log.warn({ section }, `configuration section ${section} is accepted but not used`);
+  for (const message of unusedKeys(config)) app.log.warn({ key: message.split(':')[0] }, message);
   const accessController = await accessControllerFor(config.auth, (message) => app.log.warn(message));
 
-  let health: StorageHealth | undefined;
-  if (config.health?.storagedriver?.enabled) {
-    health = new StorageHealth(driver, {
-      intervalMs: config.health.storagedriver.interval ?? 10_000,
-      threshold: config.health.storagedriver.threshold ?? 3,
-    });
+  // distribution's health checks: any failing one makes /v2 answer 503 (load balancers take the unit out).
+  const checks = healthChecks(config.health, driver);
+  const health = checks.length ? new Health(checks) : undefined;
+  if (health) {
     health.start();
-    const unhealthy = health;
     app.addHook('onRequest', async (request, reply) => {
-      if (!unhealthy.healthy && request.url.startsWith('/v2')) {
-        const err = new RegistryError('UNAVAILABLE', 'storage backend is unhealthy', unhealthy.status());
+      if (!health.healthy && request.url.startsWith('/v2')) {
+        const problems = health.status();
+        const err = new RegistryError(
+          'UNAVAILABLE',
+          `unhealthy: ${Object.keys(problems).join(', ')}`,
+          problems,
+        );
         reply.code(503).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(err));
         return reply;
       }

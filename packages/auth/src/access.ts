@@ -25,6 +25,8 @@ export interface AuthRequest {
   headers: IncomingHttpHeaders;
   /** The client's address, for limits on failed attempts. */
   address?: string;
+  /** http or https, as the client reached the registry (for challenges pointing back at it). */
+  protocol?: string;
 }
 
 export interface Grant {

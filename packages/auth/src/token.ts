@@ -32,6 +32,10 @@ export interface TokenOptions {
   jwks?: string;
   /** Accepted `alg` values (default: every supported asymmetric one). */
   signingalgorithms?: string[];
+  /** distribution's autoredirect: the realm is this path on the host the client asked (its Host header). */
+  autoredirect?: boolean;
+  /** The path of that realm (default /auth/token). */
+  autoredirectpath?: string;
 }
 
 /** Clock skew tolerated on exp and nbf, as distribution's. */
@@ -107,28 +111,40 @@ export class TokenAccessController implements AccessController {
     }
   }
 
-  private challenge(access: Access[], error?: 'invalid_token' | 'insufficient_scope'): string {
-    const params = [`realm=${quote(this.options.realm)}`, `service=${quote(this.options.service)}`];
+  /** The realm a challenge names: the configured one, or with autoredirect the token path on this host. */
+  private realm(request: AuthRequest): string {
+    const host = request.headers.host;
+    if (!this.options.autoredirect || !host) return this.options.realm;
+    return `${request.protocol ?? 'http'}://${host}${this.options.autoredirectpath ?? '/auth/token'}`;
+  }
+
+  private challenge(
+    request: AuthRequest,
+    access: Access[],
+    error?: 'invalid_token' | 'insufficient_scope',
+  ): string {
+    const params = [`realm=${quote(this.realm(request))}`, `service=${quote(this.options.service)}`];
     if (access.length > 0) params.push(`scope=${quote(access.map(formatScope).join(' '))}`);
     if (error) params.push(`error=${quote(error)}`);
     return `Bearer ${params.join(',')}`;
   }
 
   private refuse(
+    request: AuthRequest,
     access: Access[],
     message: string,
     error?: 'invalid_token' | 'insufficient_scope',
   ): AuthFailure {
-    return new AuthFailure('UNAUTHORIZED', message, this.challenge(access, error));
+    return new AuthFailure('UNAUTHORIZED', message, this.challenge(request, access, error));
   }
 
   async authorize(request: AuthRequest, access: Access[]): Promise<Grant> {
     const header = request.headers.authorization;
-    if (!header) throw this.refuse(access, 'authentication required');
+    if (!header) throw this.refuse(request, access, 'authentication required');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw this.refuse(access, 'a Bearer token is required', 'invalid_token');
+    if (!match) throw this.refuse(request, access, 'a Bearer token is required', 'invalid_token');
     const claims = await this.verify(match[1] as string);
-    if (typeof claims === 'string') throw this.refuse(access, claims, 'invalid_token');
+    if (typeof claims === 'string') throw this.refuse(request, access, claims, 'invalid_token');
 
     const granted = Array.isArray(claims.access) ? (claims.access as TokenAccess[]) : [];
     for (const want of access) {
@@ -142,6 +158,7 @@ export class TokenAccessController implements AccessController {
         );
         if (!ok)
           throw this.refuse(
+            request,
             access,
             `token does not grant ${want.type}:${want.name}:${action}`,
             'insufficient_scope',

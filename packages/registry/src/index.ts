@@ -6,6 +6,7 @@ export {
   loadConfig,
   parseConfig,
   parseConfigText,
+  unusedKeys,
 } from './config/load.js';
 export {
   configSchema,

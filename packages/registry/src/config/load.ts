@@ -96,3 +96,26 @@ export function parseConfigText(
 export function ignoredSections(config: RegistryConfig): string[] {
   return IGNORED_SECTIONS.filter((s) => config[s] !== undefined);
 }
+
+/**
+ * Keys of registry:2's config that are set and mean nothing here, each with why: logged at start by name, so
+ * nothing a registry:2 user wrote is dropped silently. (Keys this registry cannot do without are refused.)
+ */
+export function unusedKeys(config: RegistryConfig): string[] {
+  const unused: string[] = [];
+  if (config.http?.secret !== undefined)
+    unused.push('http.secret: not needed (upload state is kept in storage, not signed into upload URLs)');
+  if (config.http?.http2?.disabled === false)
+    unused.push('http.http2: HTTP/2 is not served; clients use HTTP/1.1');
+  if (config.http?.h2c?.enabled)
+    unused.push('http.h2c: HTTP/2 without TLS is not served; clients use HTTP/1.1');
+  if (config.log?.hooks?.length)
+    unused.push('log.hooks: mail hooks are not sent; watch the log or the metrics');
+  if (config.storage.filesystem?.maxthreads !== undefined)
+    unused.push(
+      'storage.filesystem.maxthreads: filesystem concurrency is the UV_THREADPOOL_SIZE of the process environment',
+    );
+  if (config.validation?.manifests?.urls)
+    unused.push('validation.manifests.urls: foreign layer URLs are not checked against allow and deny');
+  return unused;
+}

@@ -170,6 +170,7 @@ const auth = z
         rootcertbundle: z.string().min(1).optional(),
         jwks: z.string().min(1).optional(),
         autoredirect: bool.optional(),
+        autoredirectpath: z.string().startsWith('/').optional(),
         signingalgorithms: z.array(z.string()).optional(),
       })
       .optional(),
@@ -194,9 +195,29 @@ const health = z.strictObject({
       threshold: z.number().int().positive().optional(),
     })
     .optional(),
-  file: z.array(z.unknown()).optional(),
-  http: z.array(z.unknown()).optional(),
-  tcp: z.array(z.unknown()).optional(),
+  file: z.array(z.strictObject({ file: z.string().min(1), interval: duration.optional() })).optional(),
+  http: z
+    .array(
+      z.strictObject({
+        uri: z.url(),
+        headers: z.record(z.string(), z.array(z.string())).optional(),
+        statuscode: z.number().int().optional(),
+        timeout: duration.optional(),
+        interval: duration.optional(),
+        threshold: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .optional(),
+  tcp: z
+    .array(
+      z.strictObject({
+        addr: z.string().min(1),
+        timeout: duration.optional(),
+        interval: duration.optional(),
+        threshold: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .optional(),
 });
 
 const proxy = z.strictObject({

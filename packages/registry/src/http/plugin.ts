@@ -82,7 +82,10 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
       const access = requiredAccess(match.route, method, name, query);
       try {
         request.registryUser = (
-          await options.accessController.authorize({ headers: request.headers, address: request.ip }, access)
+          await options.accessController.authorize(
+            { headers: request.headers, address: request.ip, protocol: request.protocol },
+            access,
+          )
         ).user;
       } catch (err) {
         if (!(err instanceof AuthFailure)) throw err;

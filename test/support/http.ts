@@ -112,7 +112,10 @@ export async function pushImage(base: string, repo: string, tag: string, layers:
     const digest = sha256(blob);
     if ((await fetch(`${base}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status === 200) continue;
     const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    const put = await fetch(`${post.headers.get('location')}?digest=${digest}`, {
+    // distribution's upload URLs carry their state in the query already.
+    const location = new URL(post.headers.get('location') as string, base);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, {
       method: 'PUT',
       body: blob,
     });

@@ -301,8 +301,18 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
 
   // Load balancers probe the root.
   app.get('/', async (_request, reply) => reply.header('content-type', 'text/plain').send(''));
+  // Events go to notifications.endpoints, each queued in memory and retried, never slowing a request.
+  const endpoints = config.notifications?.endpoints ?? [];
+  const notifier = endpoints.some((e) => !e.disabled)
+    ? new (await import('./notifications.js')).Notifier(
+        endpoints,
+        `${hostname()}:${parseListenAddress(config.http?.addr ?? ':5000', 'http.addr').port}`,
+        app.log,
+      )
+    : undefined;
   await app.register(registryApi, {
     registry,
+    ...(notifier && { events: notifier.publish }),
     readOnly,
     deleteEnabled: storage.delete?.enabled === true,
     redirect: storage.redirect?.disable !== true,
@@ -402,6 +412,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     async close() {
       closing = true;
       stopPurging?.();
+      notifier?.stop();
       await stopCollecting?.();
       health?.stop();
       await Promise.all([app.close(), debug?.close()]);

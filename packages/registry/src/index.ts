@@ -45,6 +45,7 @@ export {
 } from './gc/lease.js';
 export { globPattern, type RetentionRule } from './gc/retention.js';
 export type { RegistryHttpOptions } from './http/context.js';
+export type { EventSink, EventTarget, RegistryEvent } from './http/events.js';
 export { registryApi } from './http/plugin.js';
 export { ROUTES } from './http/router.js';
 export {

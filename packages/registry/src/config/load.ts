@@ -115,6 +115,8 @@ export function unusedKeys(config: RegistryConfig): string[] {
     unused.push(
       'storage.filesystem.maxthreads: filesystem concurrency is the UV_THREADPOOL_SIZE of the process environment',
     );
+  if (config.notifications?.events?.includereferences)
+    unused.push('notifications.events.includereferences: events carry no layer references');
   if (config.validation?.manifests?.urls)
     unused.push('validation.manifests.urls: foreign layer URLs are not checked against allow and deny');
   return unused;

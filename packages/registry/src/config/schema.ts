@@ -256,14 +256,33 @@ const validation = z.strictObject({
     .optional(),
 });
 
+/** Where registry events are sent (distribution's notifications section). */
+const notifications = z.strictObject({
+  events: z.strictObject({ includereferences: bool.optional() }).optional(),
+  endpoints: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        disabled: bool.optional(),
+        url: z.url(),
+        headers: z.record(z.string(), z.array(z.string())).optional(),
+        timeout: duration.optional(),
+        threshold: z.number().int().nonnegative().optional(),
+        backoff: duration.optional(),
+        ignoredmediatypes: z.array(z.string()).optional(),
+        ignore: z
+          .strictObject({
+            mediatypes: z.array(z.string()).optional(),
+            actions: z.array(z.string()).optional(),
+          })
+          .optional(),
+      }),
+    )
+    .optional(),
+});
+
 /** Sections of distribution's config that this registry accepts and, for now, does not act on. */
-export const IGNORED_SECTIONS = [
-  'notifications',
-  'redis',
-  'reporting',
-  'middleware',
-  'compatibility',
-] as const;
+export const IGNORED_SECTIONS = ['redis', 'reporting', 'middleware', 'compatibility'] as const;
 
 export const configSchema = z.strictObject({
   version: z
@@ -278,7 +297,7 @@ export const configSchema = z.strictObject({
   auth: auth.optional(),
   health: health.optional(),
   proxy: proxy.optional(),
-  notifications: z.unknown().optional(),
+  notifications: notifications.optional(),
   redis: z.unknown().optional(),
   reporting: z.unknown().optional(),
   middleware: z.unknown().optional(),

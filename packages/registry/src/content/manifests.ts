@@ -23,6 +23,8 @@ export interface StoredManifest {
 
 export interface PutResult {
   digest: Digest;
+  /** The media type it is stored and served as. */
+  mediaType: string;
   /** The tags now naming it. */
   tags: string[];
   subject?: Digest;
@@ -150,17 +152,19 @@ export class ManifestService {
       }
     }
     this.cache.set(`${digest}`, { digest, mediaType: manifest.mediaType, content: body });
-    return { digest, tags, ...(subject && { subject }) };
+    return { digest, mediaType: manifest.mediaType, tags, ...(subject && { subject }) };
   }
 
-  /** Deletes a manifest revision and every tag pointing at it, as distribution does. */
-  async delete(name: string, digest: Digest): Promise<void> {
+  /** Deletes a manifest revision and every tag pointing at it, as distribution does; returns those tags. */
+  async delete(name: string, digest: Digest): Promise<string[]> {
     const stored = await this.get(name, { kind: 'digest', digest });
-    for (const tag of await this.tags.tagsOf(name, digest)) await this.tags.untag(name, tag);
+    const tags = await this.tags.tagsOf(name, digest);
+    for (const tag of tags) await this.tags.untag(name, tag);
     const subject = parseManifest(stored.content, stored.mediaType).subject;
     if (subject)
       await deleteIfExists(this.driver, paths.referrerLink(name, Digest.parse(subject.digest), digest));
     await deleteIfExists(this.driver, paths.revisionDir(name, digest));
+    return tags;
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { AccessController } from '@regop/auth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../content/registry.js';
+import type { EventSink, EventTarget, RegistryEvent } from './events.js';
 
 export interface RegistryHttpOptions {
   registry: Registry;
@@ -18,6 +19,8 @@ export interface RegistryHttpOptions {
   headers?: Record<string, string[]>;
   /** auth: decides every request from the access its route needs; absent, everything is allowed. */
   accessController?: AccessController;
+  /** Told of every push, pull, mount and delete (notifications); it must not block. */
+  events?: EventSink;
 }
 
 export interface RouteContext {
@@ -32,6 +35,8 @@ export interface RouteContext {
   query: Record<string, string | undefined>;
   /** An absolute (or, with relativeurls, relative) URL for a path below the registry root. */
   url(path: string): string;
+  /** Tells the event sink, if any, that this request did `action` to `target`. */
+  notify(action: RegistryEvent['action'], target: Omit<EventTarget, 'repository'>): void;
 }
 
 export type Handler = (ctx: RouteContext) => Promise<void>;

@@ -114,6 +114,19 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
       params,
       query: request.query as Record<string, string | undefined>,
       url: (p) => urlFor(request, options, p),
+      notify: (action, target) =>
+        options.events?.({
+          action,
+          target: { ...target, repository: name },
+          request: {
+            id: request.id,
+            addr: `${request.ip}:${request.socket.remotePort ?? 0}`,
+            host: request.headers.host ?? '',
+            method: request.method,
+            useragent: request.headers['user-agent'] ?? '',
+          },
+          actor: request.registryUser ? { name: request.registryUser } : {},
+        }),
     };
     await handler(ctx);
     return reply;

@@ -4,6 +4,7 @@ import { RegistryError } from '../../errors.js';
 import { Digest, parseName } from '../../reference.js';
 import { hasBody } from '../body.js';
 import type { Handler, RouteContext } from '../context.js';
+import { BLOB_MEDIA_TYPE } from '../events.js';
 import { parseContentRange, parseRange } from '../range.js';
 
 const digestParam = (ctx: RouteContext, key: string) => {
@@ -41,6 +42,8 @@ export const getBlob: Handler = async (ctx) => {
   const length = range ? range.end - range.start + 1 : found.size;
   reply.header('content-length', length);
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${found.size}`);
+  // distribution counts a HEAD as a pull too.
+  ctx.notify('pull', blobTarget(ctx, found));
   if (request.method === 'HEAD') return void reply.send();
   // The body is written straight to the socket, so the driver can reuse its buffers (see copyTo); fastify's
   // onResponse hooks (access log, metrics) still run when the response finishes.
@@ -57,7 +60,9 @@ export const getBlob: Handler = async (ctx) => {
 };
 
 export const deleteBlob: Handler = async (ctx) => {
-  await ctx.registry.blobs.unlink(ctx.name, digestParam(ctx, 'digest'));
+  const digest = digestParam(ctx, 'digest');
+  await ctx.registry.blobs.unlink(ctx.name, digest);
+  ctx.notify('delete', { digest: `${digest}` });
   ctx.reply.code(202).header('content-length', 0).send();
 };
 
@@ -73,7 +78,17 @@ function sendUploadStatus(ctx: RouteContext, status: UploadStatus, code: number)
     .send();
 }
 
-function sendBlobCreated(ctx: RouteContext, blob: BlobDescriptor): void {
+const blobTarget = (ctx: RouteContext, blob: BlobDescriptor) => ({
+  mediaType: BLOB_MEDIA_TYPE,
+  size: blob.size,
+  digest: `${blob.digest}`,
+  length: blob.size,
+  url: ctx.url(`/v2/${ctx.name}/blobs/${blob.digest}`),
+});
+
+function sendBlobCreated(ctx: RouteContext, blob: BlobDescriptor, from?: string): void {
+  if (from === undefined) ctx.notify('push', blobTarget(ctx, blob));
+  else ctx.notify('mount', { ...blobTarget(ctx, blob), fromRepository: from });
   ctx.reply
     .code(201)
     .header('location', ctx.url(`/v2/${ctx.name}/blobs/${blob.digest}`))
@@ -89,7 +104,7 @@ export const startUpload: Handler = async (ctx) => {
     const digest = Digest.parse(query.mount);
     const from = query.from === undefined ? undefined : parseName(query.from);
     const mounted = await registry.blobs.mount(name, digest, from);
-    if (mounted) return sendBlobCreated(ctx, mounted);
+    if (mounted) return sendBlobCreated(ctx, mounted, from ?? '');
   }
   if (query.digest !== undefined) {
     const digest = Digest.parse(query.digest);

@@ -442,4 +442,19 @@ describe('garbage collection', () => {
       expect(await registry.tags.list('solo')).toEqual(['a', 'b']);
     });
   });
+
+  it('collects around sparse content: a manifest whose layers are absent keeps what it has', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver, { validation: { layers: 'none', indexChildren: 'none' } });
+    const present = await pushBlob(registry, 'sparse', randomBytes(64));
+    const absent = Digest.of('sha256', 'never pushed');
+    sizes.set(`${absent}`, 12);
+    const image = await pushImage(registry, 'sparse', 'v1', [present, absent]);
+    const garbage = await pushBlob(registry, 'sparse', randomBytes(64));
+    await tick();
+    const result = await collectGarbage(driver, NOW);
+    expect(result.blobsDeleted.map((b) => b.digest)).toEqual([`${garbage}`]);
+    expect(await exists(driver, present)).toBe(true);
+    expect((await registry.manifests.get('sparse', { kind: 'tag', tag: 'v1' })).digest).toEqual(image.digest);
+  });
 });

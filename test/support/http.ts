@@ -66,18 +66,23 @@ export function openPatch(url: string, headers: Record<string, string> = {}) {
  * Pushes `size` bytes made by repeating one random MiB as a single streamed PUT (never held in memory),
  * returning the PUT's status and the blob's digest.
  */
-export async function pushLargeBlob(base: string, repo: string, size: number) {
+export async function pushLargeBlob(
+  base: string,
+  repo: string,
+  size: number,
+  headers: Record<string, string> = {},
+) {
   const block = randomBytes(1024 * 1024);
   const hash = createHash('sha256');
   for (let sent = 0; sent < size; sent += block.length) hash.update(block.subarray(0, size - sent));
   const digest = `sha256:${hash.digest('hex')}`;
-  const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
   const location = new URL(post.headers.get('location') as string, base);
   location.searchParams.set('digest', digest);
   const status = await new Promise<number>((resolve, reject) => {
     const req = request(location, {
       method: 'PUT',
-      headers: { 'content-type': 'application/octet-stream', 'content-length': size },
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': size },
     });
     req.on('response', (res) => {
       res.resume();

@@ -10,12 +10,14 @@ import {
   ConfigError,
   ignoredSections,
   type ManifestValidation,
+  PullThroughCache,
   Registry,
   type RegistryConfig,
   RegistryError,
   registryApi,
   startScheduledCollection,
   startUploadPurging,
+  Upstream,
   unusedKeys,
 } from '@regop/registry';
 import type { StorageDriver } from '@regop/storage';
@@ -76,7 +78,6 @@ function manifestValidation(config: RegistryConfig): ManifestValidation | undefi
 
 /** Refuses configuration this registry cannot honour yet, rather than serving without it. */
 function checkSupported(config: RegistryConfig): void {
-  if (config.proxy) throw new ConfigError('proxy: the pull-through cache is not available in this build');
   if (config.http?.prefix && config.http.prefix !== '/')
     throw new ConfigError('http.prefix: only "/" is supported');
   if (config.http?.net === 'unix') throw new ConfigError('http.net: only tcp is supported');
@@ -198,8 +199,21 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   if (!options.driver && storage.filesystem && !readOnlyStore)
     await checkWritableRoot(storage.filesystem.rootdirectory ?? '/var/lib/registry');
   const driver = options.driver ?? (await createDriver(storage));
-  const validation = manifestValidation(config);
+  // A pull-through cache stores manifests before what they name, which it fetches when asked for.
+  const validation: ManifestValidation | undefined = config.proxy
+    ? { layers: 'none', indexChildren: 'none', config: false }
+    : manifestValidation(config);
   const registry = new Registry(driver, validation ? { validation } : {});
+  const proxy = config.proxy
+    ? new PullThroughCache(
+        registry,
+        new Upstream({
+          remoteurl: config.proxy.remoteurl,
+          ...(config.proxy.username && { username: config.proxy.username }),
+          ...(config.proxy.password && { password: config.proxy.password }),
+        }),
+      )
+    : undefined;
   const readOnly = readOnlyStore;
   const level = LOG_LEVELS[config.log?.level ?? config.loglevel ?? 'info'];
   const accessLog = config.log?.accesslog?.disabled !== true;
@@ -313,6 +327,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   await app.register(registryApi, {
     registry,
     ...(notifier && { events: notifier.publish }),
+    ...(proxy && { proxy }),
     readOnly,
     deleteEnabled: storage.delete?.enabled === true,
     redirect: storage.redirect?.disable !== true,

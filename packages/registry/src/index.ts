@@ -55,4 +55,6 @@ export {
   type UploadPurgingOptions,
 } from './maintenance.js';
 export { paths, ROOT } from './paths.js';
+export { PullThroughCache } from './proxy/cache.js';
+export { Upstream, type UpstreamOptions, UpstreamUnavailable } from './proxy/upstream.js';
 export { Digest, type DigestAlgorithm, parseName, parseReference, parseTag } from './reference.js';

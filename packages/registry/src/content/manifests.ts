@@ -36,6 +36,8 @@ export interface ManifestValidation {
   indexChildren?: 'all' | 'none' | { os: string; architecture: string }[];
   /** Image layers that must be present: all (the default) or none (sparse images; the config must be). */
   layers?: 'all' | 'none';
+  /** Whether an image's config must be present (default true; a pull-through cache fetches it when asked). */
+  config?: boolean;
 }
 
 export interface ManifestServiceOptions {
@@ -220,7 +222,7 @@ export class ManifestService {
       if (actual === undefined) missing.push({ digest: d.digest, mediaType: d.mediaType });
       else if (actual !== d.size) wrongSize.push({ digest: d.digest, size: d.size, actual });
     };
-    const { layers = 'all', indexChildren = 'all' } = this.validation;
+    const { layers = 'all', indexChildren = 'all', config = true } = this.validation;
     // Sparse content: what the configuration lets be absent is checked only when it is there.
     const required = manifest.children.filter(
       (d) =>
@@ -233,7 +235,7 @@ export class ManifestService {
         .filter((d) => !isNonDistributable(d.mediaType))
         .map(async (d) => {
           const found = await this.blobs.find(name, Digest.parse(d.digest));
-          if (found || layers === 'all' || d === manifest.config) check(d, found?.size);
+          if (found || layers === 'all' || (config && d === manifest.config)) check(d, found?.size);
         }),
       ...manifest.children.map(async (d) => {
         const digest = Digest.parse(d.digest);

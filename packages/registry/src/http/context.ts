@@ -1,6 +1,7 @@
 import type { AccessController } from '@regop/auth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../content/registry.js';
+import type { PullThroughCache } from '../proxy/cache.js';
 import type { EventSink, EventTarget, RegistryEvent } from './events.js';
 
 export interface RegistryHttpOptions {
@@ -21,6 +22,8 @@ export interface RegistryHttpOptions {
   accessController?: AccessController;
   /** Told of every push, pull, mount and delete (notifications); it must not block. */
   events?: EventSink;
+  /** proxy: a pull-through cache of another registry; pushes and deletes are refused. */
+  proxy?: PullThroughCache;
 }
 
 export interface RouteContext {

@@ -98,6 +98,13 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
         throw new RegistryError(err.code, err.message, detail.length ? detail : undefined, err.status);
       }
     }
+    if (options.proxy && WRITES.has(method)) {
+      reply.header('allow', 'GET, HEAD');
+      throw new RegistryError(
+        'UNSUPPORTED',
+        `this registry is a pull-through cache of ${options.proxy.upstream.url}: push to it there`,
+      );
+    }
     if (options.readOnly && WRITES.has(method)) {
       reply.header('allow', 'GET, HEAD');
       throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');

@@ -17,9 +17,26 @@ const digestParam = (ctx: RouteContext, key: string) => {
 export const getBlob: Handler = async (ctx) => {
   const { registry, name, reply, request } = ctx;
   const digest = digestParam(ctx, 'digest');
-  const found =
+  let found =
     (await registry.blobs.find(name, digest)) ??
     ((await registry.manifests.exists(name, digest)) ? await registry.blobs.statGlobal(digest) : undefined);
+  if (!found && ctx.options.proxy) {
+    // Not cached yet: fetched from upstream, streamed to this client while it is stored.
+    reply.header('docker-content-digest', `${digest}`).header('content-type', 'application/octet-stream');
+    found = await ctx.options.proxy.blob(name, digest, (size) => {
+      reply.hijack();
+      if (Number.isFinite(size)) reply.header('content-length', size);
+      reply.raw.writeHead(200, reply.getHeaders() as Record<string, string>);
+      if (request.method === 'HEAD') reply.raw.end();
+      return reply.raw;
+    });
+    if (!found)
+      return ctx.notify('pull', {
+        mediaType: BLOB_MEDIA_TYPE,
+        digest: `${digest}`,
+        url: ctx.url(`/v2/${name}/blobs/${digest}`),
+      });
+  }
   if (!found)
     throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${name}`, {
       digest: `${digest}`,

@@ -70,7 +70,10 @@ const reportedDigest = (reference: Reference, manifest: StoredManifest) =>
 
 export const getManifest: Handler = async (ctx) => {
   const reference = parseReference(ctx.params.reference as string);
-  const manifest = await negotiate(ctx, await ctx.registry.manifests.get(ctx.name, reference));
+  const stored = ctx.options.proxy
+    ? await ctx.options.proxy.manifest(ctx.name, reference)
+    : await ctx.registry.manifests.get(ctx.name, reference);
+  const manifest = await negotiate(ctx, stored);
   const digest = `${reportedDigest(reference, manifest)}`;
   const etag = `"${digest}"`;
   ctx.reply

@@ -1,0 +1,149 @@
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { BlobDescriptor } from '../content/blobs.js';
+import type { StoredManifest } from '../content/manifests.js';
+import type { Registry } from '../content/registry.js';
+import { RegistryError } from '../errors.js';
+import type { Digest, Reference } from '../reference.js';
+import { type Upstream, UpstreamUnavailable } from './upstream.js';
+
+/** Writes each chunk to the client (if it is still there) and to storage, at the pace of both. */
+function tee(client: Writable, store: Writable): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      const toClient =
+        client.destroyed || client.writableEnded || client.write(chunk)
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              client.once('drain', resolve);
+              client.once('close', resolve);
+            });
+      const toStore = new Promise<void>((resolve, reject) =>
+        store.write(chunk, (err) => (err ? reject(err) : resolve())),
+      );
+      Promise.all([toClient, toStore]).then(() => done(), done);
+    },
+    final(done) {
+      store.end();
+      done();
+    },
+  });
+}
+
+/**
+ * distribution's proxy mode: content is fetched from the upstream registry the first time it is asked for and
+ * served from storage afterwards. Manifests by tag are checked against upstream on every request while it
+ * answers (a HEAD; a GET only when the digest moved), so the cache never serves a stale tag; by digest they
+ * are immutable. A blob is streamed to the client while it is written and hashed, and becomes visible only once
+ * its digest is verified; clients asking for a blob already being fetched wait for that one fetch.
+ */
+export class PullThroughCache {
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly registry: Registry,
+    readonly upstream: Upstream,
+  ) {}
+
+  async manifest(name: string, reference: Reference): Promise<StoredManifest> {
+    const { manifests, tags } = this.registry;
+    if (reference.kind === 'digest') {
+      if (await manifests.exists(name, reference.digest)) return manifests.get(name, reference);
+      return this.fetchManifest(name, `${reference.digest}`, reference);
+    }
+    let upstreamDigest: string | undefined;
+    try {
+      upstreamDigest = await this.upstream.manifestDigest(name, reference.tag);
+    } catch (err) {
+      // Upstream down: what the cache has is served.
+      if (err instanceof UpstreamUnavailable)
+        return manifests.get(name, reference).catch(() => Promise.reject(err));
+      throw err;
+    }
+    if (upstreamDigest === undefined) {
+      // Gone upstream: gone here too, so the cache never answers with what upstream no longer has.
+      await tags.untag(name, reference.tag).catch(() => undefined);
+      throw new RegistryError(
+        'MANIFEST_UNKNOWN',
+        `manifest tagged ${reference.tag} is not in ${name} at ${this.upstream.url}`,
+        { tag: reference.tag },
+      );
+    }
+    const cached = await tags.resolve(name, reference.tag).catch(() => undefined);
+    if (cached && `${cached}` === upstreamDigest && (await manifests.exists(name, cached)))
+      return manifests.get(name, reference);
+    return this.fetchManifest(name, reference.tag, reference);
+  }
+
+  private async fetchManifest(name: string, ref: string, reference: Reference): Promise<StoredManifest> {
+    const fetched = await this.upstream.manifest(name, ref);
+    if (!fetched)
+      throw new RegistryError(
+        'MANIFEST_UNKNOWN',
+        `manifest ${ref} is not in ${name} at ${this.upstream.url}`,
+      );
+    // Stored as pushed (its digest checked); what it names is fetched when asked for.
+    await this.registry.manifests.put(name, reference, fetched.mediaType, fetched.body);
+    return this.registry.manifests.get(name, reference);
+  }
+
+  /**
+   * A blob the cache does not hold: fetched from upstream into storage, streamed meanwhile into the client's
+   * response that `begin` opens with the blob's size. Returns the blob when another request fetched it meanwhile
+   * (serve it from storage), or undefined when this one streamed it.
+   */
+  async blob(
+    name: string,
+    digest: Digest,
+    begin: (size: number) => Writable,
+  ): Promise<BlobDescriptor | undefined> {
+    const key = `${digest}`;
+    const running = this.inFlight.get(key);
+    if (running) {
+      await running.catch(() => undefined);
+      const found = await this.registry.blobs.find(name, digest);
+      if (found) return found;
+    }
+    let served = false;
+    const fetching = this.fetchBlob(name, digest, (size) => {
+      served = true;
+      return begin(size);
+    });
+    this.inFlight.set(key, fetching);
+    try {
+      await fetching;
+    } catch (err) {
+      if (!served) throw err;
+      // The client has its headers and part of the body: it sees a short body; nothing was cached.
+      return undefined;
+    } finally {
+      this.inFlight.delete(key);
+    }
+    return undefined;
+  }
+
+  private async fetchBlob(name: string, digest: Digest, begin: (size: number) => Writable): Promise<void> {
+    const res = await this.upstream.blob(name, `${digest}`);
+    if (!res)
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${name} at ${this.upstream.url}`, {
+        digest: `${digest}`,
+      });
+    const size = Number(res.headers.get('content-length') ?? Number.NaN);
+    const upload = await this.registry.uploads.start(name);
+    const store = new PassThrough();
+    const committing = this.registry.uploads.commit(name, upload.id, digest, store);
+    const client = begin(size);
+    try {
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tee(client, store));
+      await committing;
+    } catch (err) {
+      store.destroy(err as Error);
+      await committing.catch(() => undefined);
+      await this.registry.uploads.cancel(name, upload.id).catch(() => undefined);
+      client.destroy();
+      throw err;
+    }
+    client.end();
+  }
+}

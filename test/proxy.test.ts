@@ -1,0 +1,161 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { pullDigest, pushLargeBlob } from './support/http.js';
+import {
+  addLayer,
+  insecure,
+  makeOciImage,
+  ociManifestDigest,
+  refusedCopy,
+  skopeo,
+  verifyOciBlobs,
+} from './support/images.js';
+import { describeWithPeers } from './support/peers.js';
+import { memoryOf, type Server, stopAll } from './support/process.js';
+import { startDockerRegistry, startOurRegistry } from './support/registries.js';
+
+const MiB = 1024 * 1024;
+const USER = 'cache';
+const PASSWORD = 'cache-password';
+
+// proxy mode with docker-registry 2.8 as the upstream, behind htpasswd.
+describeWithPeers(
+  ['skopeo', 'umoci', 'docker-registry', 'htpasswd'],
+  'a pull-through cache of docker-registry 2.8',
+  () => {
+    let dir: string;
+    let upstream: Server;
+    let cache: Server;
+    let layout: string;
+    const host = (s: Server) => new URL(s.url).host;
+    const pushUpstream = (tag: string, dest: string) =>
+      skopeo(
+        'copy',
+        ...insecure,
+        '--dest-creds',
+        `${USER}:${PASSWORD}`,
+        `oci:${layout}:${tag}`,
+        `docker://${host(upstream)}/${dest}`,
+      );
+    const pull = async (ref: string, name: string) => {
+      const out = join(dir, name);
+      await skopeo('copy', ...insecure, `docker://${host(cache)}/${ref}`, `oci:${out}:t`);
+      return out;
+    };
+    /** Requests docker-registry logged for a path, by method. */
+    const upstreamRequests = (method: string, path: string) =>
+      upstream
+        .output()
+        .split('\n')
+        .filter(
+          (l) =>
+            l.includes(`http.request.method=${method}`) &&
+            l.includes(`http.request.uri="${path}"`) &&
+            l.includes('response completed'),
+        ).length;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'regop-proxy-'));
+      const htpasswd = join(dir, 'htpasswd');
+      await execa('htpasswd', ['-B', '-c', '-b', htpasswd, USER, PASSWORD]);
+      layout = await makeOciImage(dir, 'v1', [2 * MiB, 4096]);
+      await addLayer(layout, 'v1', 'v2', 8192);
+      upstream = await startDockerRegistry({
+        root: join(dir, 'upstream'),
+        dir: join(dir, 'upstream-cfg'),
+        extra: { auth: { htpasswd: { realm: 'upstream', path: htpasswd } } },
+      });
+      cache = await startOurRegistry({
+        root: join(dir, 'cache'),
+        dir: join(dir, 'cache-cfg'),
+        extra: { proxy: { remoteurl: upstream.url, username: USER, password: PASSWORD } },
+      });
+      await pushUpstream('v1', 'team/app:v1');
+    }, 120_000);
+    afterAll(async () => {
+      await stopAll();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('fetches on the first pull, serves the next from the cache, and sees a tag moved upstream at once', async () => {
+      const first = await pull('team/app:v1', 'first');
+      expect(await ociManifestDigest(first, 't')).toBe(await ociManifestDigest(layout, 'v1'));
+      await verifyOciBlobs(first);
+      const fetched = upstreamRequests('GET', `/v2/team/app/manifests/v1`);
+      const blobGets = upstream
+        .output()
+        .split('\n')
+        .filter(
+          (l) =>
+            l.includes('http.request.method=GET') &&
+            l.includes('/blobs/sha256:') &&
+            l.includes('response completed'),
+        ).length;
+
+      await pull('team/app:v1', 'second');
+      // Revalidated by a HEAD; neither the manifest nor any blob fetched again.
+      expect(upstreamRequests('GET', `/v2/team/app/manifests/v1`)).toBe(fetched);
+      expect(
+        upstream
+          .output()
+          .split('\n')
+          .filter(
+            (l) =>
+              l.includes('http.request.method=GET') &&
+              l.includes('/blobs/sha256:') &&
+              l.includes('response completed'),
+          ).length,
+      ).toBe(blobGets);
+
+      await pushUpstream('v2', 'team/app:v1');
+      const moved = await pull('team/app:v1', 'moved');
+      expect(await ociManifestDigest(moved, 't')).toBe(await ociManifestDigest(layout, 'v2'));
+    });
+
+    it('refuses pushes and deletes, saying it is a cache of the upstream', async () => {
+      const refused = await refusedCopy(
+        ...insecure,
+        `oci:${layout}:v1`,
+        `docker://${host(cache)}/team/pushed:v1`,
+      );
+      expect(String(refused)).toMatch(/405|unsupported|not allowed/i);
+      const res = await fetch(`${cache.url}/v2/team/app/blobs/uploads/`, { method: 'POST' });
+      expect(res.status).toBe(405);
+      expect(((await res.json()) as { errors: { message: string }[] }).errors[0]?.message).toBe(
+        `this registry is a pull-through cache of ${upstream.url}: push to it there`,
+      );
+    });
+
+    it('fetches an uncached 256 MiB blob from upstream once for ten clients at once, its memory flat', async () => {
+      const { status, digest } = await pushLargeBlob(upstream.url, 'team/big', 256 * MiB, {
+        authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
+      });
+      expect(status).toBe(201);
+      const idle = await memoryOf(cache.pid);
+      const pulled = await Promise.all(
+        Array.from({ length: 10 }, () => pullDigest(cache.url, 'team/big', digest)),
+      );
+      expect(pulled).toEqual(Array.from({ length: 10 }, () => digest));
+      const after = await memoryOf(cache.pid);
+      expect(upstreamRequests('GET', `/v2/team/big/blobs/${digest}`)).toBe(1);
+      expect(
+        after.peak - idle.rss,
+        `RSS ${idle.rss >> 20} MiB idle, peak ${after.peak >> 20} MiB`,
+      ).toBeLessThan(64 * MiB);
+    }, 300_000);
+
+    it('serves what it holds with upstream gone, and says which upstream is missing for the rest', async () => {
+      await upstream.stop();
+      const offline = await pull('team/app:v1', 'offline');
+      expect(await ociManifestDigest(offline, 't')).toBe(await ociManifestDigest(layout, 'v2'));
+      const missing = await fetch(`${cache.url}/v2/team/other/manifests/v1`);
+      expect(missing.status).toBe(503);
+      expect(((await missing.json()) as { errors: { message: string }[] }).errors[0]?.message).toMatch(
+        new RegExp(`^upstream ${upstream.url} is unavailable: ECONNREFUSED`),
+      );
+    });
+  },
+);

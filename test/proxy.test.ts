@@ -202,7 +202,6 @@ describeWithPeers(
         () => [],
       );
       expect(stored).not.toContain(digest.slice(7));
-      console.log('T cut', Date.now() - t0);
       expect(await pullDigest(flaky.url, 'team/cut', digest)).toBe(digest);
       await flaky.stop();
       await new Promise((resolve) => relay.close(resolve));

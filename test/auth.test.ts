@@ -229,6 +229,24 @@ describeWithPeers(
       expect(info.Digest).toBe(await ociManifestDigest(layout, 'v1'));
       const bobPush = await refusedCopy(...pushArgs('bob:bob-pw', `docker://${theirHost}/team/app:v2`));
       expect(bobPush).toBeInstanceOf(Error);
+
+      // A pull-through cache of it, logging in upstream with the Docker token flow as bob (pull only).
+      const cacheRoot = join(dir, 'token-cache');
+      const cache = await startOurRegistry({
+        root: cacheRoot,
+        dir: join(dir, 'token-cache-cfg'),
+        extra: { proxy: { remoteurl: theirs.url, username: 'bob', password: 'bob-pw' } },
+      });
+      const cached = await inspect(`docker://${new URL(cache.url).host}/team/app:v1`);
+      expect(cached.Digest).toBe(await ociManifestDigest(layout, 'v1'));
+      const out = join(dir, 'token-cache-pull');
+      await skopeo('copy', ...insecure, `docker://${new URL(cache.url).host}/team/app:v1`, `oci:${out}:t`);
+      expect(await ociManifestDigest(out, 't')).toBe(await ociManifestDigest(layout, 'v1'));
+      await theirs.stop();
+      // Served from the cache with the upstream gone.
+      const again = await inspect(`docker://${new URL(cache.url).host}/team/app:v1`);
+      expect(again.Digest).toBe(await ociManifestDigest(layout, 'v1'));
+      await cache.stop();
     });
   },
 );

@@ -118,10 +118,10 @@ describe('docker-registry charm hooks', () => {
     await harness.config({
       'log-level': 'info',
       'storage-cache': 'inmemory',
-      'cache-remoteurl': 'https://upstream',
+      'cache-remoteurl': 'not a url',
     });
     expect(harness.backend.status.message).toBe(
-      'Invalid charm config: cache-remoteurl pull-through caching is not supported by this registry yet',
+      'Invalid charm config: cache-remoteurl must be the URL of the registry to cache, such as https://registry-1.docker.io',
     );
     await harness.config({ 'cache-remoteurl': '' });
     expect(harness.backend.status.current).toBe('active');

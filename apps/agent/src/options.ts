@@ -51,8 +51,8 @@ export const charmConfigSchema = z.object({
   'auth-token-service': str,
   'cache-password': str,
   'cache-remoteurl': str.refine(
-    (v) => v === '',
-    'pull-through caching is not supported by this registry yet',
+    (v) => v === '' || URL.canParse(v),
+    'must be the URL of the registry to cache, such as https://registry-1.docker.io',
   ),
   'cache-username': str,
   'debug-port': port.default(5001),

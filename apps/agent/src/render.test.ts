@@ -9,6 +9,17 @@ const render = (over: Record<string, unknown>) =>
   renderRegistryConfig(defaults(over), { bindAddress: '0.0.0.0', root: (p) => p, leader: true });
 
 describe('config.yml rendering', () => {
+  it("renders a pull-through cache from the cache-* options, as Canonical's charm does", () => {
+    expect(render({}).proxy).toBeUndefined();
+    expect(
+      render({
+        'cache-remoteurl': 'https://registry-1.docker.io',
+        'cache-username': 'u',
+        'cache-password': 'p',
+      }).proxy,
+    ).toEqual({ remoteurl: 'https://registry-1.docker.io', username: 'u', password: 'p' });
+  });
+
   it('schedules collection with retention on the leader only, and blocks on bad gc options naming them', () => {
     const rules =
       '- repositories: "team/*"\n  keeplast: 5\n  keeptags: ["^latest$"]\n  untaggedolderthan: 168h\n';

@@ -104,11 +104,21 @@ export function renderRegistryConfig(config: CharmConfig, ctx: RenderContext): R
     auth = { htpasswd: { realm: 'basic-realm', path: ctx.root(PATHS.htpasswd) } };
   }
 
+  // cache-*: a pull-through cache of another registry, as Canonical's charm renders it.
+  const proxy = config['cache-remoteurl']
+    ? defined({
+        remoteurl: config['cache-remoteurl'],
+        username: config['cache-username'],
+        password: config['cache-password'],
+      })
+    : undefined;
+
   return {
     version: '0.1',
     log: { level: config['log-level'], formatter: 'json', fields: { service: 'registry' } },
     storage,
     ...(auth && { auth }),
+    ...(proxy && { proxy }),
     http: {
       addr: `${ctx.bindAddress}:${config['registry-port']}`,
       headers: { 'X-Content-Type-Options': ['nosniff'] },

@@ -26,6 +26,8 @@ export abstract class FileWriterBase extends Writable implements FileWriter {
     // A write that already failed fails the commit too: its error, not a generic "stream destroyed".
     if (!this.writableFinished) {
       await new Promise<void>((resolve, reject) => {
+        // Listened for here too: an 'error' nobody listens to would take the process down.
+        this.once('error', reject);
         this.end((err?: Error | null) => (err ? reject(this.errored ?? err) : resolve()));
       });
     }

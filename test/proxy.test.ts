@@ -207,6 +207,39 @@ describeWithPeers(
       await new Promise((resolve) => relay.close(resolve));
     }, 120_000);
 
+    it('expires what it cached proxy.ttl ago through the collector (whose marking keeps shared blobs), and lists tags from upstream', async () => {
+      const root = join(dir, 'ttl-cache');
+      const cached = await startOurRegistry({
+        root,
+        dir: join(dir, 'ttl-cfg'),
+        extra: { proxy: { remoteurl: upstream.url, username: USER, password: PASSWORD, ttl: '3s' } },
+      });
+      const tags = await (await fetch(`${cached.url}/v2/team/app/tags/list`)).json();
+      expect(tags).toEqual({ name: 'team/app', tags: ['v1'] });
+      await skopeo(
+        'copy',
+        ...insecure,
+        `docker://${host(cached)}/team/app:v1`,
+        `oci:${join(dir, 'ttl-pull')}:t`,
+      );
+      const blobs = join(root, 'docker/registry/v2/blobs/sha256');
+      const stored = async () =>
+        (await readdir(blobs, { recursive: true })).filter((p) => p.endsWith('/data')).length;
+      expect(await stored()).toBeGreaterThan(2);
+      let left = await stored();
+      for (let i = 0; i < 100 && left > 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        left = await stored();
+      }
+      expect(left).toBe(0);
+      expect(cached.output()).toMatch(/"garbage collection finished"/);
+      // Fetched again at the next pull.
+      const again = join(dir, 'ttl-again');
+      await skopeo('copy', ...insecure, `docker://${host(cached)}/team/app:v1`, `oci:${again}:t`);
+      expect(await ociManifestDigest(again, 't')).toBe(await ociManifestDigest(layout, 'v2'));
+      await cached.stop();
+    }, 120_000);
+
     it('serves what it holds with upstream gone, and says which upstream is missing for the rest', async () => {
       await upstream.stop();
       const offline = await pull('team/app:v1', 'offline');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { createDriver } from '@regop/drivers';
 import {
+  type CollectOptions,
   ConfigError,
   ignoredSections,
   type ManifestValidation,
@@ -374,20 +375,36 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
       : undefined;
 
   const gc = storage.maintenance?.garbagecollect;
+  // A pull-through cache expires what it cached proxy.ttl ago (168h by default, as distribution's) through the
+  // collector's rules, so a blob another cached image still uses is never deleted.
+  const ttl = config.proxy ? (config.proxy.ttl ?? 168 * HOUR) : undefined;
+  const schedule: { intervalMs: number; collect: CollectOptions } | undefined = gc?.enabled
+    ? {
+        intervalMs: gc.interval ?? 24 * HOUR,
+        collect: {
+          dryRun: gc.dryrun === true,
+          deleteUntagged: gc.deleteuntagged === true,
+          graceMs: gc.grace ?? HOUR,
+          ...(gc.retention && { retention: gc.retention }),
+        },
+      }
+    : ttl !== undefined
+      ? {
+          intervalMs: Math.min(24 * HOUR, Math.max(1000, ttl / 4)),
+          collect: {
+            graceMs: Math.min(HOUR, ttl),
+            retention: [{ repositories: '**', tagsolderthan: ttl, untaggedolderthan: ttl }],
+          },
+        }
+      : undefined;
   const gcMetrics = metrics && (await import('./metrics.js')).collectionMetrics(metrics);
   const stopCollecting =
-    !readOnly && gc?.enabled
+    !readOnly && schedule
       ? startScheduledCollection(registry.driver, {
-          intervalMs: gc.interval ?? 24 * HOUR,
+          intervalMs: schedule.intervalMs,
           // Units started together would all try at once: spread them over the first tenth of the interval.
-          firstRunDelayMs: Math.floor(Math.random() * (gc.interval ?? 24 * HOUR) * 0.1),
-          collect: {
-            dryRun: gc.dryrun === true,
-            deleteUntagged: gc.deleteuntagged === true,
-            graceMs: gc.grace ?? HOUR,
-            ...(gc.retention && { retention: gc.retention }),
-            lease: { owner: `${hostname()}:${process.pid} (${url})` },
-          },
+          firstRunDelayMs: Math.floor(Math.random() * schedule.intervalMs * 0.1),
+          collect: { ...schedule.collect, lease: { owner: `${hostname()}:${process.pid} (${url})` } },
           onRun: (result, seconds) => {
             gcMetrics?.ran(result, seconds);
             app.log.info(

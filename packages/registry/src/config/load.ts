@@ -117,8 +117,6 @@ export function unusedKeys(config: RegistryConfig): string[] {
     );
   if (config.notifications?.events?.includereferences)
     unused.push('notifications.events.includereferences: events carry no layer references');
-  if (config.proxy?.ttl !== undefined)
-    unused.push('proxy.ttl: cached content does not expire yet; garbage-collect removes what no tag reaches');
   if (config.validation?.manifests?.urls)
     unused.push('validation.manifests.urls: foreign layer URLs are not checked against allow and deny');
   return unused;

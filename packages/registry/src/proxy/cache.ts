@@ -88,6 +88,19 @@ export class PullThroughCache {
     return this.registry.manifests.get(name, reference);
   }
 
+  /** A repository's tags: upstream's while it answers, the cache's when it does not. */
+  async tags(name: string): Promise<string[]> {
+    try {
+      const upstream = await this.upstream.tags(name);
+      if (upstream) return upstream;
+      throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not at ${this.upstream.url}`, { name });
+    } catch (err) {
+      if (err instanceof UpstreamUnavailable)
+        return this.registry.tags.list(name).catch(() => Promise.reject(err));
+      throw err;
+    }
+  }
+
   /**
    * A blob the cache does not hold: fetched from upstream into storage, streamed meanwhile into the client's
    * response that `begin` opens with the blob's size. Returns the blob when another request fetched it meanwhile

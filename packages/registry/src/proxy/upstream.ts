@@ -145,6 +145,21 @@ export class Upstream {
     return { body, mediaType: (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '' };
   }
 
+  /** Every tag of a repository upstream (following its pages), or undefined when it has no such repository. */
+  async tags(repository: string): Promise<string[] | undefined> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list?n=1000`;
+    for (let page = 0; path && page < 100; page++) {
+      const res = await this.request('GET', path, repository);
+      if (res.status === 404) return undefined;
+      if (!res.ok) throw new UpstreamUnavailable(this.base, `tags list answered HTTP ${res.status}`);
+      tags.push(...(((await res.json()) as { tags?: string[] | null }).tags ?? []));
+      const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+      path = next ? new URL(next, this.base).pathname + new URL(next, this.base).search : undefined;
+    }
+    return tags.sort();
+  }
+
   /** A blob's response (its body a stream), or undefined when upstream has none. */
   async blob(repository: string, digest: string): Promise<Response | undefined> {
     const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository);

@@ -28,7 +28,9 @@ export const base: Handler = async (ctx) => {
 export const listTags: Handler = async (ctx) => {
   const n = pageSize(ctx, undefined);
   const last = ctx.query.last;
-  let tags = await ctx.registry.tags.list(ctx.name);
+  let tags = ctx.options.proxy
+    ? await ctx.options.proxy.tags(ctx.name)
+    : await ctx.registry.tags.list(ctx.name);
   if (last !== undefined) tags = tags.filter((t) => t > last);
   if (n !== undefined && tags.length > n) {
     tags = tags.slice(0, n);

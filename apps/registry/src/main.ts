@@ -50,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       const config = path
         ? await loadConfig(path)
         : parseConfigText(DEFAULT_CONFIG, process.env, 'built-in configuration');
+      await (await import('./env-proxy.js')).routeThroughEnvProxy();
       const { serve } = await import('./server.js');
       const running = await serve(config);
       onShutdown(() => running.close(), config.http?.draintimeout || 30_000);

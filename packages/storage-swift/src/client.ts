@@ -1,5 +1,5 @@
 import { BackendUnavailableError } from '@regop/storage';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { authenticate, type SwiftAuth } from './auth.js';
 import type { SwiftOptions } from './options.js';
 
@@ -41,15 +41,19 @@ export const drain = (res: Dispatcher.ResponseData) => res.body.dump();
  * BackendUnavailableError; every other answer is the caller's to read.
  */
 export class SwiftClient {
-  readonly dispatcher: Agent;
+  readonly dispatcher: Dispatcher;
   private auth: SwiftAuth | undefined;
   private loggingIn: Promise<SwiftAuth> | undefined;
 
   constructor(readonly options: SwiftOptions) {
-    this.dispatcher = new Agent({
+    const agentOptions = {
       connect: { rejectUnauthorized: !options.insecureskipverify },
       keepAliveTimeout: 30_000,
-    });
+    };
+    // HTTP(S)_PROXY and NO_PROXY in the environment (the charm's registry-http(s)-proxy) route Swift's traffic too.
+    this.dispatcher = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((v) => process.env[v])
+      ? new EnvHttpProxyAgent(agentOptions)
+      : new Agent(agentOptions);
   }
 
   /** Logs in (once for concurrent callers); `refresh` replaces a token the server refused. */

@@ -4,8 +4,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { pullDigest, pushLargeBlob } from './support/http.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pullDigest, pushImage, pushLargeBlob, randomBytes, sha256 } from './support/http.js';
 import {
   addLayer,
   insecure,
@@ -20,6 +20,8 @@ import { memoryOf, type Server, stopAll } from './support/process.js';
 import { startDockerRegistry, startOurRegistry } from './support/registries.js';
 
 const MiB = 1024 * 1024;
+const OCI = 'application/vnd.oci.image.manifest.v1+json';
+const INDEX = 'application/vnd.oci.image.index.v1+json';
 const USER = 'cache';
 const PASSWORD = 'cache-password';
 
@@ -295,3 +297,106 @@ describeWithPeers(
     });
   },
 );
+
+// This registry as the upstream: the referrers API and an index with its children, through a cache of it.
+describe('a pull-through cache of this registry', () => {
+  let dir: string;
+  it('passes referrers on and fetches an index and its children when asked for them', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'regop-proxy-self-'));
+    const upstream = await startOurRegistry({ root: join(dir, 'up'), dir: join(dir, 'up-cfg') });
+    const cache = await startOurRegistry({
+      root: join(dir, 'cache'),
+      dir: join(dir, 'cache-cfg'),
+      extra: { proxy: { remoteurl: upstream.url } },
+    });
+    try {
+      const amd64 = await pushImage(upstream.url, 'self/app', 'amd64', [randomBytes(300)]);
+      const arm64 = await pushImage(upstream.url, 'self/app', 'arm64', [randomBytes(300)]);
+      const size = async (digest: string) =>
+        Number(
+          (
+            await fetch(`${upstream.url}/v2/self/app/manifests/${digest}`, {
+              method: 'HEAD',
+              headers: { accept: OCI },
+            })
+          ).headers.get('content-length'),
+        );
+      const index = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: INDEX,
+        manifests: [
+          {
+            mediaType: OCI,
+            digest: amd64,
+            size: await size(amd64),
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+          {
+            mediaType: OCI,
+            digest: arm64,
+            size: await size(arm64),
+            platform: { os: 'linux', architecture: 'arm64' },
+          },
+        ],
+      });
+      expect(
+        (
+          await fetch(`${upstream.url}/v2/self/app/manifests/multi`, {
+            method: 'PUT',
+            body: index,
+            headers: { 'content-type': INDEX },
+          })
+        ).status,
+      ).toBe(201);
+      // A signature-like referrer of the amd64 image.
+      const empty = await pushBlobTo(upstream.url, 'self/app', Buffer.from('{}'));
+      const referrer = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI,
+        artifactType: 'application/vnd.example.signature',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: empty, size: 2 },
+        layers: [],
+        subject: { mediaType: OCI, digest: amd64, size: await size(amd64) },
+      });
+      const pushed = await fetch(`${upstream.url}/v2/self/app/manifests/${sha256(referrer)}`, {
+        method: 'PUT',
+        body: referrer,
+        headers: { 'content-type': OCI },
+      });
+      expect(pushed.status).toBe(201);
+
+      const listed = (await (await fetch(`${cache.url}/v2/self/app/referrers/${amd64}`)).json()) as {
+        manifests: { digest: string; artifactType: string }[];
+      };
+      expect(listed.manifests).toEqual([
+        expect.objectContaining({
+          digest: sha256(referrer),
+          artifactType: 'application/vnd.example.signature',
+        }),
+      ]);
+      const got = await fetch(`${cache.url}/v2/self/app/manifests/multi`, { headers: { accept: INDEX } });
+      expect(got.status).toBe(200);
+      expect(await got.text()).toBe(index);
+      for (const child of [amd64, arm64]) {
+        const res = await fetch(`${cache.url}/v2/self/app/manifests/${child}`, { headers: { accept: OCI } });
+        expect(res.status).toBe(200);
+        const manifest = (await res.json()) as { layers: { digest: string }[] };
+        const layer = manifest.layers[0]?.digest as string;
+        expect(await pullDigest(cache.url, 'self/app', layer)).toBe(layer);
+      }
+    } finally {
+      await stopAll();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+async function pushBlobTo(base: string, repo: string, blob: Buffer): Promise<string> {
+  const res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, {
+    method: 'POST',
+    body: blob,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  expect(res.status).toBe(201);
+  return sha256(blob);
+}

@@ -88,6 +88,16 @@ export class PullThroughCache {
     return this.registry.manifests.get(name, reference);
   }
 
+  /** Upstream's referrers of a subject while it answers them, else undefined (the cache's own are served). */
+  async referrers(name: string, subject: Digest, artifactType?: string): Promise<Response | undefined> {
+    try {
+      return await this.upstream.referrers(name, `${subject}`, artifactType);
+    } catch (err) {
+      if (err instanceof UpstreamUnavailable) return undefined;
+      throw err;
+    }
+  }
+
   /** A repository's tags: upstream's while it answers, the cache's when it does not. */
   async tags(name: string): Promise<string[]> {
     try {

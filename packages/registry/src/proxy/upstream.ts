@@ -160,6 +160,16 @@ export class Upstream {
     return tags.sort();
   }
 
+  /** Upstream's referrers response for a subject (an OCI index; the filter passed on), when it serves one. */
+  async referrers(repository: string, subject: string, artifactType?: string): Promise<Response | undefined> {
+    const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
+    const res = await this.request('GET', `/v2/${repository}/referrers/${subject}${query}`, repository);
+    if (res.ok && res.body) return res;
+    // distribution 2.8 has no referrers API (404): the cache answers from what it holds.
+    await res.arrayBuffer();
+    return undefined;
+  }
+
   /** A blob's response (its body a stream), or undefined when upstream has none. */
   async blob(repository: string, digest: string): Promise<Response | undefined> {
     const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository);

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { StoredManifest } from '../../content/manifests.js';
 import { MAX_MANIFEST_BYTES } from '../../content/manifests.js';
 import { bareMediaType, isIndexType, MANIFEST_MEDIA_TYPES, MediaType } from '../../content/media-types.js';
@@ -139,6 +140,15 @@ export const deleteManifest: Handler = async (ctx) => {
 export const getReferrers: Handler = async (ctx) => {
   const subject = Digest.parse(ctx.params.digest as string);
   const artifactType = ctx.query.artifactType;
+  // A pull-through cache passes upstream's list on while upstream answers.
+  const upstream = await ctx.options.proxy?.referrers(ctx.name, subject, artifactType);
+  if (upstream) {
+    const filters = upstream.headers.get('oci-filters-applied');
+    if (filters) ctx.reply.header('oci-filters-applied', filters);
+    return void ctx.reply
+      .header('content-type', MediaType.ociIndex)
+      .send(Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>));
+  }
   const descriptors = ctx.registry.manifests.referrers(ctx.name, subject, artifactType);
   if (artifactType !== undefined) ctx.reply.header('oci-filters-applied', 'artifactType');
   // The image index, streamed a descriptor at a time (memory stays flat however many referrers there are).

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { randomBytes, sha256 } from './support/http.js';
-import { makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
+import { addLayer, makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
 import { newModel, showUnit } from './support/model.js';
 import { describeWithPeers } from './support/peers.js';
 import { stopAll } from './support/process.js';
@@ -179,6 +179,74 @@ describeWithPeers(
           return (await unitLog(0)).includes(path);
         }),
       ).toBe(true);
+    });
+
+    it('a read-only public application on the same container never serves a stale tag, and takes no push', async () => {
+      await model(
+        'deploy',
+        'docker-registry',
+        'public',
+        '--config',
+        `storage-swift-authurl=${swift.authUrl}`,
+        '--config',
+        `storage-swift-username=${swift.user}`,
+        '--config',
+        `storage-swift-password=${swift.key}`,
+        '--config',
+        'storage-swift-container=ha-registry',
+        '--config',
+        'storage-read-only=true',
+        '--config',
+        'storage-cache=inmemory',
+      );
+      const publicHost = `${(await m.unit('public/0'))['public-address']}:5000`;
+      const digestOn = async (host: string) => {
+        const res = await fetch(`http://${host}/v2/mirror/app/manifests/v1`, {
+          method: 'HEAD',
+          headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+        });
+        return res.status === 200 ? res.headers.get('docker-content-digest') : res.status;
+      };
+      /** How long until the public application answers `expected`, polled every 50 ms (at most 5 s). */
+      const seenWithin = async (expected: string | number) => {
+        const started = Date.now();
+        while (Date.now() - started < 5000 && (await digestOn(publicHost)) !== expected) await sleep(50);
+        return Date.now() - started;
+      };
+      await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${proxy}/mirror/app:v1`);
+      const first = await ociManifestDigest(layout, 'v1');
+      expect(await seenWithin(first)).toBeLessThan(1000);
+      const pulled = join(m.dir, 'public-pull');
+      await skopeo(
+        'copy',
+        '--src-tls-verify=false',
+        `docker://${publicHost}/mirror/app:v1`,
+        `oci:${pulled}:v1`,
+      );
+      expect(await ociManifestDigest(pulled, 'v1')).toBe(first);
+
+      const refused = await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${layout}:v1`,
+        `docker://${publicHost}/mirror/pushed:v1`,
+      ).catch((err: Error) => err);
+      expect(String(refused)).toMatch(/405|read-only|unsupported/i);
+      expect((await fetch(`http://${proxy}/v2/mirror/pushed/tags/list`)).status).toBe(404);
+
+      // The tag moved on the private application, then deleted: the public one follows within a second.
+      await addLayer(layout, 'v1', 'moved', 2048);
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${layout}:moved`,
+        `docker://${proxy}/mirror/app:v1`,
+      );
+      const moved = await ociManifestDigest(layout, 'moved');
+      expect(await seenWithin(moved)).toBeLessThan(1000);
+      const removed = await m.run('docker-registry/0', 'rmi', 'image=mirror/app:v1', 'options=--no-prune');
+      expect(removed.status, removed.message).toBe('completed');
+      expect(await seenWithin(404)).toBeLessThan(1000);
     });
 
     it('serves HTTPS from easyrsa certificates, through haproxy too, and configures a registry client', async () => {

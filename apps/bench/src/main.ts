@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { benchBasicAuth } from './auth.js';
 import { benchGarbageCollection } from './gc.js';
 import { benchModel } from './model.js';
+import { benchProxy } from './proxy.js';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
 import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
 
@@ -11,6 +12,7 @@ const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N
        pnpm bench --gc [--gc-manifests N]
        pnpm bench --model [--rounds N]
        pnpm bench --auth [--rounds N]
+       pnpm bench --proxy [--rounds N]
 
 Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
@@ -23,7 +25,10 @@ N manifests (default 1000) of ten blobs each, one in ten deleted.
 --model times the local model (pnpm model): deploy to active, a config change, an action, add-unit and
 relating haproxy, each in a fresh model.
 --auth starts this registry and docker-registry with a cost-10 bcrypt htpasswd (as the charm writes) and
-measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab).`;
+measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab).
+--proxy pulls an image of four 64 MiB layers through a pull-through cache of a docker-registry upstream, cold
+and warm, this registry against docker-registry in proxy mode, beside pulls from the upstream and from this
+registry directly.`;
 
 const MiB = 1024 * 1024;
 const median = (values: number[]) =>
@@ -41,6 +46,7 @@ async function main(): Promise<void> {
       gc: { type: 'boolean' },
       model: { type: 'boolean' },
       auth: { type: 'boolean' },
+      proxy: { type: 'boolean' },
       'gc-manifests': { type: 'string', default: '1000' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
@@ -52,6 +58,13 @@ async function main(): Promise<void> {
   }
   if (values.model) {
     process.stdout.write(`${await benchModel(Number(values.rounds))}\n`);
+    return;
+  }
+  if (values.proxy) {
+    const rows = await benchProxy(Number(values.rounds));
+    process.stdout.write(
+      `\n| metric | A | B | A vs B |\n| --- | --- | --- | --- |\n${rows}\nmedians of ${values.rounds} rounds\n`,
+    );
     return;
   }
   if (values.auth) {

@@ -104,13 +104,11 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
         digest: digestOf(blobs[0] as Buffer),
         size: (blobs[0] as Buffer).length,
       },
-      layers: blobs
-        .slice(1)
-        .map((b) => ({
-          mediaType: 'application/vnd.oci.image.layer.v1.tar',
-          digest: digestOf(b),
-          size: b.length,
-        })),
+      layers: blobs.slice(1).map((b) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: digestOf(b),
+        size: b.length,
+      })),
     });
     for (const target of [upstream.url, plain.url]) {
       for (const blob of blobs) await pushMonolithic(target, 'bench/proxy', blob, digestOf(blob));

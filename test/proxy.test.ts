@@ -61,6 +61,18 @@ describeWithPeers(
             l.includes('response completed'),
         ).length;
 
+    /** Blob GETs docker-registry answered, of any blob. */
+    const upstreamBlobGets = () =>
+      upstream
+        .output()
+        .split('\n')
+        .filter(
+          (l) =>
+            l.includes('http.request.method=GET') &&
+            l.includes('/blobs/sha256:') &&
+            l.includes('response completed'),
+        ).length;
+
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'regop-proxy-'));
       const htpasswd = join(dir, 'htpasswd');
@@ -89,30 +101,12 @@ describeWithPeers(
       expect(await ociManifestDigest(first, 't')).toBe(await ociManifestDigest(layout, 'v1'));
       await verifyOciBlobs(first);
       const fetched = upstreamRequests('GET', `/v2/team/app/manifests/v1`);
-      const blobGets = upstream
-        .output()
-        .split('\n')
-        .filter(
-          (l) =>
-            l.includes('http.request.method=GET') &&
-            l.includes('/blobs/sha256:') &&
-            l.includes('response completed'),
-        ).length;
+      const blobGets = upstreamBlobGets();
 
       await pull('team/app:v1', 'second');
       // Revalidated by a HEAD; neither the manifest nor any blob fetched again.
       expect(upstreamRequests('GET', `/v2/team/app/manifests/v1`)).toBe(fetched);
-      expect(
-        upstream
-          .output()
-          .split('\n')
-          .filter(
-            (l) =>
-              l.includes('http.request.method=GET') &&
-              l.includes('/blobs/sha256:') &&
-              l.includes('response completed'),
-          ).length,
-      ).toBe(blobGets);
+      expect(upstreamBlobGets()).toBe(blobGets);
 
       await pushUpstream('v2', 'team/app:v1');
       const moved = await pull('team/app:v1', 'moved');

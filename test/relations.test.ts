@@ -59,24 +59,20 @@ describeWithPeers(
     const checkNrpe = (unit: number) =>
       execa(CHECK_NRPE, ['-H', addresses[unit] as string, '-c', 'docker_registry'], { reject: false });
 
+    /** The --config arguments of applications sharing the one Swift container. */
+    const sharedSwift = () =>
+      [
+        `storage-swift-authurl=${swift.authUrl}`,
+        `storage-swift-username=${swift.user}`,
+        `storage-swift-password=${swift.key}`,
+        'storage-swift-container=ha-registry',
+      ].flatMap((c) => ['--config', c]);
+
     beforeAll(async () => {
       swift = await startSwift();
       m = await newModel();
       layout = await makeOciImage(m.dir, 'v1', [512 * 1024, 4096]);
-      await model(
-        'deploy',
-        'docker-registry',
-        '-n',
-        '2',
-        '--config',
-        `storage-swift-authurl=${swift.authUrl}`,
-        '--config',
-        `storage-swift-username=${swift.user}`,
-        '--config',
-        `storage-swift-password=${swift.key}`,
-        '--config',
-        'storage-swift-container=ha-registry',
-      );
+      await model('deploy', 'docker-registry', '-n', '2', ...sharedSwift());
       await model('deploy', 'haproxy');
       await model('relate', 'docker-registry:website', 'haproxy:reverseproxy');
       addresses = [
@@ -186,14 +182,7 @@ describeWithPeers(
         'deploy',
         'docker-registry',
         'public',
-        '--config',
-        `storage-swift-authurl=${swift.authUrl}`,
-        '--config',
-        `storage-swift-username=${swift.user}`,
-        '--config',
-        `storage-swift-password=${swift.key}`,
-        '--config',
-        'storage-swift-container=ha-registry',
+        ...sharedSwift(),
         '--config',
         'storage-read-only=true',
         '--config',

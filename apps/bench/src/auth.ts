@@ -1,65 +1,18 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { digestOf } from './client.js';
 import { ab } from './scenarios.js';
+import { DOCKER_REGISTRY, OURS, startRegistry } from './servers.js';
 
 const run = promisify(execFile);
-const REGISTRY_MAIN = resolve(import.meta.dirname, '../../registry/dist/main.js');
 const USER = 'bench';
 const PASSWORD = 'bench-password';
 const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-
-const freePort = () =>
-  new Promise<number>((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function waitFor(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: the server exited (${child.exitCode})`);
-    const status = await fetch(url).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 401) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-/** A config both registries read: filesystem storage, Basic auth, only errors logged. */
-async function start(dir: string, name: string, htpasswd: string, command: string[]) {
-  const port = await freePort();
-  const config = join(dir, `${name}.yml`);
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log: { level: error, accesslog: { disabled: true } }',
-      `storage: { filesystem: { rootdirectory: ${join(dir, name)} } }`,
-      `http: { addr: "127.0.0.1:${port}" }`,
-      `auth: { htpasswd: { realm: bench, path: ${htpasswd} } }`,
-      '',
-    ].join('\n'),
-  );
-  const [program, ...args] = command as [string, ...string[]];
-  const child = spawn(program, [...args, config], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/v2/`, child);
-  return { url, child };
-}
 
 /** One small image, pushed with the credentials; returns its manifest URL. */
 async function seed(url: string): Promise<string> {
@@ -70,14 +23,14 @@ async function seed(url: string): Promise<string> {
       headers: { authorization: BASIC },
     });
     const upload = new URL(post.headers.get('location') ?? '', url);
-    upload.searchParams.set('digest', sha256(blob));
+    upload.searchParams.set('digest', digestOf(blob));
     const res = await fetch(upload, {
       method: 'PUT',
       body: blob,
       headers: { authorization: BASIC, 'content-type': 'application/octet-stream' },
     });
     if (res.status !== 201) throw new Error(`blob push to ${url}: HTTP ${res.status}`);
-    return { digest: sha256(blob), size: blob.length };
+    return { digest: digestOf(blob), size: blob.length };
   };
   const config = await put(Buffer.from('{"architecture":"amd64","os":"linux"}'));
   const layer = await put(randomBytes(1024));
@@ -110,9 +63,10 @@ export async function benchBasicAuth(rounds: number): Promise<string> {
   try {
     const htpasswd = join(dir, 'htpasswd');
     await run('htpasswd', ['-B', '-C', '10', '-c', '-b', htpasswd, USER, PASSWORD]);
-    const ours = await start(dir, 'ours', htpasswd, [process.execPath, REGISTRY_MAIN, 'serve']);
+    const auth = [`auth: { htpasswd: { realm: bench, path: ${htpasswd} } }`];
+    const ours = await startRegistry(dir, 'ours', OURS, auth, 401);
     children.push(ours.child);
-    const theirs = await start(dir, 'theirs', htpasswd, ['docker-registry', 'serve']);
+    const theirs = await startRegistry(dir, 'theirs', DOCKER_REGISTRY, auth, 401);
     children.push(theirs.child);
     const targets = [
       { label: 'A', manifest: await seed(ours.url) },

@@ -1,54 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { digestOf, expectStatus, pool, pushMonolithic, send } from './client.js';
+import { DOCKER_REGISTRY, OURS, startRegistry } from './servers.js';
 
-const REGISTRY_MAIN = resolve(import.meta.dirname, '../../registry/dist/main.js');
 const MiB = 1024 * 1024;
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
-
-const freePort = () =>
-  new Promise<number>((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-
-async function start(dir: string, name: string, command: string[], proxyOf?: string) {
-  const port = await freePort();
-  const config = join(dir, `${name}.yml`);
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log: { level: error, accesslog: { disabled: true } }',
-      `storage: { filesystem: { rootdirectory: ${join(dir, name)} }, delete: { enabled: true } }`,
-      `http: { addr: "127.0.0.1:${port}" }`,
-      ...(proxyOf ? [`proxy: { remoteurl: "${proxyOf}" }`] : []),
-      '',
-    ].join('\n'),
-  );
-  const [program, ...args] = command as [string, ...string[]];
-  const child = spawn(program, [...args, config], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (
-      (await fetch(`${url}/v2/`).then(
-        (r) => r.status,
-        () => 0,
-      )) === 200
-    )
-      return { url, child };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${name} did not come up`);
-}
 
 /** Pulls an image as a client does: the manifest, then every blob at four at a time, bodies drained. */
 async function pullImage(base: string, repo: string, tag: string): Promise<number> {
@@ -84,12 +43,10 @@ const median = (values: number[]) =>
 export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'regop-bench-proxy-'));
   const children: ChildProcess[] = [];
-  const ours = [process.execPath, REGISTRY_MAIN, 'serve'];
-  const theirs = ['docker-registry', 'serve'];
   try {
-    const upstream = await start(dir, 'upstream', theirs);
+    const upstream = await startRegistry(dir, 'upstream', DOCKER_REGISTRY);
     children.push(upstream.child);
-    const plain = await start(dir, 'plain', ours);
+    const plain = await startRegistry(dir, 'plain', OURS);
     children.push(plain.child);
     // One image: its layers, a config and the manifest, pushed to the upstream and to the plain registry.
     const blobs = [
@@ -131,8 +88,18 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
     };
     for (let round = 0; round < rounds; round++) {
       const caches = [
-        { key: 'ours', ...(await start(dir, `ours-cache-${round}`, ours, upstream.url)) },
-        { key: 'theirs', ...(await start(dir, `theirs-cache-${round}`, theirs, upstream.url)) },
+        {
+          key: 'ours',
+          ...(await startRegistry(dir, `ours-cache-${round}`, OURS, [
+            `proxy: { remoteurl: "${upstream.url}" }`,
+          ])),
+        },
+        {
+          key: 'theirs',
+          ...(await startRegistry(dir, `theirs-cache-${round}`, DOCKER_REGISTRY, [
+            `proxy: { remoteurl: "${upstream.url}" }`,
+          ])),
+        },
       ];
       children.push(...caches.map((c) => c.child));
       for (const c of round % 2 ? [...caches].reverse() : caches) {

@@ -1,6 +1,5 @@
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { BlobDescriptor } from '../content/blobs.js';
 import type { StoredManifest } from '../content/manifests.js';
 import type { Registry } from '../content/registry.js';
@@ -152,13 +151,13 @@ export class PullThroughCache {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${name} at ${this.upstream.url}`, {
         digest: `${digest}`,
       });
-    const size = Number(res.headers.get('content-length') ?? Number.NaN);
+    const { size } = res;
     const upload = await this.registry.uploads.start(name);
     const store = new PassThrough();
     const committing = this.registry.uploads.commit(name, upload.id, digest, store);
     const client = begin(size);
     try {
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tee(client, store));
+      await pipeline(res.body, tee(client, store));
       await committing;
     } catch (err) {
       store.destroy(err as Error);

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import { type Dispatcher, request as undiciRequest } from 'undici';
 import { MANIFEST_MEDIA_TYPES } from '../content/media-types.js';
 import { RegistryError } from '../errors.js';
 
@@ -171,11 +173,42 @@ export class Upstream {
   }
 
   /** A blob's response (its body a stream), or undefined when upstream has none. */
-  async blob(repository: string, digest: string): Promise<Response | undefined> {
-    const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository);
-    if (res.status === 404) return undefined;
-    if (!res.ok || !res.body)
-      throw new UpstreamUnavailable(this.base, `blob GET answered HTTP ${res.status}`);
-    return res;
+  async blob(repository: string, digest: string): Promise<{ size: number; body: Readable } | undefined> {
+    // The login (a challenge answered, a token fetched) happens on a HEAD; the bytes come over undici's request,
+    // whose Node stream carries them at about twice the rate of fetch's web stream.
+    const path = `/v2/${repository}/blobs/${digest}`;
+    const head = await this.request('HEAD', path, repository);
+    if (head.status === 404) return undefined;
+    const token = this.tokens.get(`repository:${repository}:pull`);
+    const authorization = token && token.expires > Date.now() ? `Bearer ${token.token}` : this.basic();
+    let url = `${this.base}${path}`;
+    for (let hop = 0; ; hop++) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await undiciRequest(url, {
+          method: 'GET',
+          // Credentials go to the upstream only, not to the storage it may redirect to.
+          headers: hop === 0 && authorization ? { authorization } : {},
+          headersTimeout: 30_000,
+        });
+      } catch (err) {
+        throw new UpstreamUnavailable(this.base, (err as { code?: string }).code ?? (err as Error).message);
+      }
+      const location = res.headers.location;
+      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && hop < 3) {
+        await res.body.dump();
+        url = new URL(location, url).toString();
+        continue;
+      }
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        return undefined;
+      }
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new UpstreamUnavailable(this.base, `blob GET answered HTTP ${res.statusCode}`);
+      }
+      return { size: Number(res.headers['content-length'] ?? Number.NaN), body: res.body };
+    }
   }
 }

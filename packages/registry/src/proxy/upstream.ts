@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Dispatcher, request as undiciRequest } from 'undici';
+import type { Dispatcher } from 'undici';
 import { MANIFEST_MEDIA_TYPES } from '../content/media-types.js';
 import { RegistryError } from '../errors.js';
 
@@ -182,6 +182,8 @@ export class Upstream {
     const token = this.tokens.get(`repository:${repository}:pull`);
     const authorization = token && token.expires > Date.now() ? `Bearer ${token.token}` : this.basic();
     let url = `${this.base}${path}`;
+    // Loaded here, by a cache only: importing undici makes it the process's fetch dispatcher.
+    const { request: undiciRequest } = await import('undici');
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       try {

@@ -1,16 +1,13 @@
 import { InvalidPathError } from './errors.js';
 
-// distribution's PathRegexp: absolute, `/`-separated, no empty segments, no `.`/`..` segments.
-const SEGMENT = /^[A-Za-z0-9._-]+$/;
+// distribution's PathRegexp: absolute, `/`-separated, no empty segments, no `.`/`..` segments. Checked on every
+// driver call, so as two regular expressions over the whole path rather than a split.
+const PATH = /^(?:\/[A-Za-z0-9._-]+)+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 /** True when `path` is a valid driver path: `/` or `/seg/seg...` with safe, non-dot segments. */
 export function isValidPath(path: string): boolean {
-  if (path === '/') return true;
-  if (!path.startsWith('/') || path.endsWith('/')) return false;
-  for (const segment of path.slice(1).split('/')) {
-    if (!SEGMENT.test(segment) || segment === '.' || segment === '..') return false;
-  }
-  return true;
+  return path === '/' || (PATH.test(path) && !DOT_SEGMENT.test(path));
 }
 
 /** Throws InvalidPathError unless the path is valid. */

@@ -1,10 +1,10 @@
 import type { StorageDriver } from '@regop/storage';
+import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import { Digest, type DigestAlgorithm, type Reference } from '../reference.js';
 import type { BlobStore } from './blobs.js';
 import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from './links.js';
-import { LruCache } from './lru.js';
 import {
   type DescriptorJson,
   type ParsedManifest,
@@ -52,7 +52,7 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
  * Manifests are stored as blobs and made part of a repository by a revision link; tags point at revisions.
  */
 export class ManifestService {
-  private readonly cache: LruCache<string, StoredManifest>;
+  private readonly cache: LRUCache<string, StoredManifest>;
   private readonly validation: ManifestValidation;
 
   constructor(
@@ -61,7 +61,10 @@ export class ManifestService {
     private readonly tags: TagStore,
     options: ManifestServiceOptions,
   ) {
-    this.cache = new LruCache(options.cacheBytes, (m) => m.content.length + 256);
+    this.cache = new LRUCache({
+      maxSize: options.cacheBytes,
+      sizeCalculation: (m) => m.content.length + 256,
+    });
     this.validation = options.validation ?? {};
   }
 
@@ -70,8 +73,12 @@ export class ManifestService {
     return reference.kind === 'tag' ? this.tags.resolve(name, reference.tag) : reference.digest;
   }
 
+  /**
+   * Whether the repository holds the manifest: its revision link is there. A revision link only ever names its
+   * own digest, so a stat (one storage operation) answers; reading it (open, read, close) cost every pull more.
+   */
   async exists(name: string, digest: Digest): Promise<boolean> {
-    return (await readLink(this.driver, paths.revisionLink(name, digest)))?.equals(digest) === true;
+    return (await statIfExists(this.driver, paths.revisionLink(name, digest)))?.isDir === false;
   }
 
   async get(name: string, reference: Reference): Promise<StoredManifest> {

@@ -38,8 +38,11 @@ export interface RouteContext {
   query: Record<string, string | undefined>;
   /** An absolute (or, with relativeurls, relative) URL for a path below the registry root. */
   url(path: string): string;
-  /** Tells the event sink, if any, that this request did `action` to `target`. */
-  notify(action: RegistryEvent['action'], target: Omit<EventTarget, 'repository'>): void;
+  /**
+   * Tells the event sink, if any, that this request did `action` to the target `describe` builds; it is called
+   * only when events are sent, so a pull without notification endpoints builds nothing.
+   */
+  notify(action: RegistryEvent['action'], describe: () => Omit<EventTarget, 'repository'>): void;
 }
 
 export type Handler = (ctx: RouteContext) => Promise<void>;

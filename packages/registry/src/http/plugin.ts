@@ -1,4 +1,5 @@
-import { AuthFailure } from '@regop/auth';
+// The access module alone: the package's index would load bcrypt, jose and node-forge into every registry.
+import { AuthFailure } from '@regop/auth/access';
 import { BackendUnavailableError } from '@regop/storage';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, RegistryError } from '../errors.js';
@@ -30,9 +31,11 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-  fastify.addHook('onRequest', async (_request, reply) => {
+  const extraHeaders = Object.entries(options.headers ?? {});
+  fastify.addHook('onRequest', (_request, reply, done) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
-    for (const [header, values] of Object.entries(options.headers ?? {})) reply.header(header, values);
+    for (const [header, values] of extraHeaders) reply.header(header, values);
+    done();
   });
 
   fastify.setErrorHandler((error: FastifyError | RegistryError, request, reply) => {
@@ -121,10 +124,10 @@ export async function registryApi(fastify: FastifyInstance, options: RegistryHtt
       params,
       query: request.query as Record<string, string | undefined>,
       url: (p) => urlFor(request, options, p),
-      notify: (action, target) =>
+      notify: (action, describe) =>
         options.events?.({
           action,
-          target: { ...target, repository: name },
+          target: { ...describe(), repository: name },
           request: {
             id: request.id,
             addr: `${request.ip}:${request.socket.remotePort ?? 0}`,

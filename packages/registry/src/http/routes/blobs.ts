@@ -31,11 +31,11 @@ export const getBlob: Handler = async (ctx) => {
       return reply.raw;
     });
     if (!found)
-      return ctx.notify('pull', {
+      return ctx.notify('pull', () => ({
         mediaType: BLOB_MEDIA_TYPE,
         digest: `${digest}`,
         url: ctx.url(`/v2/${name}/blobs/${digest}`),
-      });
+      }));
   }
   if (!found)
     throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${name}`, {
@@ -60,7 +60,7 @@ export const getBlob: Handler = async (ctx) => {
   reply.header('content-length', length);
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${found.size}`);
   // distribution counts a HEAD as a pull too.
-  ctx.notify('pull', blobTarget(ctx, found));
+  ctx.notify('pull', () => blobTarget(ctx, found));
   if (request.method === 'HEAD') return void reply.send();
   // The body is written straight to the socket, so the driver can reuse its buffers (see copyTo); fastify's
   // onResponse hooks (access log, metrics) still run when the response finishes.
@@ -79,7 +79,7 @@ export const getBlob: Handler = async (ctx) => {
 export const deleteBlob: Handler = async (ctx) => {
   const digest = digestParam(ctx, 'digest');
   await ctx.registry.blobs.unlink(ctx.name, digest);
-  ctx.notify('delete', { digest: `${digest}` });
+  ctx.notify('delete', () => ({ digest: `${digest}` }));
   ctx.reply.code(202).header('content-length', 0).send();
 };
 
@@ -104,8 +104,8 @@ const blobTarget = (ctx: RouteContext, blob: BlobDescriptor) => ({
 });
 
 function sendBlobCreated(ctx: RouteContext, blob: BlobDescriptor, from?: string): void {
-  if (from === undefined) ctx.notify('push', blobTarget(ctx, blob));
-  else ctx.notify('mount', { ...blobTarget(ctx, blob), fromRepository: from });
+  if (from === undefined) ctx.notify('push', () => blobTarget(ctx, blob));
+  else ctx.notify('mount', () => ({ ...blobTarget(ctx, blob), fromRepository: from }));
   ctx.reply
     .code(201)
     .header('location', ctx.url(`/v2/${ctx.name}/blobs/${blob.digest}`))

@@ -84,10 +84,10 @@ export const getManifest: Handler = async (ctx) => {
   if (ctx.request.headers['if-none-match'] === etag) return void ctx.reply.code(304).send();
   ctx.reply.header('content-length', manifest.content.length);
   // distribution counts a HEAD as a pull too.
-  ctx.notify('pull', {
+  ctx.notify('pull', () => ({
     ...manifestTarget(ctx, manifest.mediaType, manifest.content.length, digest),
     ...(reference.kind === 'tag' && { tag: reference.tag }),
-  });
+  }));
   ctx.reply.send(ctx.request.method === 'HEAD' ? undefined : manifest.content);
 };
 
@@ -113,8 +113,8 @@ export const putManifest: Handler = async (ctx) => {
   // One OCI-Tag header per tag the request created (the spec's answer to `?tag=`).
   if (extraTags.length > 0) ctx.reply.header('oci-tag', result.tags);
   const target = manifestTarget(ctx, result.mediaType, body.length, `${result.digest}`);
-  if (result.tags.length === 0) ctx.notify('push', target);
-  for (const tag of result.tags) ctx.notify('push', { ...target, tag });
+  if (result.tags.length === 0) ctx.notify('push', () => target);
+  for (const tag of result.tags) ctx.notify('push', () => ({ ...target, tag }));
   ctx.reply
     .code(201)
     .header('location', ctx.url(`/v2/${ctx.name}/manifests/${result.digest}`))
@@ -127,12 +127,12 @@ export const deleteManifest: Handler = async (ctx) => {
   const reference = parseReference(ctx.params.reference as string);
   if (reference.kind === 'tag') {
     await ctx.registry.tags.untag(ctx.name, reference.tag);
-    ctx.notify('delete', { tag: reference.tag });
+    ctx.notify('delete', () => ({ tag: reference.tag }));
   } else {
     const tags = await ctx.registry.manifests.delete(ctx.name, reference.digest);
     // As distribution: the manifest's deletion, then one for each tag that went with it.
-    ctx.notify('delete', { digest: `${reference.digest}` });
-    for (const tag of tags) ctx.notify('delete', { tag });
+    ctx.notify('delete', () => ({ digest: `${reference.digest}` }));
+    for (const tag of tags) ctx.notify('delete', () => ({ tag }));
   }
   ctx.reply.code(202).header('content-length', 0).send();
 };

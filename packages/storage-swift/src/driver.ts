@@ -87,21 +87,33 @@ export class SwiftDriver implements StorageDriver {
 
   /**
    * The temp URL key: the configured one, else the one already set (another unit or distribution may have
-   * set it), else a new random one; stored on the container (or the account) when it differs.
+   * set it), else one derived from the credentials and container; stored on the container (or the account)
+   * when it differs. Units that start together on one container derive the same key, and each reads back
+   * what was stored, so none signs URLs with a key another has overwritten.
    */
   private async tempUrlSecret(): Promise<string | undefined> {
     const onContainer = this.options.tempurlcontainerkey;
     const target = onContainer ? {} : { account: true };
     const meta = onContainer ? 'x-container-meta-temp-url-key' : 'x-account-meta-temp-url-key';
-    const head = await this.client.send('HEAD', '', target);
-    await drain(head);
-    const current = header(head, meta);
-    const wanted = this.options.secretkey ?? current ?? randomBytes(32).toString('hex');
+    const stored = async () => {
+      const head = await this.client.send('HEAD', '', target);
+      await drain(head);
+      return header(head, meta);
+    };
+    const current = await stored();
+    const { authurl, username, password, container } = this.options;
+    const wanted =
+      this.options.secretkey ??
+      current ??
+      createHmac('sha256', password)
+        .update(`regop temp url key\n${authurl}\n${username}\n${container}`)
+        .digest('hex');
     if (wanted === current) return wanted;
     const post = await this.client.send('POST', '', { ...target, headers: { [meta]: wanted } });
     await drain(post);
     // Only an admin of the account may set it; without it blobs are served by the registry itself.
-    return post.statusCode < 300 ? wanted : undefined;
+    if (post.statusCode >= 300) return undefined;
+    return (await stored()) ?? wanted;
   }
 
   /** The object name of a driver path. */

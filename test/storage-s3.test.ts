@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { runDriverContract } from '@regop/storage/contract';
 import { parseS3Options, S3Driver } from '@regop/storage-s3';
@@ -42,6 +45,61 @@ describeWithPeers(SWIFT_BINARIES, 's3 driver on Swift s3api', () => {
     // Nothing listens on port 1.
     { unreachable: () => new S3Driver(options('http://127.0.0.1:1')) },
   );
+});
+
+describeWithPeers(SWIFT_BINARIES, 's3 writer kept open across appends', () => {
+  it('adds each append as parts, copying nothing, and commits what was written', async () => {
+    const swift = await startSwift();
+    const driver = new S3Driver(
+      parseS3Options({
+        region: 'us-east-1',
+        regionendpoint: swift.s3Endpoint,
+        bucket: 'appends',
+        accesskey: swift.user,
+        secretkey: swift.key,
+        forcepathstyle: true,
+        chunksize: 5 * 1024 * 1024,
+      }),
+    );
+    try {
+      await driver.client.send(new CreateBucketCommand({ Bucket: 'appends' }));
+      const sent = new Map<string, number>();
+      driver.client.middlewareStack.add(
+        (next, context) => (args) => {
+          sent.set(context.commandName ?? '', (sent.get(context.commandName ?? '') ?? 0) + 1);
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      // A chunked push as docker's clients make it: PATCHes of 8 MiB, then a PUT without a body.
+      const chunks = Array.from({ length: 6 }, () => randomBytes(8 * 1024 * 1024));
+      await driver.putContent('/upload/data', '');
+      for (const chunk of chunks) {
+        const w = await driver.writer('/upload/data', true);
+        await pipeline(Readable.from([chunk]), w);
+        expect((await driver.stat('/upload/data')).size).toBe(w.size);
+      }
+      const last = await driver.writer('/upload/data', true);
+      await last.commit();
+      expect(last.size).toBe(6 * 8 * 1024 * 1024);
+      expect(sent.get('UploadPartCopyCommand') ?? 0).toBe(0);
+      expect(sent.get('UploadPartCommand')).toBe(6);
+      expect((await driver.getContent('/upload/data')).equals(Buffer.concat(chunks))).toBe(true);
+
+      // PATCHes below S3's 5 MiB minimum still append correctly (the small last part is rewritten).
+      const small = Array.from({ length: 3 }, (_, i) => randomBytes(1024 * 1024 + i));
+      for (const chunk of small) {
+        const w = await driver.writer('/small/data', true);
+        await pipeline(Readable.from([chunk]), w);
+      }
+      const closing = await driver.writer('/small/data', true);
+      await closing.commit();
+      expect((await driver.getContent('/small/data')).equals(Buffer.concat(small))).toBe(true);
+    } finally {
+      driver.client.destroy();
+      await swift.stop();
+    }
+  });
 });
 
 describe('s3 driver options', () => {

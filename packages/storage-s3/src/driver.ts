@@ -11,8 +11,10 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -36,7 +38,7 @@ import {
   type WalkResult,
   walkFlatListing,
 } from '@regop/storage';
-import type { S3Options } from './options.js';
+import { MIN_PART, type S3Options } from './options.js';
 
 const NAME = 's3aws';
 
@@ -61,6 +63,14 @@ function backendFailure(err: unknown, command: string | undefined): unknown {
 interface Part {
   PartNumber: number;
   ETag: string;
+}
+
+/** A multipart upload a writer left open (closed without commit), as ListParts reports it. */
+interface OpenUpload {
+  uploadId: string;
+  parts: (Part & { Size: number })[];
+  size: number;
+  initiated: Date;
 }
 
 /**
@@ -246,12 +256,88 @@ export class S3Driver implements StorageDriver {
     return getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds ?? 20 * 60 });
   }
 
+  /**
+   * A writer closed without commit leaves its multipart upload open, as distribution's does, so appending
+   * (the next PATCH of a chunked push) adds parts to it: each PATCH costs its own bytes, not a copy of all
+   * before it. Only content written as an ordinary object (less than a chunk) is copied into a new upload.
+   */
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const key = this.key(path);
-    const existing = append ? await this.stat(path).catch(() => undefined) : undefined;
     const writer = new S3Writer(this, key, this.options.chunksize, this.putParams());
-    if (existing && existing.size > 0) await writer.resume(existing.size);
+    if (!append) {
+      // An upload left open here would otherwise be taken up by the next append.
+      await this.abortUploads(key, (k) => k === key);
+      return writer;
+    }
+    const open = await this.openUpload(key);
+    if (open && open.parts.length > 0) {
+      writer.continueUpload(open);
+      return writer;
+    }
+    // An upload without parts (its writer stopped before the first) holds nothing to continue.
+    if (open) await this.abortUploads(key, (k) => k === key);
+    const size = await this.objectSize(key);
+    if (size) await writer.resume(size);
     return writer;
+  }
+
+  private async objectSize(key: string): Promise<number | undefined> {
+    try {
+      return (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))).ContentLength;
+    } catch (err) {
+      if (notFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The newest multipart upload open at exactly `key`, with its parts; undefined when there is none. */
+  async openUpload(key: string): Promise<OpenUpload | undefined> {
+    const listed = await this.client.send(
+      new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key }),
+    );
+    const upload = (listed.Uploads ?? [])
+      .filter((u) => u.Key === key && u.UploadId)
+      .sort((a, b) => (b.Initiated?.getTime() ?? 0) - (a.Initiated?.getTime() ?? 0))[0];
+    if (!upload?.UploadId) return undefined;
+    const parts: OpenUpload['parts'] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListPartsCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: upload.UploadId,
+          ...(marker && { PartNumberMarker: marker }),
+        }),
+      );
+      for (const part of page.Parts ?? [])
+        parts.push({ PartNumber: part.PartNumber ?? 0, ETag: part.ETag ?? '', Size: part.Size ?? 0 });
+      marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (marker);
+    return {
+      uploadId: upload.UploadId,
+      parts,
+      size: parts.reduce((n, part) => n + part.Size, 0),
+      initiated: upload.Initiated ?? new Date(),
+    };
+  }
+
+  /** Aborts the open multipart uploads below `prefix` whose key `which` accepts; returns how many. */
+  private async abortUploads(prefix: string, which: (key: string) => boolean): Promise<number> {
+    const listed = await this.client.send(
+      new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix }),
+    );
+    const open = (listed.Uploads ?? []).filter((u) => u.Key && u.UploadId && which(u.Key));
+    await Promise.all(
+      open.map((u) =>
+        this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }))
+          .catch((err) => {
+            if (!notFound(err)) throw err;
+          }),
+      ),
+    );
+    return open.length;
   }
 
   async stat(path: string): Promise<FileInfo> {
@@ -269,9 +355,14 @@ export class S3Driver implements StorageDriver {
         if (!notFound(err)) throw err;
       }
     }
-    const list = await this.client.send(
-      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix(path), MaxKeys: 1 }),
-    );
+    // Not an object: a file still being written (an open upload), or a directory.
+    const [open, list] = await Promise.all([
+      key === '' ? undefined : this.openUpload(key),
+      this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix(path), MaxKeys: 1 }),
+      ),
+    ]);
+    if (open) return { path, size: open.size, modTime: open.initiated, isDir: false };
     if (!list.Contents?.length) throw new PathNotFoundError(path, NAME);
     return { path, size: 0, modTime: list.Contents[0]?.LastModified ?? new Date(), isDir: true };
   }
@@ -389,7 +480,11 @@ export class S3Driver implements StorageDriver {
     }
     for await (const page of this.listPages(this.prefix(path)))
       for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    if (keys.length === 0) throw new PathNotFoundError(path, NAME);
+    // Parts of uploads left open below the path are stored (and billed) too.
+    const prefix = this.prefix(path);
+    const aborted = await this.abortUploads(key, (k) => k === key || k.startsWith(prefix));
+    if (keys.length === 0 && aborted === 0) throw new PathNotFoundError(path, NAME);
+    if (keys.length === 0) return;
     for (let i = 0; i < keys.length; i += 1000) {
       await this.client.send(
         new DeleteObjectsCommand({
@@ -437,14 +532,20 @@ export class S3Driver implements StorageDriver {
 }
 
 /**
- * Streams into a multipart upload, one part per `chunkSize` bytes. Ending without commit completes the
- * upload all the same, so what was written is an ordinary object that any unit can stat and resume:
- * resume() starts a new multipart upload, copies the existing object's whole chunks into it server-side and
- * reads the remaining tail back into the buffer.
+ * Streams into a multipart upload, one part per `chunkSize` bytes. commit() completes the upload. Closed
+ * without commit, a writer uploads what it holds as a part and leaves the upload open (removing any object at
+ * the key, so stat reports the upload); one holding less than S3's smallest part stores an ordinary object.
+ * Appending continues an open upload (continueUpload) or copies an object's whole chunks into a new one
+ * server-side and reads its remaining tail back (resume).
  */
 class S3Writer extends ChunkedWriter {
   private uploadId: string | undefined;
-  private readonly parts: Part[] = [];
+  private parts: Part[] = [];
+  private partSizes: number[] = [];
+  /** The open upload ends in a part below S3's minimum, which must not stay in front of another part. */
+  private smallLast = false;
+  private committing = false;
+  private completed = false;
 
   constructor(
     private readonly driver: S3Driver,
@@ -452,41 +553,83 @@ class S3Writer extends ChunkedWriter {
     chunkSize: number,
     private readonly putParams: object,
   ) {
-    super(chunkSize);
+    // What a writer closed without commit leaves as its upload's last part is then no smaller than S3's
+    // minimum whenever it was written that much, so the next PATCH can follow it without a rewrite.
+    super(chunkSize, 0, MIN_PART);
   }
 
   private get bucket() {
     return this.driver.options.bucket;
   }
 
+  continueUpload(open: OpenUpload): void {
+    this.uploadId = open.uploadId;
+    this.parts = open.parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag }));
+    this.partSizes = open.parts.map((p) => p.Size);
+    this.smallLast = (this.partSizes.at(-1) ?? MIN_PART) < MIN_PART;
+    this.resumeAt(open.size);
+  }
+
   async resume(existing: number): Promise<void> {
     const whole = Math.floor(existing / this.chunkSize) * this.chunkSize;
-    if (whole > 0) {
-      await this.start();
-      for (let start = 0; start < whole; start += this.chunkSize) {
-        const res = await this.driver.client.send(
-          new UploadPartCopyCommand({
-            Bucket: this.bucket,
-            Key: this.key,
-            UploadId: this.uploadId,
-            PartNumber: this.parts.length + 1,
-            CopySource: this.driver.copySource(this.key),
-            CopySourceRange: `bytes=${start}-${start + this.chunkSize - 1}`,
-          }),
-        );
-        this.parts.push({ PartNumber: this.parts.length + 1, ETag: res.CopyPartResult?.ETag ?? '' });
-      }
-    }
-    let tail: Buffer | undefined;
-    if (existing > whole) {
+    if (whole > 0)
+      await this.copyRanges(Array.from({ length: whole / this.chunkSize }, () => this.chunkSize));
+    this.resumeAt(existing, existing > whole ? await this.readRange(whole, existing - 1) : undefined);
+  }
+
+  /** Starts an upload made of the object's leading byte ranges of the given sizes, copied server-side. */
+  private async copyRanges(sizes: number[]): Promise<void> {
+    await this.start();
+    let start = 0;
+    for (const size of sizes) {
+      const PartNumber = this.nextPartNumber();
       const res = await this.driver.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${whole}-${existing - 1}` }),
+        new UploadPartCopyCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          PartNumber,
+          CopySource: this.driver.copySource(this.key),
+          CopySourceRange: `bytes=${start}-${start + size - 1}`,
+        }),
       );
-      tail = Buffer.from(
-        await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-      );
+      this.parts.push({ PartNumber, ETag: res.CopyPartResult?.ETag ?? '' });
+      this.partSizes.push(size);
+      start += size;
     }
-    this.resumeAt(existing, tail);
+  }
+
+  private async readRange(first: number, last: number): Promise<Buffer> {
+    const res = await this.driver.client.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${first}-${last}` }),
+    );
+    return Buffer.from(
+      await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+  }
+
+  /**
+   * Before a part follows a small last one (a PATCH of less than 5 MiB): the upload is completed, a new one
+   * copies every part but the last server-side, and the last part's bytes are returned to go in front of what
+   * follows. Returns an empty buffer when there is nothing to rewrite.
+   */
+  private async rebase(): Promise<Buffer> {
+    if (!this.smallLast) return Buffer.alloc(0);
+    this.smallLast = false;
+    await this.complete();
+    const sizes = this.partSizes.slice(0, -1);
+    const kept = sizes.reduce((n, size) => n + size, 0);
+    const last = this.partSizes.at(-1) ?? 0;
+    this.uploadId = undefined;
+    this.parts = [];
+    this.partSizes = [];
+    this.completed = false;
+    if (sizes.length > 0) await this.copyRanges(sizes);
+    return last > 0 ? this.readRange(kept, kept + last - 1) : Buffer.alloc(0);
+  }
+
+  private nextPartNumber(): number {
+    return (this.parts.at(-1)?.PartNumber ?? 0) + 1;
   }
 
   private async start(): Promise<void> {
@@ -497,13 +640,14 @@ class S3Writer extends ChunkedWriter {
     this.uploadId = res.UploadId;
   }
 
-  protected override writeChunk(body: Buffer): Promise<void> {
-    return this.uploadPart(body);
+  protected override async writeChunk(body: Buffer): Promise<void> {
+    const before = await this.rebase();
+    await this.uploadPart(before.length ? Buffer.concat([before, body]) : body);
   }
 
   private async uploadPart(body: Buffer): Promise<void> {
     await this.start();
-    const PartNumber = this.parts.length + 1;
+    const PartNumber = this.nextPartNumber();
     const res = await this.driver.client.send(
       new UploadPartCommand({
         Bucket: this.bucket,
@@ -515,10 +659,33 @@ class S3Writer extends ChunkedWriter {
       }),
     );
     this.parts.push({ PartNumber, ETag: res.ETag ?? '' });
+    this.partSizes.push(body.length);
+  }
+
+  private async complete(): Promise<void> {
+    await this.driver.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        MultipartUpload: { Parts: this.parts },
+      }),
+    );
+    this.completed = true;
+  }
+
+  override async commit(): Promise<void> {
+    this.committing = true;
+    const closed = this.writableFinished;
+    await super.commit();
+    // Closed before commit: its data went into parts of the open upload, and completing it is what is left.
+    if (closed && this.uploadId && !this.completed) await this.complete();
   }
 
   protected override async finish(tail: Buffer): Promise<void> {
-    if (!this.uploadId) {
+    if (tail.length > 0 && this.smallLast) tail = Buffer.concat([await this.rebase(), tail]);
+    // Committed, or too small to be a part that others follow: one ordinary object.
+    if (!this.uploadId && (this.committing || tail.length < MIN_PART)) {
       await this.driver.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
@@ -531,14 +698,13 @@ class S3Writer extends ChunkedWriter {
       return;
     }
     if (tail.length > 0) await this.uploadPart(tail);
-    await this.driver.client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: this.bucket,
-        Key: this.key,
-        UploadId: this.uploadId,
-        MultipartUpload: { Parts: this.parts },
-      }),
-    );
+    if (this.committing) return this.complete();
+    // Left open: an object at the key (the empty one an upload starts with, or the one resumed from) is stale.
+    await this.driver.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key }))
+      .catch((err) => {
+        if (!notFound(err)) throw err;
+      });
   }
 
   async cancel(): Promise<void> {

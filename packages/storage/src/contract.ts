@@ -167,6 +167,25 @@ export function runDriverContract(
       expect(all.equals(Buffer.concat([part1, part2, part3]))).toBe(true);
     });
 
+    it('stats a file closed without commit at its size, and deletes it', async () => {
+      const p = `${dir()}/open`;
+      const chunk = randomBytes(6 * 1024 * 1024 + 1);
+      const w1 = await d.writer(p, false);
+      await pipeline(Readable.from([chunk]), w1);
+      expect((await d.stat(p)).size).toBe(chunk.length);
+      const w2 = await d.writer(p, true);
+      await pipeline(Readable.from([chunk]), w2);
+      expect((await d.stat(p)).size).toBe(2 * chunk.length);
+      await d.delete(p);
+      await expect(d.stat(p)).rejects.toBeInstanceOf(PathNotFoundError);
+      // Nothing of it is left to append to.
+      const w3 = await d.writer(p, true);
+      expect(w3.size).toBe(0);
+      w3.write('new');
+      await w3.commit();
+      expect((await d.getContent(p)).toString()).toBe('new');
+    });
+
     it('truncates when a writer is opened without append', async () => {
       const p = `${dir()}/truncated`;
       await d.putContent(p, 'old content that is long');

@@ -45,9 +45,14 @@ export abstract class ChunkedWriter extends FileWriterBase {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
 
+  /**
+   * `holdBack`: bytes always kept buffered until the end, so the piece finish() gets is never smaller than that
+   * when as much was written (S3 takes a part below 5 MiB only as an upload's last).
+   */
   constructor(
     protected readonly chunkSize: number,
     existingSize = 0,
+    private readonly holdBack = 0,
   ) {
     super();
     this.#size = existingSize;
@@ -71,14 +76,14 @@ export abstract class ChunkedWriter extends FileWriterBase {
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
     this.#size += chunk.length;
-    if (this.bufferedBytes < this.chunkSize) {
+    if (this.bufferedBytes < this.chunkSize + this.holdBack) {
       cb();
       return;
     }
     const all = Buffer.concat(this.buffered);
     const full: Buffer[] = [];
     let offset = 0;
-    for (; all.length - offset >= this.chunkSize; offset += this.chunkSize)
+    for (; all.length - offset >= this.chunkSize + this.holdBack; offset += this.chunkSize)
       full.push(all.subarray(offset, offset + this.chunkSize));
     this.buffered = offset < all.length ? [all.subarray(offset)] : [];
     this.bufferedBytes = all.length - offset;

@@ -1,7 +1,7 @@
 import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isPathNotFound, type StorageDriver } from '@regop/storage';
+import { type FileWriter, isPathNotFound, type StorageDriver } from '@regop/storage';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import { Digest, type DigestAlgorithm } from '../reference.js';
@@ -87,10 +87,10 @@ export class UploadService {
         await this.remove(name, id);
         return done;
       }
-      // With a final chunk, appending already establishes the upload and its size.
+      // The data's writer is committed (an object store's multipart upload completed) before it is read.
       const status = body
-        ? await this.appendLocked(name, id, body, range, digest.algorithm)
-        : await this.status(name, id);
+        ? await this.appendLocked(name, id, body, range, digest.algorithm, true)
+        : await this.finalize(name, id);
       const actual = await this.digestOf(name, id, digest.algorithm, status.size);
       if (!actual.equals(digest)) {
         await this.remove(name, id);
@@ -164,6 +164,7 @@ export class UploadService {
     body: Readable,
     range: ContentRange | undefined,
     algorithm: DigestAlgorithm = 'sha256',
+    final = false,
   ): Promise<UploadStatus> {
     const startedAt = await this.startedAt(name, id);
     // Appending to missing data would start the upload over from nothing.
@@ -202,13 +203,15 @@ export class UploadService {
       storageFailure = err;
     });
     try {
-      await pipeline(body, hasher, writer);
+      // Not the final chunk: the writer is closed, not committed, so an object store keeps its upload open.
+      await pipeline(body, hasher, writer, { end: !final });
     } catch (err) {
       this.hashes.delete(id);
       if (storageFailure)
         throw new RegistryError('UNAVAILABLE', `storage failed during the upload: ${storageFailure.message}`);
       throw new RegistryError('BLOB_UPLOAD_INVALID', `upload interrupted: ${(err as Error).message}`);
     }
+    if (final) await this.commitWriter(writer, id);
     const size = writer.size;
     if (range && range.end - range.start + 1 !== size - offset) {
       this.hashes.delete(id);
@@ -223,6 +226,26 @@ export class UploadService {
     if (hashing && hashing.offset === size) this.hashes.set(id, hashing);
     else this.hashes.delete(id);
     return { id, size, startedAt };
+  }
+
+  /** Commits the data written by earlier requests (a PUT without a body). */
+  private async finalize(name: string, id: string): Promise<UploadStatus> {
+    const startedAt = await this.startedAt(name, id);
+    const writer = await this.driver.writer(paths.uploadData(name, id), true);
+    await this.commitWriter(writer, id);
+    return { id, size: writer.size, startedAt };
+  }
+
+  private async commitWriter(writer: FileWriter, id: string): Promise<void> {
+    try {
+      await writer.commit();
+    } catch (err) {
+      this.hashes.delete(id);
+      throw new RegistryError(
+        'UNAVAILABLE',
+        `storage failed to complete the upload: ${(err as Error).message}`,
+      );
+    }
   }
 
   /** The digest of everything uploaded so far: from the running hash, or by re-reading the data. */

@@ -153,7 +153,13 @@ export class FilesystemDriver implements StorageDriver {
 
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const full = this.full(path);
-    const fd = await this.inDirectory(osDirname(full), () => openFd(full, append ? 'a' : 'w'));
+    // Appending is to a file that is there (an upload's data): its directory is made only when it is not.
+    const fd = append
+      ? await openFd(full, 'a').catch((err) => {
+          if (!isErrno(err, 'ENOENT')) throw err;
+          return this.inDirectory(osDirname(full), () => openFd(full, 'a'));
+        })
+      : await this.inDirectory(osDirname(full), () => openFd(full, 'w'));
     const size = append ? (await fstatFd(fd)).size : 0;
     return new FilesystemWriter(fd, full, size);
   }
@@ -177,8 +183,16 @@ export class FilesystemDriver implements StorageDriver {
   async move(sourcePath: string, destPath: string): Promise<void> {
     const source = this.full(sourcePath);
     const dest = this.full(destPath);
-    await this.notFound(sourcePath, () => stat(source));
-    await this.notFound(sourcePath, () => this.inDirectory(osDirname(dest), () => rename(source, dest)));
+    await mkdir(osDirname(dest), { recursive: true });
+    try {
+      await rename(source, dest);
+    } catch (err) {
+      if (!(isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR'))) throw err;
+      // Only when the rename fails is the source looked for (a stat first cost every move an operation);
+      // if it is there, the destination's directory was removed meanwhile.
+      await this.notFound(sourcePath, () => stat(source));
+      await this.inDirectory(osDirname(dest), () => rename(source, dest));
+    }
   }
 
   async delete(path: string): Promise<void> {

@@ -4,7 +4,7 @@ import type { StorageDriver } from '@regop/storage';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import type { Digest } from '../reference.js';
-import { deleteIfExists, readLink, statIfExists, writeLink } from './links.js';
+import { deleteIfExists, statIfExists, writeLink } from './links.js';
 
 export interface BlobDescriptor {
   digest: Digest;
@@ -25,9 +25,13 @@ export class BlobStore {
 
   /** The blob as seen from a repository: linked there and present; otherwise undefined. */
   async find(name: string, digest: Digest): Promise<BlobDescriptor | undefined> {
-    const linked = await readLink(this.driver, paths.layerLink(name, digest));
-    if (!linked?.equals(digest)) return undefined;
-    return this.statGlobal(digest);
+    // A layer link only ever names its own digest, so its presence answers (a stat, where reading it is three
+    // storage operations), and it and the blob are looked up together.
+    const [link, blob] = await Promise.all([
+      statIfExists(this.driver, paths.layerLink(name, digest)),
+      this.statGlobal(digest),
+    ]);
+    return link && !link.isDir ? blob : undefined;
   }
 
   async stat(name: string, digest: Digest): Promise<BlobDescriptor> {

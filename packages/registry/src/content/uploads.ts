@@ -19,7 +19,6 @@ export interface ContentRange {
 export interface UploadStatus {
   id: string;
   size: number;
-  startedAt: Date;
 }
 
 /** Running digest of an upload's data, kept while the bytes flow so commit need not re-read them. */
@@ -51,16 +50,29 @@ export class UploadService {
     const id = randomUUID();
     const startedAt = new Date();
     // distribution writes RFC 3339 with second precision.
-    await this.driver.putContent(paths.uploadStartedAt(name, id), `${startedAt.toISOString().slice(0, 19)}Z`);
-    await this.driver.putContent(paths.uploadData(name, id), '');
-    return { id, size: 0, startedAt };
+    await Promise.all([
+      this.driver.putContent(paths.uploadStartedAt(name, id), `${startedAt.toISOString().slice(0, 19)}Z`),
+      this.driver.putContent(paths.uploadData(name, id), ''),
+    ]);
+    return { id, size: 0 };
   }
 
   async status(name: string, id: string): Promise<UploadStatus> {
-    const startedAt = await this.startedAt(name, id);
-    const data = await statIfExists(this.driver, paths.uploadData(name, id));
+    const data = await this.data(name, id);
     if (!data) return this.finishInterrupted(name, id);
-    return { id, size: data.size, startedAt };
+    return { id, size: data.size };
+  }
+
+  /**
+   * The upload's data file, or undefined when the upload exists without it (a commit interrupted after its
+   * move); BLOB_UPLOAD_UNKNOWN when there is no such upload. Data present means the upload is, so the start
+   * time is read only when it is missing: every PATCH and PUT comes through here.
+   */
+  private async data(name: string, id: string) {
+    this.checkId(id);
+    const data = await statIfExists(this.driver, paths.uploadData(name, id));
+    if (!data) await this.startedAt(name, id);
+    return data;
   }
 
   /** Appends a chunk; with a Content-Range it must start where the upload ends (RANGE_INVALID otherwise). */
@@ -77,10 +89,8 @@ export class UploadService {
     range?: ContentRange,
   ): Promise<BlobDescriptor> {
     return this.lock.run(id, async () => {
-      this.checkId(id);
       // A retried PUT of a commit that was interrupted after its blob became visible: done already.
-      if (!(await statIfExists(this.driver, paths.uploadData(name, id)))) {
-        await this.startedAt(name, id); // an unknown upload answers as one
+      if (!(await this.data(name, id))) {
         body?.resume();
         const done = await this.blobs.find(name, digest);
         if (!done) return this.finishInterrupted(name, id);
@@ -166,9 +176,8 @@ export class UploadService {
     algorithm: DigestAlgorithm = 'sha256',
     final = false,
   ): Promise<UploadStatus> {
-    const startedAt = await this.startedAt(name, id);
-    // Appending to missing data would start the upload over from nothing.
-    if (!(await statIfExists(this.driver, paths.uploadData(name, id)))) {
+    // Appending to missing data would start the upload over from nothing. (A commit has looked already.)
+    if (!final && !(await this.data(name, id))) {
       body.resume();
       return this.finishInterrupted(name, id);
     }
@@ -225,15 +234,14 @@ export class UploadService {
     }
     if (hashing && hashing.offset === size) this.hashes.set(id, hashing);
     else this.hashes.delete(id);
-    return { id, size, startedAt };
+    return { id, size };
   }
 
-  /** Commits the data written by earlier requests (a PUT without a body). */
+  /** Commits the data written by earlier requests (a PUT without a body; commit has found the data). */
   private async finalize(name: string, id: string): Promise<UploadStatus> {
-    const startedAt = await this.startedAt(name, id);
     const writer = await this.driver.writer(paths.uploadData(name, id), true);
     await this.commitWriter(writer, id);
-    return { id, size: writer.size, startedAt };
+    return { id, size: writer.size };
   }
 
   private async commitWriter(writer: FileWriter, id: string): Promise<void> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   close,
   createReadStream,
+  type Dirent,
   existsSync,
   fstat,
   open,
@@ -32,6 +33,8 @@ const NAME = 'filesystem';
 const READ_CHUNK = 1024 * 1024;
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const SMALL_READ = 4096;
+/** A directory's time in an unordered walk, which does not stat directories. */
+const EPOCH = new Date(0);
 const WALK_SLICE_MS = 10;
 // Temporary names used by putContent; they never match a registry path and are hidden from list/walk.
 const TEMP_NAME = /^\..*\.[0-9a-f]{16}\.tmp$/;
@@ -228,23 +231,33 @@ export class FilesystemDriver implements StorageDriver {
     let sliceStart = Date.now();
     for (let head = 0; head < queue.length; head++) {
       const [dirPath, dirFull] = queue[head] as [string, string];
-      let names: string[];
+      let entries: Dirent[];
       try {
-        names = readdirSync(dirFull);
+        entries = readdirSync(dirFull, { withFileTypes: true });
       } catch (err) {
         // A directory removed while we walk (a concurrent delete) simply has no children.
         if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) continue;
         throw err;
       }
       const prefix = dirPath === '/' ? '' : dirPath;
-      for (const name of names) {
+      for (const entry of entries) {
+        const name = entry.name;
         if (TEMP_NAME.test(name)) continue;
         const childFull = join(dirFull, name);
-        const info = statSync(childFull, { throwIfNoEntry: false });
-        if (!info) continue;
         const child = `${prefix}/${name}`;
-        const isDir = info.isDirectory();
-        const result = await fn({ path: child, size: isDir ? 0 : info.size, modTime: info.mtime, isDir });
+        // The listing tells directories apart; only files are stat'ed (for their size and time).
+        // (A symbolic link is stat'ed too, to follow it.)
+        const info = entry.isDirectory() ? undefined : statSync(childFull, { throwIfNoEntry: false });
+        if (!entry.isDirectory() && !info) continue;
+        const isDir = info ? info.isDirectory() : true;
+        const visited = fn({
+          path: child,
+          size: isDir ? 0 : (info?.size ?? 0),
+          modTime: info?.mtime ?? EPOCH,
+          isDir,
+        });
+        // Most callbacks return at once: awaiting only a promise saves a microtask per entry.
+        const result = visited instanceof Promise ? await visited : visited;
         if (result === StopWalk) return;
         if (isDir && result !== SkipDir) queue.push([child, childFull]);
       }

@@ -32,7 +32,8 @@ export type WalkFn = (info: FileInfo) => WalkResult | Promise<WalkResult>;
 export interface WalkOptions {
   /**
    * The caller needs every entry, not their order (garbage collection): the driver may visit subtrees in
-   * parallel. Parents are still visited before their children, and SkipDir and StopWalk still apply.
+   * parallel. Parents are still visited before their children, and SkipDir and StopWalk still apply. A
+   * directory's modTime means nothing here (object stores have none; the filesystem skips a stat for it).
    */
   unordered?: boolean;
 }

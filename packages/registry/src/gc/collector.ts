@@ -162,20 +162,25 @@ export class GarbageCollector {
     // Mark.
     const repos = await inventoryRepositories(this.driver);
     const tagged = new Map<string, TaggedManifest[]>();
-    await forEachLimited(repos.tags, async (tag) => {
-      const digest = await readTag(this.driver, tag);
-      if (!digest) return;
-      const list = tagged.get(tag.repository) ?? [];
-      list.push({ tag: tag.tag, digest: `${digest}`, pushed: tag.modTime });
-      tagged.set(tag.repository, list);
-    });
-    const revisionList = [...repos.revisions.values()].flat();
-    let read = 0;
-    await forEachLimited(revisionList, async (r) => {
-      await this.references(r.digest);
-      if (++read % 500 === 0)
-        this.emit({ kind: 'progress', phase: 'reading manifests', done: read, total: revisionList.length });
-    });
+    const readTagsAndManifests = async () => {
+      await forEachLimited(repos.tags, async (tag) => {
+        const digest = await readTag(this.driver, tag);
+        if (!digest) return;
+        const list = tagged.get(tag.repository) ?? [];
+        list.push({ tag: tag.tag, digest: `${digest}`, pushed: tag.modTime });
+        tagged.set(tag.repository, list);
+      });
+      const revisionList = [...repos.revisions.values()].flat();
+      let read = 0;
+      await forEachLimited(revisionList, async (r) => {
+        await this.references(r.digest);
+        if (++read % 500 === 0)
+          this.emit({ kind: 'progress', phase: 'reading manifests', done: read, total: revisionList.length });
+      });
+    };
+    // The walk of blobs/ (it comes after the walk of repositories/, as the safety argument above needs) runs
+    // while tags and manifests are read: a local walk keeps this thread busy, the reads wait on I/O.
+    const [blobs] = await Promise.all([inventoryBlobs(this.driver), readTagsAndManifests()]);
 
     const marked = new Set<string>();
     const untagged: { repository: string; digest: Digest }[] = [];
@@ -218,7 +223,6 @@ export class GarbageCollector {
     }
 
     // Candidates: unmarked, old, and not linked anywhere recently.
-    const blobs = await inventoryBlobs(this.driver);
     const recentlyLinked = new Set(
       [...repos.layers.values()]
         .flat()

@@ -1,5 +1,5 @@
-import { PassThrough, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { PassThrough, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { BlobDescriptor } from '../content/blobs.js';
 import type { StoredManifest } from '../content/manifests.js';
 import type { Registry } from '../content/registry.js';
@@ -7,28 +7,7 @@ import { RegistryError } from '../errors.js';
 import type { Digest, Reference } from '../reference.js';
 import { type Upstream, UpstreamUnavailable } from './upstream.js';
 
-/** Writes each chunk to the client (if it is still there) and to storage, at the pace of both. */
-function tee(client: Writable, store: Writable): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, done) {
-      const toClient =
-        client.destroyed || client.writableEnded || client.write(chunk)
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => {
-              client.once('drain', resolve);
-              client.once('close', resolve);
-            });
-      const toStore = new Promise<void>((resolve, reject) =>
-        store.write(chunk, (err) => (err ? reject(err) : resolve())),
-      );
-      Promise.all([toClient, toStore]).then(() => done(), done);
-    },
-    final(done) {
-      store.end();
-      done();
-    },
-  });
-}
+const STORE_BUFFER = 1024 * 1024;
 
 /**
  * distribution's proxy mode: content is fetched from the upstream registry the first time it is asked for and
@@ -153,13 +132,19 @@ export class PullThroughCache {
       });
     const { size } = res;
     const upload = await this.registry.uploads.start(name);
-    const store = new PassThrough();
+    // Room for a few chunks, so storage takes the next while the last is written.
+    const store = new PassThrough({ highWaterMark: STORE_BUFFER });
     const committing = this.registry.uploads.commit(name, upload.id, digest, store);
     const client = begin(size);
+    // One source piped to both: it pauses while either is full and goes on without a client that leaves (a
+    // destination that closes is unpiped), so the blob is still cached. The client's body is ended only once
+    // the blob is verified and stored.
+    res.body.pipe(store);
+    res.body.pipe(client, { end: false });
     try {
-      await pipeline(res.body, tee(client, store));
-      await committing;
+      await Promise.all([finished(res.body), committing]);
     } catch (err) {
+      res.body.destroy();
       store.destroy(err as Error);
       await committing.catch(() => undefined);
       await this.registry.uploads.cancel(name, upload.id).catch(() => undefined);

@@ -1,10 +1,10 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startForwardProxy } from './support/forward-proxy.js';
 import { pullDigest, pushImage, pushLargeBlob, randomBytes, sha256 } from './support/http.js';
 import {
   addLayer,
@@ -238,34 +238,12 @@ describeWithPeers(
     }, 120_000);
 
     it("reaches upstream through HTTP_PROXY when the environment names one (the charm's registry-http-proxy)", async () => {
-      // A forward proxy that counts what goes through it: CONNECT tunnels, and plain absolute-URI requests.
-      const seen: string[] = [];
-      const forward = createServer((req, res) => {
-        seen.push(`${req.method} ${req.url}`);
-        const out = httpRequest(req.url as string, { method: req.method, headers: req.headers }, (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        });
-        req.pipe(out);
-      });
-      forward.on('connect', (req, socket, head) => {
-        seen.push(`CONNECT ${req.url}`);
-        const [targetHost, targetPort] = (req.url as string).split(':');
-        const tunnel = connect(Number(targetPort), targetHost as string, () => {
-          socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-          tunnel.write(head);
-          tunnel.pipe(socket);
-          socket.pipe(tunnel);
-        });
-        tunnel.on('error', () => socket.destroy());
-        socket.on('error', () => tunnel.destroy());
-      });
-      await new Promise<void>((resolve) => forward.listen(0, '127.0.0.1', resolve));
+      const forward = await startForwardProxy();
       const proxied = await startOurRegistry({
         root: join(dir, 'proxied-cache'),
         dir: join(dir, 'proxied-cfg'),
         extra: { proxy: { remoteurl: upstream.url, username: USER, password: PASSWORD } },
-        env: { HTTP_PROXY: `http://127.0.0.1:${(forward.address() as { port: number }).port}`, NO_PROXY: '' },
+        env: { HTTP_PROXY: forward.url, NO_PROXY: '' },
       });
       const out = join(dir, 'proxied-pull');
       await skopeo('copy', ...insecure, `docker://${host(proxied)}/team/app:v1`, `oci:${out}:t`);
@@ -273,10 +251,10 @@ describeWithPeers(
       expect([await ociManifestDigest(layout, 'v1'), await ociManifestDigest(layout, 'v2')]).toContain(
         await ociManifestDigest(out, 't'),
       );
-      expect(seen.length).toBeGreaterThan(0);
-      expect(seen.every((line) => line.includes(host(upstream)))).toBe(true);
+      expect(forward.seen.length).toBeGreaterThan(0);
+      expect(forward.seen.every((line) => line.includes(host(upstream)))).toBe(true);
       await proxied.stop();
-      await new Promise((resolve) => forward.close(resolve));
+      await forward.close();
     });
 
     it('serves what it holds with upstream gone, and says which upstream is missing for the rest', async () => {

@@ -5,6 +5,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { runDriverContract } from '@regop/storage/contract';
 import { parseS3Options, S3Driver } from '@regop/storage-s3';
 import { describe, expect, it } from 'vitest';
+import { startForwardProxy } from './support/forward-proxy.js';
 import { describeWithPeers } from './support/peers.js';
 import { SWIFT_BINARIES, startSwift } from './support/swift.js';
 
@@ -97,6 +98,51 @@ describeWithPeers(SWIFT_BINARIES, 's3 writer kept open across appends', () => {
       expect((await driver.getContent('/small/data')).equals(Buffer.concat(small))).toBe(true);
     } finally {
       driver.client.destroy();
+      await swift.stop();
+    }
+  });
+});
+
+describeWithPeers(SWIFT_BINARIES, 's3 driver behind a forward proxy', () => {
+  it('reaches the endpoint through HTTP_PROXY unless NO_PROXY names it', async () => {
+    const swift = await startSwift();
+    const forward = await startForwardProxy();
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, NO_PROXY: process.env.NO_PROXY };
+    const driverWith = (env: { HTTP_PROXY: string; NO_PROXY: string }) => {
+      // The driver reads the environment when it is made, as the registry's process has it from the charm.
+      Object.assign(process.env, env);
+      return new S3Driver(
+        parseS3Options({
+          region: 'us-east-1',
+          regionendpoint: swift.s3Endpoint,
+          bucket: 'proxied',
+          accesskey: swift.user,
+          secretkey: swift.key,
+          forcepathstyle: true,
+        }),
+      );
+    };
+    try {
+      const proxied = driverWith({ HTTP_PROXY: forward.url, NO_PROXY: '' });
+      await proxied.client.send(new CreateBucketCommand({ Bucket: 'proxied' }));
+      await proxied.putContent('/through/proxy', 'bytes');
+      expect((await proxied.getContent('/through/proxy')).toString()).toBe('bytes');
+      const endpointHost = new URL(swift.s3Endpoint).host;
+      expect(forward.seen.some((line) => line.includes(`${endpointHost}/proxied/through/proxy`))).toBe(true);
+      expect(forward.seen.every((line) => line.includes(endpointHost))).toBe(true);
+      proxied.client.destroy();
+
+      const seenBefore = forward.seen.length;
+      const direct = driverWith({ HTTP_PROXY: forward.url, NO_PROXY: '127.0.0.1' });
+      expect((await direct.getContent('/through/proxy')).toString()).toBe('bytes');
+      expect(forward.seen.length).toBe(seenBefore);
+      direct.client.destroy();
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await forward.close();
       await swift.stop();
     }
   });

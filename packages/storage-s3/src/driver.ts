@@ -38,6 +38,9 @@ import {
   type WalkResult,
   walkFlatListing,
 } from '@regop/storage';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { getProxyForUrl } from 'proxy-from-env';
 import { MIN_PART, type S3Options } from './options.js';
 
 const NAME = 's3aws';
@@ -74,6 +77,22 @@ interface OpenUpload {
 }
 
 /**
+ * The agents the SDK connects with: through the proxy HTTP_PROXY / HTTPS_PROXY name for the endpoint (NO_PROXY
+ * heeded; the charm's registry-http(s)-proxy options set them), which the SDK's own handler does not read; and
+ * without certificate checks when skipverify says so. Undefined when the SDK's defaults do.
+ */
+function requestAgents(endpoint: string, skipVerify: boolean) {
+  const proxy = getProxyForUrl(endpoint);
+  const tls = skipVerify ? { rejectUnauthorized: false } : {};
+  if (proxy)
+    return {
+      httpAgent: new HttpProxyAgent(proxy, { keepAlive: true }),
+      httpsAgent: new HttpsProxyAgent(proxy, { keepAlive: true, ...tls }),
+    };
+  return skipVerify ? { httpsAgent: new HttpsAgent({ keepAlive: true, ...tls }) } : undefined;
+}
+
+/**
  * Stores each driver path as the object `<rootdirectory><path>` (no leading slash), as distribution's s3
  * driver does, so both can share a bucket. Directories are key prefixes.
  */
@@ -91,12 +110,14 @@ export class S3Driver implements StorageDriver {
       : options.secure
         ? undefined
         : `http://s3.${options.region}.amazonaws.com`;
+    const agents = requestAgents(
+      endpoint ?? `https://s3.${options.region}.amazonaws.com`,
+      options.skipverify,
+    );
     this.client = new S3Client({
       region: options.region,
       ...(endpoint && { endpoint }),
-      ...(options.skipverify && {
-        requestHandler: { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) },
-      }),
+      ...(agents && { requestHandler: agents }),
       forcePathStyle: options.forcepathstyle,
       ...(options.accesskey && options.secretkey
         ? { credentials: { accessKeyId: options.accesskey, secretAccessKey: options.secretkey } }

@@ -3,12 +3,12 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
+import { freePort, type Server, startServer, stopAll } from '@regop/peers';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { insecure, inspect, makeOciImage, ociManifestDigest, refusedCopy, skopeo } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { freePort, type Server, startServer, stopAll } from './support/process.js';
 import { REGISTRY_MAIN, startDockerRegistry, startOurRegistry } from './support/registries.js';
 
 const KiB = 1024;

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { memoryOf, type Server, stopAll } from '@regop/peers';
 import { Digest, MediaType, Registry } from '@regop/registry';
 import { FilesystemDriver } from '@regop/storage-fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest, sha256 } from './support/http.js';
-import { memoryOf, type Server, stopAll } from './support/process.js';
 import { startOurRegistry } from './support/registries.js';
 
 /** Requests sent byte for byte (no client normalises the `..` away). */

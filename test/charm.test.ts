@@ -2,6 +2,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
+import { type Server, stopAll } from '@regop/peers';
 import { execa } from 'execa';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -16,7 +17,6 @@ import {
 } from './support/images.js';
 import { MODEL_CLI, newModel } from './support/model.js';
 import { describeWithPeers } from './support/peers.js';
-import { type Server, stopAll } from './support/process.js';
 import { startOurRegistry } from './support/registries.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -1,9 +1,9 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Server, stopAll } from '@regop/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushBlob, pushImage, randomBytes, sha256 } from './support/http.js';
-import { type Server, stopAll } from './support/process.js';
 import { startOurRegistry } from './support/registries.js';
 
 const OCI = 'application/vnd.oci.image.manifest.v1+json';

@@ -1,9 +1,9 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopAll } from '@regop/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPatch, randomBytes, sha256 } from './support/http.js';
-import { stopAll } from './support/process.js';
 import { startOurRegistry } from './support/registries.js';
 
 describe('a kill -9 in the middle of an upload', () => {

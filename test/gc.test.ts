@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Server, stopAll } from '@regop/peers';
 import { collectGarbage, Digest, MediaType, paths, Registry } from '@regop/registry';
 import { FilesystemDriver } from '@regop/storage-fs';
 import { execa } from 'execa';
@@ -17,7 +18,6 @@ import {
   verifyOciBlobs,
 } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { type Server, stopAll } from './support/process.js';
 import { REGISTRY_MAIN, startDockerRegistry, startOurRegistry } from './support/registries.js';
 
 const KiB = 1024;

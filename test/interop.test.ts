@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Server, stopAll } from '@regop/peers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   insecure,
@@ -11,7 +12,6 @@ import {
   verifyOciBlobs,
 } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { type Server, stopAll } from './support/process.js';
 import { startDockerRegistry, startOurRegistry } from './support/registries.js';
 
 const MiB = 1024 * 1024;

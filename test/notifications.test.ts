@@ -3,10 +3,10 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Server, stopAll } from '@regop/peers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pushImage, randomBytes, sha256 } from './support/http.js';
 import { describeWithPeers } from './support/peers.js';
-import { type Server, stopAll } from './support/process.js';
 import { startDockerRegistry, startOurRegistry } from './support/registries.js';
 
 interface Event {

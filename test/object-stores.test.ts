@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { memoryOf, type Server, SWIFT_BINARIES, type Swift, startSwift, stopAll } from '@regop/peers';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -15,9 +16,7 @@ import {
   verifyOciBlobs,
 } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { memoryOf, type Server, stopAll } from './support/process.js';
 import { REGISTRY_MAIN, startDockerRegistry, startOurRegistry } from './support/registries.js';
-import { SWIFT_BINARIES, type Swift, startSwift } from './support/swift.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 5 * MiB;

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { memoryOf, type Server, stopAll } from '@regop/peers';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startForwardProxy } from './support/forward-proxy.js';
@@ -16,7 +17,6 @@ import {
   verifyOciBlobs,
 } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { memoryOf, type Server, stopAll } from './support/process.js';
 import { startDockerRegistry, startOurRegistry } from './support/registries.js';
 
 const MiB = 1024 * 1024;

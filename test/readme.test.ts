@@ -7,10 +7,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startServer, stopAll } from '@regop/peers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeOciImage } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { startServer, stopAll } from './support/process.js';
 import { REGISTRY_MAIN, REPO_ROOT } from './support/registries.js';
 
 const NETWORK = [/npm i -g/, /\.ci\/run/, /docker:\/\/docker\.io\//];

@@ -3,6 +3,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCertificateAuthority, issueCertificate } from '@regop/auth';
+import { SWIFT_BINARIES, type Swift, startSwift, stopAll } from '@regop/peers';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -10,8 +11,6 @@ import { randomBytes, sha256 } from './support/http.js';
 import { addLayer, makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
 import { newModel, showUnit } from './support/model.js';
 import { describeWithPeers } from './support/peers.js';
-import { stopAll } from './support/process.js';
-import { SWIFT_BINARIES, type Swift, startSwift } from './support/swift.js';
 
 const CHECK_NRPE = '/usr/lib/nagios/plugins/check_nrpe';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -178,6 +177,9 @@ describeWithPeers(
     });
 
     it('a read-only public application on the same container never serves a stale tag, and takes no push', async () => {
+      // The private application takes pushes with basic auth; the public one serves anyone, read-only.
+      await model('config', 'docker-registry', 'auth-basic-user=mirror', 'auth-basic-password=mirror-pass');
+      const creds = '--dest-creds=mirror:mirror-pass';
       await model(
         'deploy',
         'docker-registry',
@@ -202,7 +204,14 @@ describeWithPeers(
         while (Date.now() - started < 5000 && (await digestOn(publicHost)) !== expected) await sleep(50);
         return Date.now() - started;
       };
-      await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${proxy}/mirror/app:v1`);
+      expect((await fetch(`http://${proxy}/v2/mirror/app/tags/list`)).status).toBe(401);
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        creds,
+        `oci:${layout}:v1`,
+        `docker://${proxy}/mirror/app:v1`,
+      );
       const first = await ociManifestDigest(layout, 'v1');
       expect(await seenWithin(first)).toBeLessThan(1000);
       const pulled = join(m.dir, 'public-pull');
@@ -221,13 +230,20 @@ describeWithPeers(
         `docker://${publicHost}/mirror/pushed:v1`,
       ).catch((err: Error) => err);
       expect(String(refused)).toMatch(/405|read-only|unsupported/i);
-      expect((await fetch(`http://${proxy}/v2/mirror/pushed/tags/list`)).status).toBe(404);
+      expect(
+        (
+          await fetch(`http://${proxy}/v2/mirror/pushed/tags/list`, {
+            headers: { authorization: `Basic ${Buffer.from('mirror:mirror-pass').toString('base64')}` },
+          })
+        ).status,
+      ).toBe(404);
 
       // The tag moved on the private application, then deleted: the public one follows within a second.
       await addLayer(layout, 'v1', 'moved', 2048);
       await skopeo(
         'copy',
         '--dest-tls-verify=false',
+        creds,
         `oci:${layout}:moved`,
         `docker://${proxy}/mirror/app:v1`,
       );
@@ -236,6 +252,7 @@ describeWithPeers(
       const removed = await m.run('docker-registry/0', 'rmi', 'image=mirror/app:v1', 'options=--no-prune');
       expect(removed.status, removed.message).toBe('completed');
       expect(await seenWithin(404)).toBeLessThan(1000);
+      await model('config', 'docker-registry', '--reset', 'auth-basic-user,auth-basic-password');
     });
 
     it('serves HTTPS from easyrsa certificates, through haproxy too, and configures a registry client', async () => {

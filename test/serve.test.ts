@@ -4,10 +4,10 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { freePort, startServer, stopAll } from '@regop/peers';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPatch, pushBlob, randomBytes, sha256 } from './support/http.js';
-import { freePort, startServer, stopAll } from './support/process.js';
 import { REGISTRY_MAIN, startOurRegistry } from './support/registries.js';
 
 describe('registry serve', () => {

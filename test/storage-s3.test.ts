@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { SWIFT_BINARIES, startSwift } from '@regop/peers';
 import { runDriverContract } from '@regop/storage/contract';
 import { parseS3Options, S3Driver } from '@regop/storage-s3';
 import { describe, expect, it } from 'vitest';
 import { startForwardProxy } from './support/forward-proxy.js';
 import { describeWithPeers } from './support/peers.js';
-import { SWIFT_BINARIES, startSwift } from './support/swift.js';
 
 // The driver contract, unchanged, against a real S3 API: OpenStack Swift's s3api.
 describeWithPeers(SWIFT_BINARIES, 's3 driver on Swift s3api', () => {
@@ -107,7 +107,7 @@ describeWithPeers(SWIFT_BINARIES, 's3 driver behind a forward proxy', () => {
   it('reaches the endpoint through HTTP_PROXY unless NO_PROXY names it', async () => {
     const swift = await startSwift();
     const forward = await startForwardProxy();
-    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, NO_PROXY: process.env.NO_PROXY };
+    const saved = Object.fromEntries(['HTTP_PROXY', 'NO_PROXY'].map((name) => [name, process.env[name]]));
     const driverWith = (env: { HTTP_PROXY: string; NO_PROXY: string }) => {
       // The driver reads the environment when it is made, as the registry's process has it from the charm.
       Object.assign(process.env, env);

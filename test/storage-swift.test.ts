@@ -1,8 +1,8 @@
+import { SWIFT_BINARIES, type Swift, startSwift } from '@regop/peers';
 import { runDriverContract } from '@regop/storage/contract';
 import { parseSwiftOptions, SwiftDriver } from '@regop/storage-swift';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithPeers } from './support/peers.js';
-import { SWIFT_BINARIES, type Swift, startSwift } from './support/swift.js';
 
 // The driver contract, unchanged, against a real OpenStack Swift (tempauth).
 describeWithPeers(SWIFT_BINARIES, 'swift driver on OpenStack Swift', () => {

@@ -5,10 +5,9 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { SWIFT_BINARIES, type Swift, startSwift, stopAll } from '@regop/peers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithPeers } from './support/peers.js';
-import { stopAll } from './support/process.js';
-import { SWIFT_BINARIES, type Swift, startSwift } from './support/swift.js';
 
 // The object-store backend the S3 and Swift drivers are tested against (issue 3): one real Swift, both APIs.
 describeWithPeers(SWIFT_BINARIES, 'OpenStack Swift test backend', () => {

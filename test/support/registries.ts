@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { freePort, type Server, startServer } from '@regop/peers';
 import { stringify } from 'yaml';
-import { freePort, type Server, startServer } from './process.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const REGISTRY_MAIN = join(REPO_ROOT, 'apps/registry/dist/main.js');

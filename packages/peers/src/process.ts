@@ -33,13 +33,14 @@ async function waitUntil(
   what: string,
   child: ChildProcess,
   log: () => string,
+  pollMs: number,
 ) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`${what} exited early:\n${log()}`);
     if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error(`${what} did not become ready in ${timeoutMs} ms:\n${log()}`);
 }
@@ -58,7 +59,11 @@ export async function startServer(
     /** Replaces the readiness probe (a GET of url + readyPath answering below 500). */
     ready?: () => Promise<boolean>;
     timeoutMs?: number;
+    /** How often readiness is probed (default 100 ms; less to time a start). */
+    pollMs?: number;
     name?: string;
+    /** Where the output goes: kept in memory (the default, for output()) or dropped. */
+    output?: 'keep' | 'ignore';
   },
 ): Promise<Server> {
   const child = spawn(command, args, {
@@ -67,7 +72,7 @@ export async function startServer(
     env: Object.fromEntries(
       Object.entries({ ...process.env, ...options.env }).filter(([, v]) => v !== undefined),
     ),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.output === 'ignore' ? 'ignore' : ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   child.stdout?.on('data', (d) => {
@@ -114,6 +119,7 @@ export async function startServer(
       name,
       child,
       () => log,
+      options.pollMs ?? 100,
     );
   } catch (err) {
     await server.stop(1000);

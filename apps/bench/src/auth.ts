@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Server } from '@regop/peers';
 import { digestOf } from './client.js';
 import { ab } from './scenarios.js';
 import { DOCKER_REGISTRY, OURS, startRegistry } from './servers.js';
@@ -59,15 +60,15 @@ const median = (values: number[]) =>
  */
 export async function benchBasicAuth(rounds: number): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'regop-bench-auth-'));
-  const children: ChildProcess[] = [];
+  const servers: Server[] = [];
   try {
     const htpasswd = join(dir, 'htpasswd');
     await run('htpasswd', ['-B', '-C', '10', '-c', '-b', htpasswd, USER, PASSWORD]);
     const auth = [`auth: { htpasswd: { realm: bench, path: ${htpasswd} } }`];
     const ours = await startRegistry(dir, 'ours', OURS, auth, 401);
-    children.push(ours.child);
+    servers.push(ours.server);
     const theirs = await startRegistry(dir, 'theirs', DOCKER_REGISTRY, auth, 401);
-    children.push(theirs.child);
+    servers.push(theirs.server);
     const targets = [
       { label: 'A', manifest: await seed(ours.url) },
       { label: 'B', manifest: await seed(theirs.url) },
@@ -90,7 +91,7 @@ export async function benchBasicAuth(rounds: number): Promise<string> {
     }
     return rows;
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(servers.map((s) => s.stop()));
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,20 +1,37 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Server, startSwift } from '@regop/peers';
 import { benchBasicAuth } from './auth.js';
 import { benchGarbageCollection } from './gc.js';
 import { benchModel } from './model.js';
 import { benchProxy } from './proxy.js';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
 import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
+import {
+  type Backend,
+  createBucket,
+  DOCKER_REGISTRY,
+  OURS,
+  startRegistry,
+  storageConfig,
+} from './servers.js';
 
-const USAGE = `Usage: pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N] [--only TEXT]
+const USAGE = `Usage: pnpm bench [--s3 | --swift] [--rounds N] [--big-mib N] [--only TEXT]
+       pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N] [--only TEXT]
        pnpm bench --gc [--gc-manifests N]
        pnpm bench --model [--rounds N]
        pnpm bench --auth [--rounds N]
        pnpm bench --proxy [--rounds N]
 
-Measures a registry (and, with --vs, another one in alternating rounds): blob push (monolithic and
+Without --url, starts this registry and docker-registry (2.8, from the docker-registry package) side by side,
+each on its own store: a directory, or with --s3 / --swift its own bucket or container on a test OpenStack Swift
+started for the run (its S3 API, or its Swift API); adds each one's start time (spawn to first answer on /v2/,
+median of three starts). With --url, measures a registry already running (and, with --vs, another one).
+Measures in alternating rounds: blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
 RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048) is pushed and pulled.
@@ -47,6 +64,8 @@ async function main(): Promise<void> {
       model: { type: 'boolean' },
       auth: { type: 'boolean' },
       proxy: { type: 'boolean' },
+      s3: { type: 'boolean' },
+      swift: { type: 'boolean' },
       'gc-manifests': { type: 'string', default: '1000' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
@@ -81,19 +100,70 @@ async function main(): Promise<void> {
     );
     return;
   }
-  if (values.help || !values.url) {
+  if (values.help || (values.vs && !values.url)) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(values.help ? 0 : 2);
   }
-  const rounds = Number(values.rounds);
+  const options = { rounds: Number(values.rounds), only: values.only, bigMiB: Number(values['big-mib']) };
+  if (values.url) {
+    process.stdout.write(await compare([values.url, ...(values.vs ? [values.vs] : [])], options));
+    return;
+  }
+  const backend: Backend = values.s3 ? 's3' : values.swift ? 'swift' : 'filesystem';
+  process.stdout.write(await sideBySide(backend, options));
+}
+
+/** This registry (A) and docker-registry (B), started here on `backend`, compared; their start times added. */
+async function sideBySide(backend: Backend, options: CompareOptions): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'regop-bench-'));
+  const swift = backend === 'filesystem' ? undefined : await startSwift();
+  const servers: Server[] = [];
+  try {
+    const start = async (name: string, command: string[]) => {
+      if (backend === 's3' && swift) await createBucket(swift, `bench-${name}`);
+      return startRegistry(dir, name, command, [], 200, storageConfig(backend, dir, name, swift));
+    };
+    const starts = { A: [] as number[], B: [] as number[] };
+    for (let i = 0; i < 3; i++) {
+      for (const [label, command] of [
+        ['A', OURS],
+        ['B', DOCKER_REGISTRY],
+      ] as const) {
+        const started = await start(label === 'A' ? 'ours' : 'theirs', command);
+        starts[label].push(started.startSeconds);
+        await started.server.stop();
+      }
+    }
+    const ours = await start('ours', OURS);
+    servers.push(ours.server);
+    const theirs = await start('theirs', DOCKER_REGISTRY);
+    servers.push(theirs.server);
+    process.stderr.write(`storage: ${backend}${swift ? ` (test Swift at ${swift.authUrl})` : ''}\n`);
+    return await compare([ours.url, theirs.url], options, [
+      ['start to first answer on /v2/ (s)', median(starts.A).toFixed(2), median(starts.B).toFixed(2)],
+    ]);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await swift?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface CompareOptions {
+  rounds: number;
+  only: string | undefined;
+  bigMiB: number;
+}
+
+/** Runs the scenarios against `urls` (A, and B if given) in alternating rounds; returns the table. */
+async function compare(urls: string[], options: CompareOptions, extraRows: string[][] = []): Promise<string> {
+  const { rounds, only } = options;
   const runId = randomBytes(4).toString('hex');
-  const targets: Target[] = [values.url, values.vs]
-    .filter((u): u is string => u !== undefined)
-    .map((url, i) => ({
-      label: i === 0 ? 'A' : 'B',
-      url: url.replace(/\/+$/, ''),
-      prefix: `bench-${runId}`,
-    }));
+  const targets: Target[] = urls.map((url, i) => ({
+    label: i === 0 ? 'A' : 'B',
+    url: url.replace(/\/+$/, ''),
+    prefix: `bench-${runId}`,
+  }));
 
   const pids = new Map<string, number | undefined>();
   const idle = new Map<string, number>();
@@ -110,7 +180,6 @@ async function main(): Promise<void> {
     return pid ? sampleRss(pid) : undefined;
   });
 
-  const only = values.only;
   const scenarios = only === undefined ? SCENARIOS : SCENARIOS.filter((s) => s.name.includes(only));
   const results = new Map<string, Map<string, number[]>>();
   for (const scenario of scenarios) {
@@ -134,7 +203,7 @@ async function main(): Promise<void> {
   const peaks = await Promise.all(samplers.map((s) => s?.stop()));
 
   // The big blob round trip, one target at a time, with RSS sampled on its own.
-  const bigMiB = only === undefined || only === 'rss' ? Number(values['big-mib']) : 0;
+  const bigMiB = only === undefined || only === 'rss' ? options.bigMiB : 0;
   const bigRise = new Map<string, number>();
   for (const t of targets) {
     const pid = pids.get(t.label);
@@ -170,6 +239,7 @@ async function main(): Promise<void> {
   }
   const mib = (label: string, m: Map<string, number>) =>
     m.has(label) ? fmt((m.get(label) as number) / MiB) : '-';
+  rows.push(...extraRows);
   rows.push(['RSS idle (MiB)', ...targets.map((t) => mib(t.label, idle))]);
   rows.push([
     'RSS peak over the run (MiB)',
@@ -181,9 +251,7 @@ async function main(): Promise<void> {
   ]);
 
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  process.stdout.write(
-    `\n${line(header)}\n${line(header.map(() => '---'))}\n${rows.map(line).join('\n')}\n\nmedians of ${rounds} rounds\n`,
-  );
+  return `\n${line(header)}\n${line(header.map(() => '---'))}\n${rows.map(line).join('\n')}\n\nmedians of ${rounds} rounds\n`;
 }
 
 main().catch((err: unknown) => {

@@ -1,8 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Server } from '@regop/peers';
 import { digestOf, expectStatus, pool, pushMonolithic, send } from './client.js';
 import { DOCKER_REGISTRY, OURS, startRegistry } from './servers.js';
 
@@ -42,12 +42,12 @@ const median = (values: number[]) =>
  */
 export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'regop-bench-proxy-'));
-  const children: ChildProcess[] = [];
+  const servers: Server[] = [];
   try {
     const upstream = await startRegistry(dir, 'upstream', DOCKER_REGISTRY);
-    children.push(upstream.child);
+    servers.push(upstream.server);
     const plain = await startRegistry(dir, 'plain', OURS);
-    children.push(plain.child);
+    servers.push(plain.server);
     // One image: its layers, a config and the manifest, pushed to the upstream and to the plain registry.
     const blobs = [
       Buffer.from('{"architecture":"amd64","os":"linux"}'),
@@ -101,7 +101,7 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
           ])),
         },
       ];
-      children.push(...caches.map((c) => c.child));
+      servers.push(...caches.map((c) => c.server));
       for (const c of round % 2 ? [...caches].reverse() : caches) {
         const cold = await pullImage(c.url, 'bench/proxy', 'v1');
         const warm = await pullImage(c.url, 'bench/proxy', 'v1');
@@ -113,7 +113,7 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
       }
       times.direct.push(await pullImage(upstream.url, 'bench/proxy', 'v1'));
       times.plain.push(await pullImage(plain.url, 'bench/proxy', 'v1'));
-      for (const c of caches) c.child.kill('SIGTERM');
+      await Promise.all(caches.map((c) => c.server.stop()));
     }
     const mb = (layers * layerMiB * MiB) / 1e6;
     const rate = (s: number[]) => mb / median(s);
@@ -146,7 +146,7 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
       )
     );
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(servers.map((s) => s.stop()));
     await rm(dir, { recursive: true, force: true });
   }
 }

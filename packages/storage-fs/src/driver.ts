@@ -3,7 +3,6 @@ import {
   close,
   createReadStream,
   type Dirent,
-  existsSync,
   fstat,
   open,
   read,

@@ -12,7 +12,7 @@ import {
   referrerFields,
   storedMediaType,
 } from './manifest-model.js';
-import { isNonDistributable, MediaType } from './media-types.js';
+import { isNonDistributable } from './media-types.js';
 import type { TagStore } from './tags.js';
 
 export interface StoredManifest {

@@ -140,7 +140,8 @@ export class PullThroughCache {
     // destination that closes is unpiped), so the blob is still cached. The client's body is ended only once
     // the blob is verified and stored.
     res.body.pipe(store);
-    res.body.pipe(client, { end: false });
+    // A HEAD's answer is complete with its headers: the bytes go to storage only.
+    if (!client.writableEnded) res.body.pipe(client, { end: false });
     try {
       await Promise.all([finished(res.body), committing]);
     } catch (err) {

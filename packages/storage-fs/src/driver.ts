@@ -11,7 +11,7 @@ import {
   writev,
 } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, dirname as osDirname } from 'node:path';
+import { join, normalize, dirname as osDirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import {
@@ -58,12 +58,20 @@ export class FilesystemDriver implements StorageDriver {
   readonly name = NAME;
   readonly root: string;
 
+  /** The root without a trailing slash ('' for '/'), so a driver path appends to it as it is. */
+  private readonly prefix: string;
+
   constructor(options: FilesystemDriverOptions) {
     this.root = options.rootDirectory;
+    this.prefix = normalize(this.root).replace(/\/+$/, '');
   }
 
+  /**
+   * Paths reach a driver validated (absolute, no empty or dot segments: see BaseDriver), so they are appended to
+   * the root rather than joined: join normalizes the whole string again on every call of every request.
+   */
   private full(path: string): string {
-    return join(this.root, path);
+    return path === '/' ? this.prefix || '/' : this.prefix + path;
   }
 
   /** Runs an fs call, turning ENOENT/ENOTDIR into PathNotFoundError for `path`. */

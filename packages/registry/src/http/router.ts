@@ -17,6 +17,8 @@ export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface Route {
   /** A stable label for logs and metrics. */
   id: string;
+  /** Text every path of the route contains: routes without it are passed over before their pattern is tried. */
+  hint: string;
   pattern: RegExp;
   handlers: Partial<Record<Method, Handler>>;
 }
@@ -26,31 +28,41 @@ export interface Route {
 const NAME = '(?<name>.+?)';
 
 export const ROUTES: Route[] = [
-  { id: 'base', pattern: /^\/v2\/?$/, handlers: { GET: base } },
-  { id: 'catalog', pattern: /^\/v2\/_catalog$/, handlers: { GET: catalog } },
-  { id: 'tags', pattern: new RegExp(`^/v2/${NAME}/tags/list$`), handlers: { GET: listTags } },
+  { id: 'base', hint: '/v2', pattern: /^\/v2\/?$/, handlers: { GET: base } },
+  { id: 'catalog', hint: '/_catalog', pattern: /^\/v2\/_catalog$/, handlers: { GET: catalog } },
+  {
+    id: 'tags',
+    hint: '/tags/list',
+    pattern: new RegExp(`^/v2/${NAME}/tags/list$`),
+    handlers: { GET: listTags },
+  },
   {
     id: 'manifest',
+    hint: '/manifests/',
     pattern: new RegExp(`^/v2/${NAME}/manifests/(?<reference>[^/]+)$`),
     handlers: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
   },
   {
     id: 'upload-start',
+    hint: '/blobs/uploads',
     pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`),
     handlers: { POST: startUpload },
   },
   {
     id: 'upload',
+    hint: '/blobs/uploads/',
     pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<id>[^/]+)$`),
     handlers: { GET: getUpload, PATCH: patchUpload, PUT: putUpload, DELETE: cancelUpload },
   },
   {
     id: 'blob',
+    hint: '/blobs/',
     pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`),
     handlers: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
   },
   {
     id: 'referrers',
+    hint: '/referrers/',
     pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`),
     handlers: { GET: getReferrers },
   },
@@ -63,6 +75,7 @@ export interface Match {
 
 export function matchRoute(path: string): Match | undefined {
   for (const route of ROUTES) {
+    if (!path.includes(route.hint)) continue;
     const m = route.pattern.exec(path);
     if (m) return { route, params: { ...m.groups } };
   }

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { LRUCache } from 'lru-cache';
 import type { StoredManifest } from '../../content/manifests.js';
 import { MAX_MANIFEST_BYTES } from '../../content/manifests.js';
 import { bareMediaType, isIndexType, MANIFEST_MEDIA_TYPES, MediaType } from '../../content/media-types.js';
@@ -8,7 +9,20 @@ import { Digest, parseReference, parseTag, type Reference } from '../../referenc
 import { readLimited } from '../body.js';
 import type { Handler, RouteContext } from '../context.js';
 
+// Clients send a handful of distinct Accept headers, each on every pull: each is parsed once.
+const acceptCache = new LRUCache<string, { types: string[] | undefined }>({ max: 64 });
+
 function acceptedTypes(header: string | string[] | undefined): string[] | undefined {
+  if (typeof header !== 'string') return parseAccept(header);
+  let cached = acceptCache.get(header);
+  if (!cached) {
+    cached = { types: parseAccept(header) };
+    acceptCache.set(header, cached);
+  }
+  return cached.types;
+}
+
+function parseAccept(header: string | string[] | undefined): string[] | undefined {
   const values = (Array.isArray(header) ? header : header === undefined ? [] : [header])
     .flatMap((h) => h.split(','))
     .map((v) => bareMediaType(v))

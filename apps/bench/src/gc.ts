@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Digest, MediaType, paths, Registry } from '@regop/registry';
 import { FilesystemDriver } from '@regop/storage-fs';
 import { pool } from './client.js';
+import { REGISTRY_MAIN } from './servers.js';
 
 const run = promisify(execFile);
-const REGISTRY_MAIN = resolve(import.meta.dirname, '../../registry/dist/main.js');
 
 /** A filesystem store of `manifests` images of ten blobs each, one image in ten deleted (garbage). */
 async function populate(root: string, manifests: number): Promise<void> {

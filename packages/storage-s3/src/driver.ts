@@ -304,7 +304,9 @@ export class S3Driver implements StorageDriver {
 
   private async objectSize(key: string): Promise<number | undefined> {
     try {
-      return (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))).ContentLength;
+      return (
+        (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))).ContentLength ?? 0
+      );
     } catch (err) {
       if (notFound(err)) return undefined;
       throw err;
@@ -490,15 +492,7 @@ export class S3Driver implements StorageDriver {
   async delete(path: string): Promise<void> {
     const key = this.key(path);
     const keys: string[] = [];
-    if (key !== '') {
-      const file = await this.client
-        .send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))
-        .catch((err) => {
-          if (notFound(err)) return undefined;
-          throw err;
-        });
-      if (file) keys.push(key);
-    }
+    if (key !== '' && (await this.objectSize(key)) !== undefined) keys.push(key);
     for await (const page of this.listPages(this.prefix(path)))
       for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
     // Parts of uploads left open below the path are stored (and billed) too.

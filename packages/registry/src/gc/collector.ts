@@ -162,8 +162,10 @@ export class GarbageCollector {
     // Mark.
     const repos = await inventoryRepositories(this.driver);
     const tagged = new Map<string, TaggedManifest[]>();
+    // Tags matter only to rules and deleteUntagged: without them every revision is kept, tagged or not.
+    const tagsNeeded = this.options.deleteUntagged || (this.options.retention ?? []).length > 0;
     const readTagsAndManifests = async () => {
-      await forEachLimited(repos.tags, async (tag) => {
+      await forEachLimited(tagsNeeded ? repos.tags : [], async (tag) => {
         const digest = await readTag(this.driver, tag);
         if (!digest) return;
         const list = tagged.get(tag.repository) ?? [];

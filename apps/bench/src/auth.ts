@@ -65,9 +65,9 @@ export async function benchBasicAuth(rounds: number): Promise<string> {
     const htpasswd = join(dir, 'htpasswd');
     await run('htpasswd', ['-B', '-C', '10', '-c', '-b', htpasswd, USER, PASSWORD]);
     const auth = [`auth: { htpasswd: { realm: bench, path: ${htpasswd} } }`];
-    const ours = await startRegistry(dir, 'ours', OURS, auth, 401);
+    const ours = await startRegistry(dir, 'ours', OURS, { extra: auth, readyStatus: 401 });
     servers.push(ours.server);
-    const theirs = await startRegistry(dir, 'theirs', DOCKER_REGISTRY, auth, 401);
+    const theirs = await startRegistry(dir, 'theirs', DOCKER_REGISTRY, { extra: auth, readyStatus: 401 });
     servers.push(theirs.server);
     const targets = [
       { label: 'A', manifest: await seed(ours.url) },

@@ -45,7 +45,7 @@ relating haproxy, each in a fresh model.
 measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab).
 --proxy pulls an image of four 64 MiB layers through a pull-through cache of a docker-registry upstream, cold
 and warm, this registry against docker-registry in proxy mode, beside pulls from the upstream and from this
-registry directly.`;
+registry directly, and the blob bytes each cache fetched from the upstream (from its access log).`;
 
 const MiB = 1024 * 1024;
 const median = (values: number[]) =>
@@ -121,7 +121,7 @@ async function sideBySide(backend: Backend, options: CompareOptions): Promise<st
   try {
     const start = async (name: string, command: string[]) => {
       if (backend === 's3' && swift) await createBucket(swift, `bench-${name}`);
-      return startRegistry(dir, name, command, [], 200, storageConfig(backend, dir, name, swift));
+      return startRegistry(dir, name, command, { storage: storageConfig(backend, dir, name, swift) });
     };
     const starts = { A: [] as number[], B: [] as number[] };
     for (let i = 0; i < 3; i++) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import type { Server } from '@regop/peers';
 import { digestOf, expectStatus, pool, pushMonolithic, send } from './client.js';
 import { DOCKER_REGISTRY, OURS, startRegistry } from './servers.js';
@@ -32,6 +33,17 @@ async function pullImage(base: string, repo: string, tag: string): Promise<numbe
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
+/**
+ * Blob bytes the upstream's access log (Apache combined format) shows it sent: to docker-registry's proxy (Go's
+ * HTTP client asked) and to anyone else.
+ */
+function upstreamBlobBytes(log: string): { go: number; other: number } {
+  const sent = { go: 0, other: 0 };
+  for (const m of log.matchAll(/"GET \/v2\/[^"]+\/blobs\/[^"]+" \d+ (\d+) "[^"]*" "([^"]*)"/g))
+    sent[m[2]?.startsWith('Go-http-client') ? 'go' : 'other'] += Number(m[1]);
+  return sent;
+}
+
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
@@ -44,7 +56,7 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
   const dir = await mkdtemp(join(tmpdir(), 'regop-bench-proxy-'));
   const servers: Server[] = [];
   try {
-    const upstream = await startRegistry(dir, 'upstream', DOCKER_REGISTRY);
+    const upstream = await startRegistry(dir, 'upstream', DOCKER_REGISTRY, { accessLog: true });
     servers.push(upstream.server);
     const plain = await startRegistry(dir, 'plain', OURS);
     servers.push(plain.server);
@@ -86,25 +98,30 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
       direct: [] as number[],
       plain: [] as number[],
     };
+    // Blob bytes each cache fetched from upstream for a cold and a warm pull.
+    const fetched = { ours: [] as number[], theirs: [] as number[] };
     for (let round = 0; round < rounds; round++) {
       const caches = [
         {
           key: 'ours',
-          ...(await startRegistry(dir, `ours-cache-${round}`, OURS, [
-            `proxy: { remoteurl: "${upstream.url}" }`,
-          ])),
+          ...(await startRegistry(dir, `ours-cache-${round}`, OURS, {
+            extra: [`proxy: { remoteurl: "${upstream.url}" }`],
+          })),
         },
         {
           key: 'theirs',
-          ...(await startRegistry(dir, `theirs-cache-${round}`, DOCKER_REGISTRY, [
-            `proxy: { remoteurl: "${upstream.url}" }`,
-          ])),
+          ...(await startRegistry(dir, `theirs-cache-${round}`, DOCKER_REGISTRY, {
+            extra: [`proxy: { remoteurl: "${upstream.url}" }`],
+          })),
         },
       ];
       servers.push(...caches.map((c) => c.server));
+      const sentBefore = upstreamBlobBytes(upstream.server.output());
       for (const c of round % 2 ? [...caches].reverse() : caches) {
+        const other = upstreamBlobBytes(upstream.server.output()).other;
         const cold = await pullImage(c.url, 'bench/proxy', 'v1');
         const warm = await pullImage(c.url, 'bench/proxy', 'v1');
+        if (c.key === 'ours') fetched.ours.push(upstreamBlobBytes(upstream.server.output()).other - other);
         (c.key === 'ours' ? times.oursCold : times.theirsCold).push(cold);
         (c.key === 'ours' ? times.oursWarm : times.theirsWarm).push(warm);
         process.stderr.write(
@@ -114,9 +131,13 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
       times.direct.push(await pullImage(upstream.url, 'bench/proxy', 'v1'));
       times.plain.push(await pullImage(plain.url, 'bench/proxy', 'v1'));
       await Promise.all(caches.map((c) => c.server.stop()));
+      // docker-registry's proxy also fetches in the background; what it fetched by its stop has been logged.
+      await setTimeout(200);
+      fetched.theirs.push(upstreamBlobBytes(upstream.server.output()).go - sentBefore.go);
     }
     const mb = (layers * layerMiB * MiB) / 1e6;
     const rate = (s: number[]) => mb / median(s);
+    const images = (bytes: number[]) => (median(bytes) / (layers * layerMiB * MiB)).toFixed(2);
     const row = (what: string, a: number, b: number, ratio: string) =>
       `| ${what} (MB/s) | ${a.toFixed(0)} | ${b.toFixed(0)} | ${ratio} |\n`;
     return (
@@ -143,7 +164,8 @@ export async function benchProxy(rounds: number, layers = 4, layerMiB = 64): Pro
         rate(times.oursWarm),
         rate(times.theirsWarm),
         `${(rate(times.oursWarm) / rate(times.theirsWarm)).toFixed(2)}x`,
-      )
+      ) +
+      `| upstream blob bytes fetched for a cold and a warm pull (images) | ${images(fetched.ours)} | ${images(fetched.theirs)} | |\n`
     );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -44,25 +44,40 @@ export interface StartedRegistry {
   startSeconds: number;
 }
 
+export interface RegistryOptions {
+  /** More config sections, one per line. */
+  extra?: string[];
+  /** What /v2/ answers once the registry is up: 401 behind auth. */
+  readyStatus?: number;
+  /** The storage section (default: a directory of its own, see storageConfig). */
+  storage?: string;
+  /** Keep the access log (read through `server.output()`) instead of logging errors only. */
+  accessLog?: boolean;
+}
+
 /**
- * Starts a registry (this one or docker-registry) with `storage` and `extra` config lines, logging errors only;
- * resolves once /v2/ answers `readyStatus` (401 behind auth), probing every 5 ms to time the start.
+ * Starts a registry (this one or docker-registry) with `options`; resolves once /v2/ answers, probing every
+ * 5 ms to time the start.
  */
 export async function startRegistry(
   dir: string,
   name: string,
   command: string[],
-  extra: string[] = [],
-  readyStatus = 200,
-  storage = storageConfig('filesystem', dir, name),
+  options: RegistryOptions = {},
 ): Promise<StartedRegistry> {
+  const {
+    extra = [],
+    readyStatus = 200,
+    storage = storageConfig('filesystem', dir, name),
+    accessLog,
+  } = options;
   const port = await freePort();
   const config = join(dir, `${name}.yml`);
   await writeFile(
     config,
     [
       'version: 0.1',
-      'log: { level: error, accesslog: { disabled: true } }',
+      `log: { level: error, accesslog: { disabled: ${!accessLog} } }`,
       storage,
       `http: { addr: "127.0.0.1:${port}" }`,
       ...extra,
@@ -75,7 +90,7 @@ export async function startRegistry(
   const server = await startServer(program, [...args, config], {
     url,
     name,
-    output: 'ignore',
+    output: accessLog ? 'keep' : 'ignore',
     pollMs: 5,
     // The sandbox's CA bundle variable makes distribution's S3 client fail to start; nothing here is TLS.
     env: { AWS_CA_BUNDLE: undefined },

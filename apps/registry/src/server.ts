@@ -28,6 +28,7 @@ import { accessControllerFor } from './auth.js';
 import { Health, healthChecks } from './health.js';
 import { parseListenAddress } from './listen.js';
 import { textFormatter } from './log-text.js';
+import { NO_ROUTE_SCHEMAS } from './schemaless.js';
 
 const HOUR = 3_600_000;
 /**
@@ -249,6 +250,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     // The access log below replaces fastify's own request lines.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
+    schemaController: NO_ROUTE_SCHEMAS,
     // Repository names and upload URLs are long; the wildcard parameter must hold them.
     routerOptions: { maxParamLength: 8192 },
     ...(https
@@ -349,7 +351,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
 
   let debug: FastifyInstance | undefined;
   if (debugAddr) {
-    debug = Fastify({ logger: false });
+    debug = Fastify({ logger: false, schemaController: NO_ROUTE_SCHEMAS });
     debug.get('/debug/health', async (_request, reply) => {
       const problems = health?.status() ?? {};
       reply.code(Object.keys(problems).length ? 503 : 200).send(problems);

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { failureLimit, logLimited } from './auth.js';
 import { parseCommandLine, UsageError } from './cli.js';
 import { parseListenAddress } from './listen.js';
+import { NO_ROUTE_SCHEMAS } from './schemaless.js';
 import { TOKEN_USAGE } from './usage.js';
 
 const configSchema = z.strictObject({
@@ -49,7 +50,7 @@ async function serveTokens(configPath: string): Promise<number> {
   const expiresMs = parseDuration(config.expiration);
   if (expiresMs === undefined || expiresMs < 1000)
     throw new ConfigError(`expiration: not a duration of a second or more: ${config.expiration}`);
-  const app = Fastify({ logger: true });
+  const app = Fastify({ logger: true, schemaController: NO_ROUTE_SCHEMAS });
   let users: HtpasswdAccessController | undefined;
   if (config.htpasswd) {
     users = new HtpasswdAccessController({

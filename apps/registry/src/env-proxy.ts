@@ -7,7 +7,6 @@ const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy
  */
 export async function routeThroughEnvProxy(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   if (!PROXY_VARIABLES.some((name) => env[name])) return false;
-  const { EnvHttpProxyAgent, setGlobalDispatcher } = await import('undici');
-  setGlobalDispatcher(new EnvHttpProxyAgent());
+  (await import('./env-proxy-agent.js')).useEnvProxyAgent();
   return true;
 }

@@ -174,25 +174,19 @@ export class Upstream {
 
   /** A blob's response (its body a stream), or undefined when upstream has none. */
   async blob(repository: string, digest: string): Promise<{ size: number; body: Readable } | undefined> {
-    // The login (a challenge answered, a token fetched) happens on a HEAD; the bytes come over undici's request,
-    // whose Node stream carries them at about twice the rate of fetch's web stream.
+    // The login (a challenge answered, a token fetched) happens on a HEAD; the bytes come over undici's request.
     const path = `/v2/${repository}/blobs/${digest}`;
     const head = await this.request('HEAD', path, repository);
     if (head.status === 404) return undefined;
     const token = this.tokens.get(`repository:${repository}:pull`);
     const authorization = token && token.expires > Date.now() ? `Bearer ${token.token}` : this.basic();
     let url = `${this.base}${path}`;
-    // Loaded here, by a cache only: importing undici makes it the process's fetch dispatcher.
-    const { request: undiciRequest } = await import('undici');
+    const { requestBlob } = await import('./blob-request.js');
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       try {
-        res = await undiciRequest(url, {
-          method: 'GET',
-          // Credentials go to the upstream only, not to the storage it may redirect to.
-          headers: hop === 0 && authorization ? { authorization } : {},
-          headersTimeout: 30_000,
-        });
+        // Credentials go to the upstream only, not to the storage it may redirect to.
+        res = await requestBlob(url, hop === 0 && authorization ? { authorization } : {});
       } catch (err) {
         throw new UpstreamUnavailable(this.base, (err as { code?: string }).code ?? (err as Error).message);
       }

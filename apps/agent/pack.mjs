@@ -9,8 +9,8 @@ import { chmod, cp, mkdir, readdir, readFile, realpath, rm, stat, writeFile } fr
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { zipSync } from 'fflate';
+import { bundleProgram, NATIVE } from '../../scripts/bundle-program.mjs';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 // Relative to where pnpm was typed (INIT_CWD), not the repository root pnpm runs scripts in.
@@ -40,7 +40,6 @@ await writeFile(
 );
 
 // Native modules cannot be bundled: they go to lib/node_modules, where the bundles' imports find them.
-const NATIVE = ['@node-rs/bcrypt'];
 const fromAuth = createRequire(join(repo, 'packages/auth/package.json'));
 for (const name of NATIVE) {
   const dir = dirname(fromAuth.resolve(`${name}/package.json`));
@@ -61,25 +60,7 @@ const programs = {
   'check-registry': 'apps/check-registry/src/main.ts',
 };
 for (const [name, entry] of Object.entries(programs))
-  await build({
-    entryPoints: [join(repo, entry)],
-    outdir: join(out, 'lib', name),
-    entryNames: 'main',
-    // What a program loads only when asked (an action's engine, a storage driver) stays in chunks of its own.
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
-    external: NATIVE,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-    define: { __REGOP_VERSION__: JSON.stringify(version) },
-    // CommonJS dependencies bundled into an ES module still call require for Node's own modules.
-    banner: {
-      js: "import { createRequire as __regopRequire } from 'node:module'; const require = __regopRequire(import.meta.url);",
-    },
-  });
+  await bundleProgram(join(repo, entry), join(out, 'lib', name), version);
 
 /** Every file under dir, with its mode, for the zip. */
 async function files(dir) {

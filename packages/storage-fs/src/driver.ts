@@ -10,7 +10,7 @@ import {
   statSync,
   writev,
 } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, normalize, dirname as osDirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -207,11 +207,12 @@ export class FilesystemDriver implements StorageDriver {
 
   async delete(path: string): Promise<void> {
     const full = this.full(path);
+    await this.notFound(path, () => stat(full));
     // A writer adding a file inside the tree while it goes (ENOTEMPTY) is retried, as distribution's RemoveAll;
-    // writers busy in the tree can outlast a few attempts, so it is tried again until the tree is gone.
+    // writers busy in the tree can outlast rm's own retries, so it is tried again until the tree is gone.
     for (let attempt = 1; ; attempt++) {
       try {
-        if (!(await remove(full))) throw new PathNotFoundError(path, NAME);
+        await rm(full, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
         return;
       } catch (err) {
         if (!isErrno(err, 'ENOTEMPTY') || attempt === 20) throw err;
@@ -329,38 +330,6 @@ function readWhole(file: string): Promise<Buffer> {
       next(SMALL_READ);
     });
   });
-}
-
-/**
- * Removes a file, or a directory and everything below it; false when there was nothing. Unlinking first answers
- * for a file (or a symbolic link, never followed) in one operation; a directory is listed, its entries removed
- * by their listed type, then it goes. (rm's recursion also lstats every entry and tries rmdir on a full
- * directory first: seven operations, not four, for the layout's one-file directories.)
- */
-async function remove(full: string, isDir = false): Promise<boolean> {
-  if (!isDir) {
-    try {
-      await unlink(full);
-      return true;
-    } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
-      if (!isErrno(err, 'EISDIR') && !isErrno(err, 'EPERM')) throw err;
-    }
-  }
-  let entries: Dirent[];
-  try {
-    entries = await readdir(full, { withFileTypes: true });
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
-  }
-  await Promise.all(entries.map((e) => remove(join(full, e.name), e.isDirectory())));
-  try {
-    await rmdir(full);
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
-  }
-  return true;
 }
 
 /** Writes straight into the file (fs paths are not visible to registry clients until moved or linked). */

@@ -7,9 +7,15 @@ import { fileURLToPath } from 'node:url';
  * checkout, the app's build output (`apps/<name>/dist/`).
  */
 export function programDir(name: 'registry' | 'check-registry'): string {
-  // This code runs from lib/agent/ or lib/agent/chunks/ when packed, from apps/agent/dist/ in a checkout.
+  // This code runs from lib/agent/ or lib/agent/chunks/ when packed, from apps/agent/dist/ or
+  // apps/agent/dist/chunks/ in a checkout (the build bundles it as the pack does).
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '..', name), join(here, '../..', name), join(here, '../..', name, 'dist')];
+  const candidates = [
+    join(here, '..', name),
+    join(here, '../..', name),
+    join(here, '../..', name, 'dist'),
+    join(here, '../../..', name, 'dist'),
+  ];
   const found = candidates.find((dir) => existsSync(join(dir, 'main.js')));
   if (!found) throw new Error(`${name} is not built (looked in ${candidates.join(', ')})`);
   return `${found}/`;

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, parseConfigText } from '@regop/registry';
 import { HelpRequested, parseCommandLine, UsageError, VERSION } from './cli.js';
 import { DEFAULT_CONFIG } from './default-config.js';
+import { tuneHeapForUploads } from './heap.js';
 import { GC_USAGE, TOKEN_USAGE } from './usage.js';
 
 const USAGE = `Usage: registry <command> [arguments]
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
         ? await loadConfig(path)
         : parseConfigText(DEFAULT_CONFIG, process.env, 'built-in configuration');
       await (await import('./env-proxy.js')).routeThroughEnvProxy();
+      tuneHeapForUploads();
       const { serve } = await import('./server.js');
       const running = await serve(config);
       onShutdown(() => running.close(), config.http?.draintimeout || 30_000);

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { type Server, startSwift } from '@regop/peers';
 import { benchBasicAuth } from './auth.js';
 import { benchGarbageCollection } from './gc.js';
@@ -155,6 +156,8 @@ interface CompareOptions {
   bigMiB: number;
 }
 
+const flushPageCache = () => promisify(execFile)('sync');
+
 /** Runs the scenarios against `urls` (A, and B if given) in alternating rounds; returns the table. */
 async function compare(urls: string[], options: CompareOptions, extraRows: string[][] = []): Promise<string> {
   const { rounds, only } = options;
@@ -192,6 +195,9 @@ async function compare(urls: string[], options: CompareOptions, extraRows: strin
     // Alternate A and B within each round so drift in the machine hits both alike.
     for (let round = 0; round < rounds; round++) {
       for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+        // The kernel writes back what earlier rounds stored from 30 s on, on this machine's CPUs and disk:
+        // flushed before each round, that lands on no round's clock.
+        await flushPageCache();
         const value = await scenario.run(t, round);
         byTarget.get(t.label)?.push(value);
         process.stderr.write(

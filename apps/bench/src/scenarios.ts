@@ -58,12 +58,21 @@ async function putManifest(target: Target, repo: string, ref: string, manifest: 
   );
 }
 
-/** Blobs made unique per round and target (the first bytes carry a counter), digests computed before timing. */
+const blobBuffers: Buffer[] = [];
+
+/**
+ * Blobs made unique per round and target (the first bytes carry a counter), digests computed before timing.
+ * The same buffers serve every round: fresh ones (hundreds of MiB a round) had this process collecting them
+ * while later rounds were timed, on the CPUs the servers measured run on.
+ */
 function blobs(count: number, size: number, salt: string): { blob: Buffer; digest: string }[] {
-  const base = randomBytes(size);
   return Array.from({ length: count }, (_, i) => {
-    const blob = Buffer.from(base);
-    blob.write(`${salt}-${i}-${Math.random()}`, 0);
+    let blob = blobBuffers[i];
+    if (blob?.length !== size) {
+      blob = randomBytes(size);
+      blobBuffers[i] = blob;
+    }
+    blob.write(`${salt}-${i}-${Math.random()}`.padEnd(64, '-'), 0);
     return { blob, digest: digestOf(blob) };
   });
 }

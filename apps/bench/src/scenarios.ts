@@ -113,15 +113,39 @@ export const pushChunkedScenario: Scenario = {
   },
 };
 
-/** Downloads a URL with curl (a faster receiver than Node's client), discarding the body; undefined without curl. */
-async function curlDownload(url: string): Promise<boolean | undefined> {
+/**
+ * Downloads `urls` with one curl (a faster receiver than Node's client) on one connection, discarding the
+ * bodies; returns the seconds curl spent on the transfers, without its own start (as long as a 64 MiB transfer
+ * here), or undefined without curl.
+ */
+async function curlDownload(urls: string[]): Promise<number | undefined> {
+  const args = ['-s', '-w', '%{http_code} %{time_total}\\n'];
+  for (const url of urls) args.push('-o', '/dev/null', url);
+  let stdout: string;
   try {
-    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', url]);
-    return stdout === '200';
+    ({ stdout } = await run('curl', args));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  const lines = stdout.trim().split('\n');
+  let total = 0;
+  for (const [i, line] of lines.entries()) {
+    const [code, time] = line.split(' ');
+    if (code !== '200') throw new Error(`GET ${urls[i]}: HTTP ${code}`);
+    total += Number(time);
+  }
+  return total;
+}
+
+/** Downloads `urls` with Node's client, one after another; returns the seconds taken. */
+async function nodeDownload(urls: string[]): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (const url of urls) {
+    const { status } = await send('GET', url, { keepBody: false });
+    if (status !== 200) throw new Error(`GET ${url}: HTTP ${status}`);
+  }
+  return seconds(start);
 }
 
 export const pullScenario: Scenario = {
@@ -131,13 +155,9 @@ export const pullScenario: Scenario = {
   async run(target) {
     const digests = pulled.get(target.label) ?? [];
     if (digests.length === 0) throw new Error('blob pull runs after the monolithic push');
-    const start = process.hrtime.bigint();
-    for (const digest of digests) {
-      const url = `${target.url}/v2/${target.prefix}/blobs/blobs/${digest}`;
-      const ok = (await curlDownload(url)) ?? (await send('GET', url, { keepBody: false })).status === 200;
-      if (!ok) throw new Error(`GET blob ${digest} failed`);
-    }
-    return (digests.length * BLOB_SIZE) / 1e6 / seconds(start);
+    const urls = digests.map((digest) => `${target.url}/v2/${target.prefix}/blobs/blobs/${digest}`);
+    const s = (await curlDownload(urls)) ?? (await nodeDownload(urls));
+    return (digests.length * BLOB_SIZE) / 1e6 / s;
   },
 };
 

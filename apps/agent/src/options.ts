@@ -1,6 +1,6 @@
 import { parseDuration, retentionRulesSchema } from '@regop/registry/config-schema';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 
 // config-get gives every option, unset strings as null.
 const str = z

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { AccessController, FailureLimitOptions } from '@regop/auth';
 import { ConfigError, type failureLimitSchema, type RegistryConfig } from '@regop/registry';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** The failed-login limit a `ratelimit` section asks for (defaults: 10 at once, 10 more a minute). */
 export function failureLimit(

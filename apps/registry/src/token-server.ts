@@ -10,7 +10,7 @@ import {
 import { ConfigError, failureLimitSchema, parseDuration } from '@regop/registry';
 import Fastify from 'fastify';
 import { parse, stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { failureLimit, logLimited } from './auth.js';
 import { parseCommandLine, UsageError } from './cli.js';
 import { parseListenAddress } from './listen.js';

@@ -4,7 +4,7 @@
  */
 export { parseDuration } from './config/duration.js';
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { retentionRuleSchema } from './config/schema.js';
 
 /** The retention rules of storage.maintenance.garbagecollect: durations as text in, milliseconds out. */

@@ -1,5 +1,5 @@
 import { boolOption, parseDriverOptions } from '@regop/storage';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (all but the last part of a multipart upload). */

@@ -1,6 +1,6 @@
 import { BackendUnavailableError } from '@regop/storage';
 import { type Dispatcher, request } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { authVersion, type SwiftOptions } from './options.js';
 
 export interface SwiftAuth {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A boolean driver parameter: distribution takes them from YAML or REGISTRY_STORAGE_* strings, so both

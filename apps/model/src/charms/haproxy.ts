@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type Charm, dispatch, Machine } from '@regop/ops';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const CONFIG = '/etc/haproxy/haproxy.cfg';
 const SERVICE = 'haproxy';

@@ -2,7 +2,7 @@
  * distribution's config.yml (version 0.1), as zod schemas. Known keys are checked and typos are refused by
  * name; sections this registry accepts but does not act on are listed in IGNORED_SECTIONS.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from './duration.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {

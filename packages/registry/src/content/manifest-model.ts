@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RegistryError } from '../errors.js';
 import { Digest } from '../reference.js';
 import { isIndexType, MANIFEST_MEDIA_TYPES, MediaType } from './media-types.js';

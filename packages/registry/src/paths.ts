@@ -28,10 +28,14 @@ export const paths = {
   uploadDir: (name: string, id: string) => `${repo(name)}/_uploads/${id}`,
   uploadData: (name: string, id: string) => `${repo(name)}/_uploads/${id}/data`,
   uploadStartedAt: (name: string, id: string) => `${repo(name)}/_uploads/${id}/startedat`,
-  /** Garbage collection's own (not in distribution): one directory per run's quarantine, and the lease. */
+  /**
+   * Garbage collection's own (not in distribution): one directory per run's quarantine, and the lease. A
+   * quarantined blob's data is a file named by its digest, not a directory of its own: the quarantine is
+   * made and deleted without a directory per blob.
+   */
   gcRoot: `${ROOT}/_gc`,
   gcRun: (run: string) => `${ROOT}/_gc/${run}`,
-  gcQuarantine: (run: string, d: Digest) => `${ROOT}/_gc/${run}/${digestDir(d)}/data`,
+  gcQuarantine: (run: string, d: Digest) => `${ROOT}/_gc/${run}/${digestDir(d)}`,
   gcLease: `${ROOT}/_gc_lease`,
   /**
    * Referrers index (not in distribution 2.8, which has no referrers API): one link per referrer under its

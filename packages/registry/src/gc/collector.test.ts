@@ -232,6 +232,21 @@ describe('garbage collection', () => {
     expect(await driver.list(ROOT)).not.toContain(paths.gcRoot);
   });
 
+  it("puts back a crashed run's quarantine in the layout before it was flat (a directory per blob)", async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'app', randomBytes(64));
+    await pushImage(registry, 'app', 'v1', [layer]);
+    await driver.move(
+      paths.blobData(layer),
+      `${paths.gcRun('crashed')}/${layer.algorithm}/${layer.hex}/data`,
+    );
+    await tick();
+    await collectGarbage(driver, NOW);
+    expect(await exists(driver, layer)).toBe(true);
+    expect(await driver.list(ROOT)).not.toContain(paths.gcRoot);
+  });
+
   describe('the storage lease', () => {
     const lease = (owner: string, inMs: number): LeaseRecord => ({
       owner,

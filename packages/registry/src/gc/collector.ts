@@ -91,6 +91,7 @@ export interface RetentionReport {
 }
 
 const quarantinePath = paths.gcQuarantine;
+const QUARANTINED = /^([a-z0-9]+)\/([0-9a-f]+)(?:\/data)?$/;
 /** Reports list blobs in one order, so a dry run's and the real run's compare. */
 const byDigest = <T extends { digest: string }>(list: T[]) =>
   list.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
@@ -444,13 +445,14 @@ export class GarbageCollector {
   /** Puts back whatever a crashed run left in quarantine, then removes it. */
   private async recoverQuarantines(): Promise<void> {
     for (const runDir of await listIfExists(this.driver, paths.gcRoot)) {
-      const leftovers: string[] = [];
+      const leftovers: { path: string; digest: Digest }[] = [];
       await this.driver.walk(runDir, (info) => {
-        if (!info.isDir && info.path.endsWith('/data')) leftovers.push(info.path);
+        // <alg>/<hex>, or <alg>/<hex>/data as runs before the flat layout left them.
+        const [, alg, hex] = QUARANTINED.exec(info.path.slice(runDir.length + 1)) ?? [];
+        if (!info.isDir && alg && hex)
+          leftovers.push({ path: info.path, digest: Digest.parse(`${alg}:${hex}`) });
       });
-      for (const path of leftovers) {
-        const [alg, hex] = path.slice(runDir.length + 1).split('/');
-        const digest = Digest.parse(`${alg}:${hex}`);
+      for (const { path, digest } of leftovers) {
         if (!(await statIfExists(this.driver, paths.blobData(digest))))
           await this.driver.move(path, paths.blobData(digest));
       }

@@ -155,7 +155,7 @@ export class GarbageCollector {
   /** One run; `lease` is held for a real one, absent for a dry run. */
   private async run(lease: StorageLease | undefined): Promise<CollectResult> {
     const dryRun = lease === undefined;
-    if (lease) await this.recoverQuarantines();
+    if (lease) await this.recoverQuarantines(lease);
     const started = Date.now();
     const cutoff = new Date(started - (this.options.graceMs ?? 3_600_000));
     const fresh = (d: { modTime: Date }) => d.modTime >= cutoff;
@@ -443,8 +443,10 @@ export class GarbageCollector {
   }
 
   /** Puts back whatever a crashed run left in quarantine, then removes it. */
-  private async recoverQuarantines(): Promise<void> {
-    for (const runDir of await listIfExists(this.driver, paths.gcRoot)) {
+  private async recoverQuarantines(lease: StorageLease): Promise<void> {
+    const runDirs = await listIfExists(this.driver, paths.gcRoot);
+    if (runDirs.length > 0) await lease.check();
+    for (const runDir of runDirs) {
       const leftovers: { path: string; digest: Digest }[] = [];
       await this.driver.walk(runDir, (info) => {
         // <alg>/<hex>, or <alg>/<hex>/data as runs before the flat layout left them.

@@ -72,10 +72,16 @@ const live = (record: LeaseRecord | undefined): record is LeaseRecord =>
  * (A contender whose read and write are further apart than `settleMs` could slip in: the holder checks the
  * lease again before each destructive step, and stops if it is no longer its own.) A holder that dies stops
  * renewing, and its lease expires after `ttlMs`.
+ *
+ * A collector that would not wait gets its lease as soon as it is written, and the settling happens while
+ * it reads the store (which needs no lease): its first check(), before anything is changed, waits for the
+ * read-back and refuses as acquire() would have if another collector's write came last.
  */
 export class StorageLease {
   private renewal: NodeJS.Timeout | undefined;
   private lost: LeaseLostError | undefined;
+  /** Resolves once the written lease has settled and was read back as ours; rejects with LeaseHeldError. */
+  private settled: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly driver: StorageDriver,
@@ -100,10 +106,15 @@ export class StorageLease {
         const started = performance.now();
         await driver.putContent(paths.gcLease, JSON.stringify(record));
         settleMs = options.settleMs ?? Math.min(2000, Math.max(100, 20 * (performance.now() - started)));
+        const lease = new StorageLease(driver, record, ttlMs);
+        if (Date.now() >= giveUpAt) {
+          lease.settleInBackground(settleMs);
+          lease.startRenewing();
+          return lease;
+        }
         await sleep(settleMs);
         const after = await readLease(driver);
         if (after?.token === record.token) {
-          const lease = new StorageLease(driver, record, ttlMs);
           lease.startRenewing();
           return lease;
         }
@@ -122,8 +133,12 @@ export class StorageLease {
     return this.record.owner;
   }
 
-  /** Throws LeaseLostError unless the stored lease is still this one. */
+  /**
+   * Throws LeaseLostError unless the stored lease is still this one (LeaseHeldError if it never was: another
+   * collector's write settled over it).
+   */
   async check(): Promise<void> {
+    await this.settled;
     if (this.lost) throw this.lost;
     const current = await readLease(this.driver);
     if (current?.token !== this.record.token) {
@@ -138,6 +153,20 @@ export class StorageLease {
     if (this.lost) return;
     const current = await readLease(this.driver);
     if (current?.token === this.record.token) await this.driver.delete(paths.gcLease).catch(() => undefined);
+  }
+
+  private settleInBackground(settleMs: number): void {
+    this.settled = sleep(settleMs).then(async () => {
+      const after = await readLease(this.driver);
+      if (after?.token === this.record.token) return;
+      clearInterval(this.renewal);
+      // Another collector's lease written over ours: refused as acquire() refuses.
+      if (live(after)) throw new LeaseHeldError(after);
+      this.lost = new LeaseLostError(after);
+      throw this.lost;
+    });
+    // A run that fails before its first check() must not leave this rejection unhandled.
+    this.settled.catch(() => undefined);
   }
 
   private startRenewing(): void {

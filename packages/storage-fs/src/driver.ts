@@ -207,14 +207,20 @@ export class FilesystemDriver implements StorageDriver {
 
   async delete(path: string): Promise<void> {
     const full = this.full(path);
-    await this.notFound(path, () => stat(full));
     // A writer adding a file inside the tree while it goes (ENOTEMPTY) is retried, as distribution's RemoveAll;
     // writers busy in the tree can outlast rm's own retries, so it is tried again until the tree is gone.
     for (let attempt = 1; ; attempt++) {
       try {
-        await rm(full, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
+        // Without force, rm's own first lstat reports a path that is not there (ENOENT), so none of ours is
+        // needed; below the top, rm takes what vanished meanwhile as removed.
+        await rm(full, { recursive: true, maxRetries: 5, retryDelay: 10 });
         return;
       } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
+          // Gone by a retry: someone else finished the removal.
+          if (attempt > 1) return;
+          throw new PathNotFoundError(path, NAME);
+        }
         if (!isErrno(err, 'ENOTEMPTY') || attempt === 20) throw err;
       }
     }

@@ -3,14 +3,16 @@ import {
   close,
   createReadStream,
   type Dirent,
+  fdatasync,
   fstat,
   open,
   read,
   readdirSync,
   statSync,
+  write,
   writev,
 } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, normalize, dirname as osDirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -31,6 +33,8 @@ import {
 const NAME = 'filesystem';
 const READ_CHUNK = 1024 * 1024;
 const WRITE_BUFFER = 4 * 1024 * 1024;
+/** How much a writer lets pile up unsynced before it starts syncing in the background. */
+const SYNC_EVERY = 16 * 1024 * 1024;
 const SMALL_READ = 4096;
 /** A directory's time in an unordered walk, which does not stat directories. */
 const EPOCH = new Date(0);
@@ -113,7 +117,7 @@ export class FilesystemDriver implements StorageDriver {
     const temp = join(dir, `.${path.slice(path.lastIndexOf('/') + 1)}.${randomBytes(8).toString('hex')}.tmp`);
     await this.inDirectory(dir, async () => {
       try {
-        await writeFile(temp, content);
+        await writeDurably(temp, content);
         await rename(temp, full);
       } catch (err) {
         await rm(temp, { force: true });
@@ -338,10 +342,37 @@ function readWhole(file: string): Promise<Buffer> {
   });
 }
 
+/**
+ * Writes a new file and syncs it before it is closed, as distribution's writers do on commit: the rename that
+ * makes it visible must never leave an empty or partial file behind after a crash of the machine (ext4 and
+ * others allocate a new file's blocks only at writeback, so a rename can reach the disk before the data).
+ */
+function writeDurably(file: string, content: Uint8Array | string): Promise<void> {
+  const data = typeof content === 'string' ? Buffer.from(content) : content;
+  return new Promise((resolve, reject) => {
+    open(file, 'w', (err, fd) => {
+      if (err) return reject(err);
+      const finish = (error: Error | null) =>
+        close(fd, (closeErr) => (error || closeErr ? reject(error ?? closeErr) : resolve()));
+      const writeFrom = (offset: number): void => {
+        if (offset >= data.length) fdatasync(fd, finish);
+        else
+          write(fd, data, offset, data.length - offset, null, (writeErr, n) =>
+            writeErr ? finish(writeErr) : writeFrom(offset + n),
+          );
+      };
+      writeFrom(0);
+    });
+  });
+}
+
 /** Writes straight into the file (fs paths are not visible to registry clients until moved or linked). */
 class FilesystemWriter extends FileWriterBase {
   #size: number;
   #closed = false;
+  /** Bytes written since the last sync started, and the sync running in the background, if any. */
+  #unsynced = 0;
+  #syncing: Promise<Error | null> | undefined;
 
   constructor(
     private readonly fd: number,
@@ -368,6 +399,8 @@ class FilesystemWriter extends FileWriterBase {
       writev(this.fd, rest, (err, written) => {
         if (err) return cb(err);
         this.#size += written;
+        this.#unsynced += written;
+        if (this.#unsynced >= SYNC_EVERY && !this.#syncing) this.syncInBackground();
         if (written === left) return cb();
         // A short write: continue after what was written.
         let skip = written;
@@ -385,12 +418,28 @@ class FilesystemWriter extends FileWriterBase {
     writeAll(buffers, total);
   }
 
+  /**
+   * Starts writing back what is written so far while more arrives, so that a commit's sync finds little left
+   * to wait for: a 64 MiB blob's sync at the end took as long here as a fifth of its upload.
+   */
+  private syncInBackground(): void {
+    this.#unsynced = 0;
+    this.#syncing = new Promise((resolve) => fdatasync(this.fd, resolve)).then((err) => {
+      this.#syncing = undefined;
+      return err as Error | null;
+    });
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
-    this.closeFd(cb);
+    // A commit makes the data durable before it is moved into place; closing an unfinished upload does not.
+    void (this.#syncing ?? Promise.resolve(null)).then((earlier) => {
+      if (earlier || !this.committing) return this.closeFd((err) => cb(earlier ?? err));
+      fdatasync(this.fd, (err) => this.closeFd((closeErr) => cb(err ?? closeErr)));
+    });
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.closeFd(() => cb(err));
+    void (this.#syncing ?? Promise.resolve()).then(() => this.closeFd(() => cb(err)));
   }
 
   private closeFd(cb: (err?: Error | null) => void): void {

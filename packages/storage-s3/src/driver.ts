@@ -559,7 +559,6 @@ class S3Writer extends ChunkedWriter {
   private partSizes: number[] = [];
   /** The open upload ends in a part below S3's minimum, which must not stay in front of another part. */
   private smallLast = false;
-  private committing = false;
   private completed = false;
 
   constructor(
@@ -690,7 +689,6 @@ class S3Writer extends ChunkedWriter {
   }
 
   override async commit(): Promise<void> {
-    this.committing = true;
     const closed = this.writableFinished;
     await super.commit();
     // Closed before commit: its data went into parts of the open upload, and completing it is what is left.

@@ -16,7 +16,11 @@ export interface FileInfo {
 export interface FileWriter extends Writable {
   /** Bytes in the file so far: what existed when opened in append mode plus what was written. */
   readonly size: number;
-  /** Ends the stream if needed, flushes, and marks the content complete. */
+  /**
+   * Ends the stream if needed, and marks the content complete: once it resolves, the content survives a crash of
+   * the machine (as distribution's Commit, which syncs the file). Ending the stream without commit() only
+   * closes it.
+   */
   commit(): Promise<void>;
   /** Discards the stream and everything at the path. */
   cancel(): Promise<void>;
@@ -51,7 +55,10 @@ export interface RedirectOptions {
 export interface StorageDriver {
   readonly name: string;
   getContent(path: string): Promise<Buffer>;
-  /** Replaces the content atomically: readers see the old bytes or the new, never a part. */
+  /**
+   * Replaces the content atomically: readers see the old bytes or the new, never a part. Once it resolves, the
+   * content survives a crash of the machine.
+   */
   putContent(path: string, content: Uint8Array | string): Promise<void>;
   /** A stream from `offset`; an offset past the end rejects with InvalidOffsetError. */
   reader(path: string, offset?: number): Promise<Readable>;

@@ -7,6 +7,7 @@ import type { FileWriter } from './driver.js';
  */
 export abstract class FileWriterBase extends Writable implements FileWriter {
   #done = false;
+  #committing = false;
 
   constructor(options?: WritableOptions) {
     super(options);
@@ -20,9 +21,15 @@ export abstract class FileWriterBase extends Writable implements FileWriter {
     this.#done = true;
   }
 
+  /** True once commit() has been called: a driver's _final makes the content durable then. */
+  protected get committing(): boolean {
+    return this.#committing;
+  }
+
   async commit(): Promise<void> {
     if (this.#done) throw new Error('writer already committed or cancelled');
     this.#done = true;
+    this.#committing = true;
     // A write that already failed fails the commit too: its error, not a generic "stream destroyed".
     if (!this.writableFinished) {
       await new Promise<void>((resolve, reject) => {

@@ -382,6 +382,8 @@ class FilesystemWriter extends FileWriterBase {
     // A large buffer lets chunks that arrive during a write go to disk together in one writev.
     super({ highWaterMark: WRITE_BUFFER });
     this.#size = initialSize;
+    // What earlier writers left unsynced (an upload's earlier chunks) is synced while this one receives more.
+    if (initialSize > 0) this.syncInBackground();
   }
 
   get size(): number {

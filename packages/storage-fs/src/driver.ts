@@ -12,7 +12,7 @@ import {
   write,
   writev,
 } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join, normalize, dirname as osDirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -211,20 +211,19 @@ export class FilesystemDriver implements StorageDriver {
 
   async delete(path: string): Promise<void> {
     const full = this.full(path);
-    // A writer adding a file inside the tree while it goes (ENOTEMPTY) is retried, as distribution's RemoveAll;
-    // writers busy in the tree can outlast rm's own retries, so it is tried again until the tree is gone.
+    // The quick way first (see removeTree); when a writer adds to the tree meanwhile (ENOTEMPTY), rm's way,
+    // which lists and retries at each level, and after it distribution's: tried again until the tree is gone.
+    try {
+      if (await removeTree(full)) return;
+      throw new PathNotFoundError(path, NAME);
+    } catch (err) {
+      if (!isErrno(err, 'ENOTEMPTY')) throw err;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
-        // Without force, rm's own first lstat reports a path that is not there (ENOENT), so none of ours is
-        // needed; below the top, rm takes what vanished meanwhile as removed.
-        await rm(full, { recursive: true, maxRetries: 5, retryDelay: 10 });
+        await rm(full, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
         return;
       } catch (err) {
-        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
-          // Gone by a retry: someone else finished the removal.
-          if (attempt > 1) return;
-          throw new PathNotFoundError(path, NAME);
-        }
         if (!isErrno(err, 'ENOTEMPTY') || attempt === 20) throw err;
       }
     }
@@ -340,6 +339,47 @@ function readWhole(file: string): Promise<Buffer> {
       next(SMALL_READ);
     });
   });
+}
+
+/**
+ * Removes a file, or a directory and everything below it; false when nothing was there. A directory is listed,
+ * its entries removed by their listed type, and then it goes; a file answers the listing with ENOTDIR and is
+ * unlinked. Three operations for the layout's one-file directories (an upload's, a link's), where rm takes
+ * seven: two lstats of the top, an rmdir tried before listing, an lstat of every entry. (The layout has no
+ * symbolic links: a directory's listing would follow one, where rm removes only the link.)
+ */
+async function removeTree(full: string): Promise<boolean> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(full, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    if (!isErrno(err, 'ENOTDIR')) throw err;
+    return unlinkIfThere(full);
+  }
+  await Promise.all(
+    entries.map((e) =>
+      e.isDirectory() ? removeTree(join(full, e.name)) : unlinkIfThere(join(full, e.name)),
+    ),
+  );
+  try {
+    await rmdir(full);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  return true;
+}
+
+/** Unlinks a file; false when it was not there. One that became a directory meanwhile is removed as one. */
+async function unlinkIfThere(full: string): Promise<boolean> {
+  try {
+    await unlink(full);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    if (isErrno(err, 'EISDIR') || isErrno(err, 'EPERM')) return removeTree(full);
+    throw err;
+  }
 }
 
 /**

@@ -32,7 +32,7 @@ Without --url, starts this registry and docker-registry (2.8, from the docker-re
 each on its own store: a directory, or with --s3 / --swift its own bucket or container on a test OpenStack Swift
 started for the run (its S3 API, or its Swift API); adds each one's start time (spawn to first answer on /v2/,
 median of three starts). With --url, measures a registry already running (and, with --vs, another one).
-Measures in alternating rounds: blob push (monolithic and
+Measures in alternating rounds, after an untimed one for each: blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
 RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048) is pushed and pulled.
@@ -191,6 +191,12 @@ async function compare(urls: string[], options: CompareOptions, extraRows: strin
     for (const t of targets) {
       await scenario.setup?.(t);
       byTarget.set(t.label, []);
+    }
+    // One untimed round for each registry first: a Node server compiles its hot paths during its first
+    // requests (its start is measured on its own), and both get the same.
+    for (const t of targets) {
+      await flushPageCache();
+      await scenario.run(t, -1);
     }
     // Alternate A and B within each round so drift in the machine hits both alike.
     for (let round = 0; round < rounds; round++) {

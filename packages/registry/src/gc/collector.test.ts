@@ -123,6 +123,24 @@ describe('garbage collection', () => {
     expect(await exists(driver, orphan)).toBe(true);
   });
 
+  it('keeps an old blob that a repository linked within the grace period (a mount), and frees it after', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const blob = await pushBlob(registry, 'app', randomBytes(10));
+    const grace = { ...NOW, graceMs: 250 };
+    await new Promise((r) => setTimeout(r, 500));
+    await registry.blobs.link('other', blob);
+    const result = await collectGarbage(driver, grace);
+    expect(result.blobsDeleted).toEqual([]);
+    expect(result.keptForGrace.blobs).toBe(1);
+    expect(await exists(driver, blob)).toBe(true);
+
+    await new Promise((r) => setTimeout(r, 500));
+    const later = await collectGarbage(driver, grace);
+    expect(later.blobsDeleted.map((b) => b.digest)).toEqual([`${blob}`]);
+    expect(later.layerLinksRemoved).toBe(2);
+  });
+
   it('with deleteUntagged, removes untagged manifests but keeps an index’s children and referrers', async () => {
     const driver = new InMemoryDriver();
     const registry = new Registry(driver);

@@ -6,11 +6,12 @@
  *  1. Inventory (one walk of repositories/, one of blobs/) and mark: every blob reachable from a kept
  *     manifest revision is marked. A blob is a candidate only if it is unmarked, its data is older than
  *     the cutoff, and no repository link to it is younger than the cutoff (so anything uploaded, linked or
- *     mounted since the cutoff is never a candidate).
+ *     mounted since the cutoff is never a candidate). Only unmarked blobs and their links are stat'ed.
  *  2. Candidates are not deleted but moved to a quarantine directory (`_gc/<run>/`), invisible to readers.
- *  3. Rescan: a second walk of repositories/ finds everything written since the cutoff: revisions, tags and
- *     layer links. Whatever they reference is moved back out of quarantine (and an untagged revision this
- *     run deleted is restored if a tag now names it).
+ *  3. Rescan: a second walk of repositories/ finds every revision (one the mark kept, or one written
+ *     since), the links to quarantined blobs written since the cutoff, and, if this run deleted revisions,
+ *     the tags written since. Whatever they reference is moved back out of quarantine (and an untagged
+ *     revision this run deleted is restored if a tag now names it).
  *  4. Only then is the quarantine deleted.
  * The registry does its half (content/manifests.ts, uploads.ts, blobs.ts): a manifest PUT makes its
  * revision visible and then checks its references again, undoing the PUT if one is gone; a commit that
@@ -26,7 +27,17 @@ import { isPathNotFound, type StorageDriver } from '@regop/storage';
 import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from '../content/links.js';
 import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
-import { type BlobInfo, type Dated, inventoryBlobs, inventoryRepositories, readTag } from './inventory.js';
+import {
+  addTo,
+  type BlobInfo,
+  blobInfo,
+  type Dated,
+  inventoryBlobs,
+  inventoryRepositories,
+  linkTime,
+  listRepositories,
+  readTag,
+} from './inventory.js';
 import { type LeaseOptions, StorageLease } from './lease.js';
 import { manifestReferences } from './references.js';
 import {
@@ -161,12 +172,12 @@ export class GarbageCollector {
     const fresh = (d: { modTime: Date }) => d.modTime >= cutoff;
 
     // Mark.
-    const repos = await inventoryRepositories(this.driver);
-    const tagged = new Map<string, TaggedManifest[]>();
     // Tags matter only to rules and deleteUntagged: without them every revision is kept, tagged or not.
     const tagsNeeded = this.options.deleteUntagged || (this.options.retention ?? []).length > 0;
+    const repos = await inventoryRepositories(this.driver, { tags: !!tagsNeeded });
+    const tagged = new Map<string, TaggedManifest[]>();
     const readTagsAndManifests = async () => {
-      await forEachLimited(tagsNeeded ? repos.tags : [], async (tag) => {
+      await forEachLimited(repos.tags, async (tag) => {
         const digest = await readTag(this.driver, tag);
         if (!digest) return;
         const list = tagged.get(tag.repository) ?? [];
@@ -183,7 +194,7 @@ export class GarbageCollector {
     };
     // The walk of blobs/ (it comes after the walk of repositories/, as the safety argument above needs) runs
     // while tags and manifests are read: a local walk keeps this thread busy, the reads wait on I/O.
-    const [blobs] = await Promise.all([inventoryBlobs(this.driver), readTagsAndManifests()]);
+    const [stored] = await Promise.all([inventoryBlobs(this.driver), readTagsAndManifests()]);
 
     const marked = new Set<string>();
     const untagged: { repository: string; digest: Digest }[] = [];
@@ -225,14 +236,30 @@ export class GarbageCollector {
       }
     }
 
-    // Candidates: unmarked, old, and not linked anywhere recently.
-    const recentlyLinked = new Set(
-      [...repos.layers.values()]
-        .flat()
-        .filter(fresh)
-        .map((l) => `${l.digest}`),
+    // Candidates: unmarked, old, and not linked anywhere recently. Only these blobs and their links are
+    // stat'ed: most of a store is marked, and its blobs need nothing more than their names.
+    const linkedFrom = new Map<string, string[]>();
+    for (const [repository, digests] of repos.layers)
+      for (const d of digests) addTo(linkedFrom, `${d}`, repository);
+    const unmarked: BlobInfo[] = [];
+    await forEachLimited([...stored.values()], async (digest) => {
+      if (marked.has(`${digest}`)) return;
+      const blob = await blobInfo(this.driver, digest);
+      if (blob) unmarked.push(blob);
+    });
+    const recentlyLinked = new Set<string>();
+    await forEachLimited(
+      unmarked.filter((b) => !fresh(b)),
+      async ({ digest }) => {
+        for (const repository of linkedFrom.get(`${digest}`) ?? []) {
+          const linked = await linkTime(this.driver, repository, digest);
+          if (linked && linked >= cutoff) {
+            recentlyLinked.add(`${digest}`);
+            return;
+          }
+        }
+      },
     );
-    const unmarked = [...blobs.values()].filter((b) => !marked.has(`${b.digest}`));
     const candidates = unmarked.filter((b) => !fresh(b) && !recentlyLinked.has(`${b.digest}`));
     const young = unmarked.filter((b) => fresh(b) || recentlyLinked.has(`${b.digest}`));
 
@@ -240,7 +267,7 @@ export class GarbageCollector {
       dryRun,
       repositories: new Set([...repos.revisions.keys(), ...repos.layers.keys()]).size,
       manifestsMarked,
-      blobsMarked: [...marked].filter((d) => blobs.has(d)).length,
+      blobsMarked: [...marked].filter((d) => stored.has(d)).length,
       manifestsDeleted: untagged.map((u) => ({ repository: u.repository, digest: `${u.digest}` })),
       blobsDeleted: byDigest(candidates.map((c) => ({ digest: `${c.digest}`, size: c.size }))),
       bytesFreed: candidates.reduce((n, c) => n + c.size, 0),
@@ -288,7 +315,7 @@ export class GarbageCollector {
         this.emit({ kind: 'progress', phase: 'sweeping', done: moved, total: candidates.length });
     });
 
-    const protect = await this.rescan(cutoff, run, deletedRevisions);
+    const protect = await this.rescan(cutoff, run, deletedRevisions, quarantined);
     for (const key of protect) {
       const blob = quarantined.get(key);
       if (!blob) continue;
@@ -314,9 +341,13 @@ export class GarbageCollector {
     result.retention = await report();
 
     // Repository links to blobs that are now gone (old links only: a fresh one belongs to a push in flight).
-    const gone = (d: Digest) => quarantined.has(`${d}`) || !blobs.has(`${d}`);
-    const staleLinks = [...repos.layers].flatMap(([repository, links]) =>
-      links.filter((l) => !fresh(l) && gone(l.digest)).map((l) => ({ repository, digest: l.digest })),
+    const unmarkedStored = new Set(unmarked.map((b) => `${b.digest}`));
+    const gone = (d: Digest) => {
+      const key = `${d}`;
+      return quarantined.has(key) || (marked.has(key) ? !stored.has(key) : !unmarkedStored.has(key));
+    };
+    const staleLinks = [...repos.layers].flatMap(([repository, digests]) =>
+      digests.filter(gone).map((digest) => ({ repository, digest })),
     );
     await forEachLimited(staleLinks, async ({ repository, digest }) => {
       const current = await statIfExists(this.driver, paths.layerLink(repository, digest));
@@ -403,16 +434,27 @@ export class GarbageCollector {
    * Everything written since the cutoff, and everything it references: these blobs must survive. A tag
    * written meanwhile that names a revision this run deleted gets its revision back.
    */
-  private async rescan(cutoff: Date, run: string, deletedRevisions: Set<string>): Promise<Set<string>> {
-    const repos = await inventoryRepositories(this.driver);
+  private async rescan(
+    cutoff: Date,
+    run: string,
+    deletedRevisions: Set<string>,
+    quarantined: Map<string, BlobInfo>,
+  ): Promise<Set<string>> {
+    // Tags matter only if this run deleted revisions: a tag is written after its revision, which is here.
+    const repos = await listRepositories(this.driver, { tags: deletedRevisions.size > 0 });
     const protect = new Set<string>();
-    const manifests: { repository: string; digest: Digest }[] = [];
-    for (const links of repos.layers.values()) {
-      for (const l of links) if (l.modTime >= cutoff) protect.add(`${l.digest}`);
-    }
-    for (const [repository, revisions] of repos.revisions) {
-      for (const r of revisions) if (r.modTime >= cutoff) manifests.push({ repository, digest: r.digest });
-    }
+    // Only a link to a quarantined blob can protect anything: only those links' times are read.
+    const links = [...repos.layers].flatMap(([repository, digests]) =>
+      digests.filter((d) => quarantined.has(`${d}`)).map((digest) => ({ repository, digest })),
+    );
+    await forEachLimited(links, async ({ repository, digest }) => {
+      const linked = await linkTime(this.driver, repository, digest);
+      if (linked && linked >= cutoff) protect.add(`${digest}`);
+    });
+    // Every revision here was kept by the mark (its blobs are not in quarantine) or written since.
+    const manifests = [...repos.revisions].flatMap(([repository, digests]) =>
+      digests.map((digest) => ({ repository, digest })),
+    );
     for (const tag of repos.tags.filter((t) => t.modTime >= cutoff)) {
       const digest = await readTag(this.driver, tag);
       if (!digest) continue;
@@ -428,7 +470,8 @@ export class GarbageCollector {
       if (seen.has(key)) continue;
       seen.add(key);
       protect.add(key);
-      this.manifestCache.delete(key);
+      // A manifest read before reads the same now (its digest names it); one that could not be read is read again.
+      if (this.manifestCache.get(key) === null) this.manifestCache.delete(key);
       const refs = await this.references(digest, run);
       for (const blob of refs?.blobs ?? []) protect.add(blob);
       for (const child of refs?.children ?? []) {

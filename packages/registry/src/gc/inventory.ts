@@ -1,5 +1,5 @@
 import { type FileInfo, SkipDir, type StorageDriver } from '@regop/storage';
-import { listIfExists, readLink } from '../content/links.js';
+import { listIfExists, readLink, statIfExists } from '../content/links.js';
 import { paths, REPOSITORIES } from '../paths.js';
 import { Digest } from '../reference.js';
 
@@ -14,14 +14,20 @@ export interface TagLink {
   modTime: Date;
 }
 
-/** What the repositories tree holds, from one walk: revisions, layer links and tags, with their times. */
-export interface RepositoryInventory {
-  revisions: Map<string, Dated[]>;
-  layers: Map<string, Dated[]>;
+/**
+ * What the repositories tree holds, from one walk: revisions (`R`: with their times or by digest alone), the
+ * digests that layer links name, and tags with their times. A layer link's time matters only for a blob that
+ * may go, so it is read then (linkTime): the walk lists `_layers/<alg>/` and does not open the directory of
+ * each link.
+ */
+export interface RepositoryInventory<R> {
+  revisions: Map<string, R[]>;
+  layers: Map<string, Digest[]>;
   tags: TagLink[];
 }
 
-const push = <T>(map: Map<string, T[]>, key: string, value: T) => {
+/** Appends to the list a map holds for a key. */
+export const addTo = <T>(map: Map<string, T[]>, key: string, value: T) => {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
@@ -35,12 +41,24 @@ const digestAt = (alg: string | undefined, hex: string | undefined): Digest | un
   }
 };
 
+/** What a walk of `repositories/` reads beyond names; uploads, tag histories and referrers it never reads. */
+interface WalkPlan {
+  /** Each revision's link and its time (a listing of each revision's directory); otherwise its name. */
+  revisionTimes: boolean;
+  /** Tags and their times (two listings for each tag); otherwise none. */
+  tags: boolean;
+}
+
 /**
- * Walks `repositories/` once. The walk's listing gives every link's time, so nothing is stat'ed one by one;
- * uploads, tag histories and the referrers index are skipped.
+ * Walks `repositories/` once. The walk's listing gives the time of every link it reaches, so nothing is
+ * stat'ed one by one.
  */
-export async function inventoryRepositories(driver: StorageDriver): Promise<RepositoryInventory> {
-  const inventory: RepositoryInventory = { revisions: new Map(), layers: new Map(), tags: [] };
+async function walkRepositories<R>(
+  driver: StorageDriver,
+  plan: WalkPlan,
+  revision: (digest: Digest, modTime: Date) => R,
+): Promise<RepositoryInventory<R>> {
+  const inventory: RepositoryInventory<R> = { revisions: new Map(), layers: new Map(), tags: [] };
   if ((await listIfExists(driver, REPOSITORIES)).length === 0) return inventory;
   await driver.walk(
     REPOSITORIES,
@@ -51,15 +69,23 @@ export async function inventoryRepositories(driver: StorageDriver): Promise<Repo
       const repository = segments.slice(0, at).join('/');
       const [kind, a, b, c, d] = segments.slice(at);
       if (kind === '_uploads' || kind === '_referrers') return SkipDir;
-      if (kind === '_manifests' && a === 'tags' && c === 'index') return SkipDir;
-      if (info.isDir) return;
-      if (kind === '_layers' && c === 'link') {
+      if (kind === '_layers' && b !== undefined) {
         const digest = digestAt(a, b);
-        if (digest) push(inventory.layers, repository, { digest, modTime: info.modTime });
-      } else if (kind === '_manifests' && a === 'revisions' && d === 'link') {
+        if (digest) addTo(inventory.layers, repository, digest);
+        return SkipDir;
+      }
+      if (kind !== '_manifests') return;
+      if (a === 'tags' && (!plan.tags || c === 'index')) return SkipDir;
+      if (a === 'revisions' && c !== undefined && !plan.revisionTimes) {
         const digest = digestAt(b, c);
-        if (digest) push(inventory.revisions, repository, { digest, modTime: info.modTime });
-      } else if (kind === '_manifests' && a === 'tags' && c === 'current' && d === 'link' && b) {
+        if (digest) addTo(inventory.revisions, repository, revision(digest, info.modTime));
+        return SkipDir;
+      }
+      if (info.isDir) return;
+      if (a === 'revisions' && d === 'link') {
+        const digest = digestAt(b, c);
+        if (digest) addTo(inventory.revisions, repository, revision(digest, info.modTime));
+      } else if (a === 'tags' && c === 'current' && d === 'link' && b) {
         inventory.tags.push({ repository, tag: b, modTime: info.modTime });
       }
     },
@@ -68,25 +94,55 @@ export async function inventoryRepositories(driver: StorageDriver): Promise<Repo
   return inventory;
 }
 
+/** What marking needs: revisions with their times, layer links, and tags when asked for. */
+export const inventoryRepositories = (driver: StorageDriver, options: { tags: boolean }) =>
+  walkRepositories(
+    driver,
+    { revisionTimes: true, ...options },
+    (digest, modTime): Dated => ({ digest, modTime }),
+  );
+
+/**
+ * What the rescan needs: revisions and layer links by name (a revision's time is no matter: every revision
+ * there is is either one marking kept or one written since), and tags when asked for.
+ */
+export const listRepositories = (driver: StorageDriver, options: { tags: boolean }) =>
+  walkRepositories(driver, { revisionTimes: false, ...options }, (digest) => digest);
+
 export interface BlobInfo extends Dated {
   size: number;
 }
 
-/** Every blob in `blobs/`, from one walk. */
-export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string, BlobInfo>> {
-  const blobs = new Map<string, BlobInfo>();
+/**
+ * Every blob in `blobs/`, by the names of their directories: one listing per two-hex-digit directory. A
+ * directory whose data an earlier collection deleted is listed too; blobInfo tells them apart.
+ */
+export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string, Digest>> {
+  const blobs = new Map<string, Digest>();
   if ((await listIfExists(driver, paths.blobsRoot)).length === 0) return blobs;
   await driver.walk(
     paths.blobsRoot,
     (info) => {
-      if (info.isDir || !info.path.endsWith('/data')) return;
-      const [alg, , hex] = info.path.slice(paths.blobsRoot.length + 1).split('/');
+      const [alg, prefix, hex] = info.path.slice(paths.blobsRoot.length + 1).split('/');
+      if (prefix === undefined || hex === undefined) return;
       const digest = digestAt(alg, hex);
-      if (digest) blobs.set(`${digest}`, { digest, size: info.size, modTime: info.modTime });
+      if (digest) blobs.set(`${digest}`, digest);
+      return SkipDir;
     },
     { unordered: true },
   );
   return blobs;
+}
+
+/** A blob's size and time; undefined when its data is gone. */
+export async function blobInfo(driver: StorageDriver, digest: Digest): Promise<BlobInfo | undefined> {
+  const info = await statIfExists(driver, paths.blobData(digest));
+  return info && { digest, size: info.size, modTime: info.modTime };
+}
+
+/** When a repository's layer link was written; undefined when it is gone. */
+export async function linkTime(driver: StorageDriver, repository: string, digest: Digest) {
+  return (await statIfExists(driver, paths.layerLink(repository, digest)))?.modTime;
 }
 
 /** The digest a tag's current link names. */

@@ -12,22 +12,27 @@ export async function walkFlatListing(
 ): Promise<boolean> {
   const base = path === '/' ? '' : path;
   const seenDirs = new Set<string>();
-  const skipped: string[] = [];
+  // A file is skipped when one of its directories is: a lookup per level, however many were skipped (a
+  // collection skips a directory per blob).
+  const skipped = new Set<string>();
   let any = false;
   for await (const file of files) {
     any = true;
-    if (skipped.some((s) => file.path.startsWith(`${s}/`))) continue;
     const parts = file.path.slice(base.length + 1).split('/');
     let dir = base;
     let skip = false;
     for (const part of parts.slice(0, -1)) {
       dir = `${dir}/${part}`;
+      if (skipped.has(dir)) {
+        skip = true;
+        break;
+      }
       if (seenDirs.has(dir)) continue;
       seenDirs.add(dir);
       const result = await fn({ path: dir, size: 0, modTime: file.modTime, isDir: true });
       if (result === StopWalk) return true;
       if (result === SkipDir) {
-        skipped.push(dir);
+        skipped.add(dir);
         skip = true;
         break;
       }

@@ -98,6 +98,7 @@ function requestAgents(endpoint: string, skipVerify: boolean) {
  */
 export class S3Driver implements StorageDriver {
   readonly name = NAME;
+  readonly flatListing = true;
   readonly client: S3Client;
   private readonly root: string;
 

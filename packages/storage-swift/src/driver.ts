@@ -48,6 +48,7 @@ const unexpected = (what: string, res: Dispatcher.ResponseData) =>
  */
 export class SwiftDriver implements StorageDriver {
   readonly name = NAME;
+  readonly flatListing = true;
   readonly client: SwiftClient;
   private readonly filesRoot: string;
   private tempUrlKey: string | undefined;

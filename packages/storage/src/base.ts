@@ -35,6 +35,7 @@ export type OperationObserver = (driver: string, action: string, seconds: number
  */
 export class BaseDriver implements StorageDriver {
   readonly name: string;
+  readonly flatListing?: boolean;
   readonly copyTo?: StorageDriver['copyTo'];
   readonly redirectURL?: StorageDriver['redirectURL'];
   /** Set by whoever keeps metrics. */
@@ -47,6 +48,7 @@ export class BaseDriver implements StorageDriver {
 
   private constructor(readonly inner: StorageDriver) {
     this.name = inner.name;
+    this.flatListing = inner.flatListing;
     const { copyTo, redirectURL } = inner;
     if (copyTo) {
       this.copyTo = (path: string, dest: Writable, start: number, end: number) =>

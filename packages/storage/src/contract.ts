@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BaseDriver } from './base.js';
-import { SkipDir, type StorageDriver } from './driver.js';
+import { type FileInfo, SkipDir, type StorageDriver } from './driver.js';
 import {
   BackendUnavailableError,
   InvalidOffsetError,
@@ -270,6 +270,7 @@ export function runDriverContract(
       // Several directories skipped, at different depths (a collection skips one per blob).
       const skip = ['skip', 'd1', 'd3/e2', 'd5/e0'];
       const seen: string[] = [];
+      const listed: FileInfo[] = [];
       await d.walk(
         base,
         (info) => {
@@ -277,10 +278,20 @@ export function runDriverContract(
           const slash = rel.lastIndexOf('/');
           if (slash > 0) expect(seen).toContain(rel.slice(0, slash));
           seen.push(rel);
+          if (!info.isDir) listed.push(info);
           if (skip.includes(rel)) return SkipDir;
         },
         { unordered: true },
       );
+      // A flat listing's files come with their sizes and times, as stat gives them (the collector relies on it;
+      // a listing may give a time finer than stat's whole seconds).
+      if (d.flatListing) {
+        for (const file of listed.slice(0, 5)) {
+          const info = await d.stat(file.path);
+          expect(file.size).toBe(info.size);
+          expect(Math.abs(file.modTime.getTime() - info.modTime.getTime())).toBeLessThan(1000);
+        }
+      }
       const ordered: string[] = [];
       await d.walk(base, (info) => {
         const rel = info.path.slice(base.length + 1);

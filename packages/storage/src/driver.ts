@@ -54,6 +54,12 @@ export interface RedirectOptions {
  */
 export interface StorageDriver {
   readonly name: string;
+  /**
+   * True when an unordered walk reads whole subtrees in one listing whose keys come with their sizes and times
+   * (object stores): SkipDir then saves no request, and a file's time is already known. Absent when walks list
+   * directory by directory (a filesystem): SkipDir saves a listing, and a file's time costs a stat.
+   */
+  readonly flatListing?: boolean;
   getContent(path: string): Promise<Buffer>;
   /**
    * Replaces the content atomically: readers see the old bytes or the new, never a part. Once it resolves, the

@@ -23,6 +23,12 @@ class HookedDriver extends InMemoryDriver {
   }
 }
 
+/** The same store as an object store shows it to the collector: walks whose listing gives each file's time. */
+const listedFlat = <T extends new () => InMemoryDriver>(Base: T) =>
+  class extends Base {
+    readonly flatListing = true;
+  };
+
 // In one process on one store, a written lease is read back at once: no need to let it settle.
 const NOW = { graceMs: 0, lease: { settleMs: 0 } };
 /** With no grace, content written in the run's first millisecond counts as fresh: let time move on. */
@@ -81,9 +87,12 @@ const exists = async (driver: InMemoryDriver, d: Digest) =>
     () => false,
   );
 
-describe('garbage collection', () => {
+describe.each([
+  { listing: 'directory by directory', Memory: InMemoryDriver, Hooked: HookedDriver },
+  { listing: 'flat, with times', Memory: listedFlat(InMemoryDriver), Hooked: listedFlat(HookedDriver) },
+])('garbage collection (walks listing $listing)', ({ Memory, Hooked }) => {
   it('frees exactly the blobs no manifest references; shared layers survive; a dry run changes nothing', async () => {
-    const driver = new InMemoryDriver();
+    const driver = new Memory();
     const registry = new Registry(driver);
     const shared = await pushBlob(registry, 'app', randomBytes(100));
     const onlyOld = await pushBlob(registry, 'app', randomBytes(100));
@@ -115,7 +124,7 @@ describe('garbage collection', () => {
   });
 
   it('keeps what is younger than the grace period', async () => {
-    const driver = new InMemoryDriver();
+    const driver = new Memory();
     const registry = new Registry(driver);
     const orphan = await pushBlob(registry, 'app', randomBytes(10));
     const result = await collectGarbage(driver, { ...NOW, graceMs: 3_600_000 });
@@ -124,7 +133,7 @@ describe('garbage collection', () => {
   });
 
   it('keeps an old blob that a repository linked within the grace period (a mount), and frees it after', async () => {
-    const driver = new InMemoryDriver();
+    const driver = new Memory();
     const registry = new Registry(driver);
     const blob = await pushBlob(registry, 'app', randomBytes(10));
     const grace = { ...NOW, graceMs: 250 };
@@ -142,7 +151,7 @@ describe('garbage collection', () => {
   });
 
   it('with deleteUntagged, removes untagged manifests but keeps an index’s children and referrers', async () => {
-    const driver = new InMemoryDriver();
+    const driver = new Memory();
     const registry = new Registry(driver);
     const layer = await pushBlob(registry, 'multi', randomBytes(50));
     const amd64 = await pushImage(registry, 'multi', undefined, [layer]);
@@ -181,7 +190,7 @@ describe('garbage collection', () => {
   });
 
   it('a manifest PUT that completes just before the sweep keeps its old, unreferenced layer', async () => {
-    const driver = new HookedDriver();
+    const driver = new Hooked();
     const registry = new Registry(driver);
     const layer = await pushBlob(registry, 'app', randomBytes(64));
     await tick();
@@ -195,7 +204,7 @@ describe('garbage collection', () => {
   });
 
   it('a manifest PUT whose blob is swept while it lands fails cleanly instead of pointing at nothing', async () => {
-    const driver = new HookedDriver();
+    const driver = new Hooked();
     const registry = new Registry(driver);
     const layer = await pushBlob(registry, 'app', randomBytes(64));
     const config = await pushBlob(registry, 'app', Buffer.from('{}'));
@@ -225,7 +234,7 @@ describe('garbage collection', () => {
   });
 
   it('an upload of existing content during the sweep keeps the blob', async () => {
-    const driver = new HookedDriver();
+    const driver = new Hooked();
     const registry = new Registry(driver);
     const content = randomBytes(64);
     const digest = await pushBlob(registry, 'app', content);
@@ -239,7 +248,7 @@ describe('garbage collection', () => {
   });
 
   it('puts back what a crashed run left in quarantine', async () => {
-    const driver = new InMemoryDriver();
+    const driver = new Memory();
     const registry = new Registry(driver);
     const layer = await pushBlob(registry, 'app', randomBytes(64));
     await pushImage(registry, 'app', 'v1', [layer]);
@@ -251,7 +260,7 @@ describe('garbage collection', () => {
   });
 
   it("puts back a crashed run's quarantine in the layout before it was flat (a directory per blob)", async () => {
-    const driver = new InMemoryDriver();
+    const driver = new Memory();
     const registry = new Registry(driver);
     const layer = await pushBlob(registry, 'app', randomBytes(64));
     await pushImage(registry, 'app', 'v1', [layer]);
@@ -277,7 +286,7 @@ describe('garbage collection', () => {
     };
 
     it('lets two collectors on one store sweep one at a time, never both', async () => {
-      const store = new InMemoryDriver();
+      const store = new Memory();
       await garbage(new Registry(store), 20);
       // Each collector sees the store through its own view, which checks at every quarantine move that the
       // stored lease is its own: the moment a second collector swept too, one of them would fail.
@@ -322,7 +331,7 @@ describe('garbage collection', () => {
     });
 
     it('refuses while a live lease is held, takes over an expired one', async () => {
-      const driver = new InMemoryDriver();
+      const driver = new Memory();
       await garbage(new Registry(driver), 3);
       await driver.putContent(paths.gcLease, JSON.stringify(lease('unit/7', 60_000)));
       await expect(collectGarbage(driver, NOW)).rejects.toThrow(/\(unit\/7, until/);
@@ -334,7 +343,7 @@ describe('garbage collection', () => {
     });
 
     it('stops before deleting anything when its lease was taken over', async () => {
-      const driver = new HookedDriver();
+      const driver = new Hooked();
       const registry = new Registry(driver);
       await garbage(registry, 3);
       driver.beforeQuarantine = async () => {
@@ -361,7 +370,7 @@ describe('garbage collection', () => {
     };
 
     it('keeps the newest N and what keeptags matches, removing the rest and their unshared blobs; a dry run reports exactly that', async () => {
-      const driver = new InMemoryDriver();
+      const driver = new Memory();
       const registry = new Registry(driver);
       const shared = await pushBlob(registry, 'team/app', randomBytes(64));
       const images = new Map<string, { digest: Digest; layer: Digest; config: Digest }>();
@@ -412,7 +421,7 @@ describe('garbage collection', () => {
     });
 
     it('takes referrers with their subject, keeps children of kept indexes, and ages out untagged manifests', async () => {
-      const driver = new InMemoryDriver();
+      const driver = new Memory();
       const registry = new Registry(driver);
       const layer = await pushBlob(registry, 'app', randomBytes(64));
       const old = await pushImage(registry, 'app', 'old', [layer]);
@@ -455,7 +464,7 @@ describe('garbage collection', () => {
     });
 
     it('matches repositories by glob, the first matching rule governing, and removes tags by age', async () => {
-      const driver = new InMemoryDriver();
+      const driver = new Memory();
       const registry = new Registry(driver);
       for (const repo of ['team/app', 'team/sub/app', 'solo']) {
         await pushImage(registry, repo, 'a', [await pushBlob(registry, repo, randomBytes(32))]);
@@ -477,7 +486,7 @@ describe('garbage collection', () => {
   });
 
   it('collects around sparse content: a manifest whose layers are absent keeps what it has', async () => {
-    const driver = new InMemoryDriver();
+    const driver = new Memory();
     const registry = new Registry(driver, { validation: { layers: 'none', indexChildren: 'none' } });
     const present = await pushBlob(registry, 'sparse', randomBytes(64));
     const absent = Digest.of('sha256', 'never pushed');

@@ -34,6 +34,7 @@ import {
   type Dated,
   inventoryBlobs,
   inventoryRepositories,
+  type LayerLink,
   linkTime,
   listRepositories,
   readTag,
@@ -238,21 +239,21 @@ export class GarbageCollector {
 
     // Candidates: unmarked, old, and not linked anywhere recently. Only these blobs and their links are
     // stat'ed: most of a store is marked, and its blobs need nothing more than their names.
-    const linkedFrom = new Map<string, string[]>();
-    for (const [repository, digests] of repos.layers)
-      for (const d of digests) addTo(linkedFrom, `${d}`, repository);
+    const linkedFrom = new Map<string, { repository: string; link: LayerLink }[]>();
+    for (const [repository, links] of repos.layers)
+      for (const link of links) addTo(linkedFrom, `${link.digest}`, { repository, link });
     const unmarked: BlobInfo[] = [];
-    await forEachLimited([...stored.values()], async (digest) => {
-      if (marked.has(`${digest}`)) return;
-      const blob = await blobInfo(this.driver, digest);
-      if (blob) unmarked.push(blob);
+    await forEachLimited([...stored.values()], async (blob) => {
+      if (marked.has(`${blob.digest}`)) return;
+      const info = await blobInfo(this.driver, blob);
+      if (info) unmarked.push(info);
     });
     const recentlyLinked = new Set<string>();
     await forEachLimited(
       unmarked.filter((b) => !fresh(b)),
       async ({ digest }) => {
-        for (const repository of linkedFrom.get(`${digest}`) ?? []) {
-          const linked = await linkTime(this.driver, repository, digest);
+        for (const { repository, link } of linkedFrom.get(`${digest}`) ?? []) {
+          const linked = await linkTime(this.driver, repository, link);
           if (linked && linked >= cutoff) {
             recentlyLinked.add(`${digest}`);
             return;
@@ -346,8 +347,8 @@ export class GarbageCollector {
       const key = `${d}`;
       return quarantined.has(key) || (marked.has(key) ? !stored.has(key) : !unmarkedStored.has(key));
     };
-    const staleLinks = [...repos.layers].flatMap(([repository, digests]) =>
-      digests.filter(gone).map((digest) => ({ repository, digest })),
+    const staleLinks = [...repos.layers].flatMap(([repository, links]) =>
+      links.filter((l) => gone(l.digest)).map(({ digest }) => ({ repository, digest })),
     );
     await forEachLimited(staleLinks, async ({ repository, digest }) => {
       const current = await statIfExists(this.driver, paths.layerLink(repository, digest));
@@ -444,12 +445,12 @@ export class GarbageCollector {
     const repos = await listRepositories(this.driver, { tags: deletedRevisions.size > 0 });
     const protect = new Set<string>();
     // Only a link to a quarantined blob can protect anything: only those links' times are read.
-    const links = [...repos.layers].flatMap(([repository, digests]) =>
-      digests.filter((d) => quarantined.has(`${d}`)).map((digest) => ({ repository, digest })),
+    const links = [...repos.layers].flatMap(([repository, inRepository]) =>
+      inRepository.filter((l) => quarantined.has(`${l.digest}`)).map((link) => ({ repository, link })),
     );
-    await forEachLimited(links, async ({ repository, digest }) => {
-      const linked = await linkTime(this.driver, repository, digest);
-      if (linked && linked >= cutoff) protect.add(`${digest}`);
+    await forEachLimited(links, async ({ repository, link }) => {
+      const linked = await linkTime(this.driver, repository, link);
+      if (linked && linked >= cutoff) protect.add(`${link.digest}`);
     });
     // Every revision here was kept by the mark (its blobs are not in quarantine) or written since.
     const manifests = [...repos.revisions].flatMap(([repository, digests]) =>

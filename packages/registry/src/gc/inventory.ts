@@ -15,14 +15,22 @@ export interface TagLink {
 }
 
 /**
- * What the repositories tree holds, from one walk: revisions (`R`: with their times or by digest alone), the
- * digests that layer links name, and tags with their times. A layer link's time matters only for a blob that
- * may go, so it is read then (linkTime): the walk lists `_layers/<alg>/` and does not open the directory of
- * each link.
+ * A layer link, by the digest its path names. A link's time matters only for a blob that may go: on a
+ * filesystem it is read then (linkTime), and the walk lists `_layers/<alg>/` without opening each link's
+ * directory; an object store's listing gives it at no cost.
+ */
+export interface LayerLink {
+  digest: Digest;
+  modTime?: Date;
+}
+
+/**
+ * What the repositories tree holds, from one walk: revisions (`R`: with their times or by digest alone), layer
+ * links, and tags with their times.
  */
 export interface RepositoryInventory<R> {
   revisions: Map<string, R[]>;
-  layers: Map<string, Digest[]>;
+  layers: Map<string, LayerLink[]>;
   tags: TagLink[];
 }
 
@@ -69,9 +77,9 @@ async function walkRepositories<R>(
       const repository = segments.slice(0, at).join('/');
       const [kind, a, b, c, d] = segments.slice(at);
       if (kind === '_uploads' || kind === '_referrers') return SkipDir;
-      if (kind === '_layers' && b !== undefined) {
+      if (kind === '_layers' && b !== undefined && (c === 'link' || !driver.flatListing)) {
         const digest = digestAt(a, b);
-        if (digest) addTo(inventory.layers, repository, digest);
+        if (digest) addTo(inventory.layers, repository, c ? { digest, modTime: info.modTime } : { digest });
         return SkipDir;
       }
       if (kind !== '_manifests') return;
@@ -113,20 +121,25 @@ export interface BlobInfo extends Dated {
   size: number;
 }
 
+/** A blob in `blobs/`; its size and time when the walk's listing gave them (an object store's does). */
+export type StoredBlob = Partial<BlobInfo> & { digest: Digest };
+
 /**
- * Every blob in `blobs/`, by the names of their directories: one listing per two-hex-digit directory. A
- * directory whose data an earlier collection deleted is listed too; blobInfo tells them apart.
+ * Every blob in `blobs/`. On a filesystem, by the names of their directories, one listing per two-hex-digit
+ * directory: a directory whose data an earlier collection deleted is listed too, which blobInfo tells apart.
  */
-export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string, Digest>> {
-  const blobs = new Map<string, Digest>();
+export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string, StoredBlob>> {
+  const blobs = new Map<string, StoredBlob>();
   if ((await listIfExists(driver, paths.blobsRoot)).length === 0) return blobs;
   await driver.walk(
     paths.blobsRoot,
     (info) => {
-      const [alg, prefix, hex] = info.path.slice(paths.blobsRoot.length + 1).split('/');
-      if (prefix === undefined || hex === undefined) return;
+      const [alg, , hex, file] = info.path.slice(paths.blobsRoot.length + 1).split('/');
+      if (hex === undefined || (driver.flatListing && file === undefined)) return;
       const digest = digestAt(alg, hex);
-      if (digest) blobs.set(`${digest}`, digest);
+      if (digest && file === undefined) blobs.set(`${digest}`, { digest });
+      else if (digest && file === 'data')
+        blobs.set(`${digest}`, { digest, size: info.size, modTime: info.modTime });
       return SkipDir;
     },
     { unordered: true },
@@ -134,15 +147,17 @@ export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string,
   return blobs;
 }
 
-/** A blob's size and time; undefined when its data is gone. */
-export async function blobInfo(driver: StorageDriver, digest: Digest): Promise<BlobInfo | undefined> {
+/** A blob's size and time (a stat, unless the listing gave them); undefined when its data is gone. */
+export async function blobInfo(driver: StorageDriver, blob: StoredBlob): Promise<BlobInfo | undefined> {
+  const { digest, size, modTime } = blob;
+  if (size !== undefined && modTime !== undefined) return { digest, size, modTime };
   const info = await statIfExists(driver, paths.blobData(digest));
   return info && { digest, size: info.size, modTime: info.modTime };
 }
 
-/** When a repository's layer link was written; undefined when it is gone. */
-export async function linkTime(driver: StorageDriver, repository: string, digest: Digest) {
-  return (await statIfExists(driver, paths.layerLink(repository, digest)))?.modTime;
+/** When a repository's layer link was written (a stat, unless the listing gave it); undefined when it is gone. */
+export async function linkTime(driver: StorageDriver, repository: string, link: LayerLink) {
+  return link.modTime ?? (await statIfExists(driver, paths.layerLink(repository, link.digest)))?.modTime;
 }
 
 /** The digest a tag's current link names. */

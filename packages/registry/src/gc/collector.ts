@@ -237,8 +237,8 @@ export class GarbageCollector {
       }
     }
 
-    // Candidates: unmarked, old, and not linked anywhere recently. Only these blobs and their links are
-    // stat'ed: most of a store is marked, and its blobs need nothing more than their names.
+    // Candidates: unmarked, old, and not linked anywhere recently. Only these blobs and their links need
+    // times (a stat each on a filesystem): most of a store is marked, and needs nothing but its names.
     const linkedFrom = new Map<string, { repository: string; link: LayerLink }[]>();
     for (const [repository, links] of repos.layers)
       for (const link of links) addTo(linkedFrom, `${link.digest}`, { repository, link });

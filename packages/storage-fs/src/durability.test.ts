@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FilesystemDriver } from './driver.js';
 
-// Which files were synced (fdatasync) and when, seen through the fs module the driver calls.
+// How often the driver synced a file (fdatasync), counted through the fs module it calls.
 const synced = vi.hoisted(() => ({ calls: 0 }));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();

@@ -174,8 +174,8 @@ export class GarbageCollector {
 
     // Mark.
     // Tags matter only to rules and deleteUntagged: without them every revision is kept, tagged or not.
-    const tagsNeeded = this.options.deleteUntagged || (this.options.retention ?? []).length > 0;
-    const repos = await inventoryRepositories(this.driver, { tags: !!tagsNeeded });
+    const tagsNeeded = !!this.options.deleteUntagged || (this.options.retention ?? []).length > 0;
+    const repos = await inventoryRepositories(this.driver, { tags: tagsNeeded });
     const tagged = new Map<string, TaggedManifest[]>();
     const readTagsAndManifests = async () => {
       await forEachLimited(repos.tags, async (tag) => {

@@ -13,10 +13,15 @@ const DIGEST = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 
 /** A validated content digest. `toString()` gives the canonical `algorithm:hex` form. */
 export class Digest {
+  /** `algorithm:hex`, made once: digests key maps and sets, and the collector looks up thousands. */
+  private readonly text: string;
+
   private constructor(
     readonly algorithm: DigestAlgorithm,
     readonly hex: string,
-  ) {}
+  ) {
+    this.text = `${algorithm}:${hex}`;
+  }
 
   static parse(value: string): Digest {
     const match = DIGEST.exec(value);
@@ -48,7 +53,7 @@ export class Digest {
   }
 
   toString(): string {
-    return `${this.algorithm}:${this.hex}`;
+    return this.text;
   }
 }
 

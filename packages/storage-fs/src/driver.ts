@@ -8,6 +8,8 @@ import {
   open,
   read,
   readdirSync,
+  readFileSync,
+  type Stats,
   statSync,
   write,
   writev,
@@ -38,7 +40,7 @@ const SYNC_EVERY = 16 * 1024 * 1024;
 const SMALL_READ = 4096;
 /** A directory's time in an unordered walk, which does not stat directories. */
 const EPOCH = new Date(0);
-const WALK_SLICE_MS = 10;
+const SLICE_MS = 10;
 // Temporary names used by putContent; they never match a registry path and are hidden from list/walk.
 const TEMP_NAME = /^\..*\.[0-9a-f]{16}\.tmp$/;
 
@@ -56,6 +58,28 @@ const readAt = (fd: number, buffer: Buffer, length: number, position: number) =>
 const fstatFd = promisify(fstat);
 
 const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException)?.code === code;
+
+const fileInfo = (path: string, info: Stats): FileInfo => {
+  const isDir = info.isDirectory();
+  return { path, size: isDir ? 0 : info.size, modTime: info.mtime, isDir };
+};
+
+/**
+ * Synchronous work in slices of about SLICE_MS, yielding to the event loop between them, so that requests are
+ * served meanwhile: for the unordered walk and the batched stats and reads garbage collection makes by the
+ * thousand. A local readdir, stat or small read takes microseconds; its threadpool round trip costs several
+ * times that.
+ */
+class Slices {
+  private start = Date.now();
+  due(): boolean {
+    return Date.now() - this.start > SLICE_MS;
+  }
+  async next(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.start = Date.now();
+  }
+}
 
 /** Stores every driver path as the same path below the root directory, as distribution's filesystem driver. */
 export class FilesystemDriver implements StorageDriver {
@@ -93,6 +117,22 @@ export class FilesystemDriver implements StorageDriver {
   async getContent(path: string): Promise<Buffer> {
     const full = this.full(path);
     return this.notFound(path, () => readWhole(full));
+  }
+
+  /** From this thread, in slices (see Slices). */
+  async getContentMany(paths: readonly string[]): Promise<(Buffer | undefined)[]> {
+    const slices = new Slices();
+    const contents: (Buffer | undefined)[] = [];
+    for (const path of paths) {
+      try {
+        contents.push(readFileSync(this.full(path)));
+      } catch (err) {
+        if (!(isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR'))) throw err;
+        contents.push(undefined);
+      }
+      if (slices.due()) await slices.next();
+    }
+    return contents;
   }
 
   /**
@@ -180,8 +220,25 @@ export class FilesystemDriver implements StorageDriver {
 
   async stat(path: string): Promise<FileInfo> {
     const full = this.full(path);
-    const info = await this.notFound(path, () => stat(full));
-    return { path, size: info.isDirectory() ? 0 : info.size, modTime: info.mtime, isDir: info.isDirectory() };
+    return fileInfo(path, await this.notFound(path, () => stat(full)));
+  }
+
+  /** From this thread, in slices (see Slices). */
+  async statMany(paths: readonly string[]): Promise<(FileInfo | undefined)[]> {
+    const slices = new Slices();
+    const infos: (FileInfo | undefined)[] = [];
+    for (const path of paths) {
+      let info: Stats | undefined;
+      try {
+        info = statSync(this.full(path), { throwIfNoEntry: false });
+      } catch (err) {
+        // Below a file: not there either.
+        if (!isErrno(err, 'ENOTDIR')) throw err;
+      }
+      infos.push(info && fileInfo(path, info));
+      if (slices.due()) await slices.next();
+    }
+    return infos;
   }
 
   async list(path: string): Promise<string[]> {
@@ -237,14 +294,13 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   /**
-   * Breadth-first, with synchronous readdir and stat in slices of about WALK_SLICE_MS, yielding to the event
-   * loop between slices. A local readdir or stat takes microseconds; a threadpool round trip for each of the
-   * tens of thousands of tiny directories in the layout costs several times more, and dominated garbage
-   * collection. (The ordered walk stays fully asynchronous.)
+   * Breadth-first, with synchronous readdir and stat in slices (see Slices): a round trip to the threadpool for
+   * each of the tens of thousands of tiny directories in the layout dominated garbage collection. (The ordered
+   * walk stays fully asynchronous.)
    */
   private async walkBatched(path: string, full: string, fn: WalkFn): Promise<void> {
     const queue: [string, string][] = [[path, full]];
-    let sliceStart = Date.now();
+    const slices = new Slices();
     for (let head = 0; head < queue.length; head++) {
       const [dirPath, dirFull] = queue[head] as [string, string];
       let entries: Dirent[];
@@ -259,12 +315,14 @@ export class FilesystemDriver implements StorageDriver {
       for (const entry of entries) {
         const name = entry.name;
         if (TEMP_NAME.test(name)) continue;
-        const childFull = join(dirFull, name);
+        // A listed name has no slash: appended, not joined (join normalizes the whole path again).
+        const childFull = `${dirFull}/${name}`;
         const child = `${prefix}/${name}`;
         // The listing tells directories apart; only files are stat'ed (for their size and time).
         // (A symbolic link is stat'ed too, to follow it.)
-        const info = entry.isDirectory() ? undefined : statSync(childFull, { throwIfNoEntry: false });
-        if (!entry.isDirectory() && !info) continue;
+        const listedDir = entry.isDirectory();
+        const info = listedDir ? undefined : statSync(childFull, { throwIfNoEntry: false });
+        if (!listedDir && !info) continue;
         const isDir = info ? info.isDirectory() : true;
         const visited = fn({
           path: child,
@@ -277,10 +335,7 @@ export class FilesystemDriver implements StorageDriver {
         if (result === StopWalk) return;
         if (isDir && result !== SkipDir) queue.push([child, childFull]);
       }
-      if (Date.now() - sliceStart > WALK_SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        sliceStart = Date.now();
-      }
+      if (slices.due()) await slices.next();
     }
   }
 

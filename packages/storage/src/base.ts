@@ -37,6 +37,8 @@ export class BaseDriver implements StorageDriver {
   readonly name: string;
   readonly flatListing?: boolean;
   readonly copyTo?: StorageDriver['copyTo'];
+  readonly statMany?: StorageDriver['statMany'];
+  readonly getContentMany?: StorageDriver['getContentMany'];
   readonly redirectURL?: StorageDriver['redirectURL'];
   /** Set by whoever keeps metrics. */
   observer: OperationObserver | undefined;
@@ -49,10 +51,18 @@ export class BaseDriver implements StorageDriver {
   private constructor(readonly inner: StorageDriver) {
     this.name = inner.name;
     this.flatListing = inner.flatListing;
-    const { copyTo, redirectURL } = inner;
+    const { copyTo, statMany, getContentMany, redirectURL } = inner;
     if (copyTo) {
       this.copyTo = (path: string, dest: Writable, start: number, end: number) =>
         this.run('CopyTo', [path], () => copyTo.call(inner, path, dest, start, end));
+    }
+    if (statMany) {
+      this.statMany = (paths: readonly string[]) =>
+        this.run('StatMany', paths, () => statMany.call(inner, paths));
+    }
+    if (getContentMany) {
+      this.getContentMany = (paths: readonly string[]) =>
+        this.run('GetContentMany', paths, () => getContentMany.call(inner, paths));
     }
     if (redirectURL) {
       this.redirectURL = (path: string, options: RedirectOptions) =>
@@ -99,7 +109,7 @@ export class BaseDriver implements StorageDriver {
     return this.run('Walk', [path], () => this.inner.walk(path, fn, options));
   }
 
-  private async run<T>(action: string, paths: string[], operation: () => Promise<T>): Promise<T> {
+  private async run<T>(action: string, paths: readonly string[], operation: () => Promise<T>): Promise<T> {
     for (const path of paths) checkPath(path, this.name);
     const started = performance.now();
     try {

@@ -62,6 +62,11 @@ export interface StorageDriver {
   readonly flatListing?: boolean;
   getContent(path: string): Promise<Buffer>;
   /**
+   * Optional: the contents of many small files at once, undefined for each that does not exist, for a caller
+   * that reads thousands (garbage collection's manifests). Offered as statMany is.
+   */
+  getContentMany?(paths: readonly string[]): Promise<(Buffer | undefined)[]>;
+  /**
    * Replaces the content atomically: readers see the old bytes or the new, never a part. Once it resolves, the
    * content survives a crash of the machine.
    */
@@ -70,6 +75,11 @@ export interface StorageDriver {
   reader(path: string, offset?: number): Promise<Readable>;
   writer(path: string, append: boolean): Promise<FileWriter>;
   stat(path: string): Promise<FileInfo>;
+  /**
+   * Optional: many stats at once, undefined for each path that does not exist, for a caller that makes thousands
+   * (garbage collection). A driver offers it when it answers them for much less than a stat() each costs.
+   */
+  statMany?(paths: readonly string[]): Promise<(FileInfo | undefined)[]>;
   /** Full paths of the direct children of a directory, sorted. */
   list(path: string): Promise<string[]>;
   /** Moves a file, replacing anything at the destination. */

@@ -29,6 +29,17 @@ const listedFlat = <T extends new () => InMemoryDriver>(Base: T) =>
     readonly flatListing = true;
   };
 
+/** The same store as a filesystem shows it to the collector: stats and reads many paths at once. */
+const inBatches = <T extends new () => InMemoryDriver>(Base: T) =>
+  class extends Base {
+    statMany(paths: readonly string[]) {
+      return Promise.all(paths.map((p) => this.stat(p).catch(() => undefined)));
+    }
+    getContentMany(paths: readonly string[]) {
+      return Promise.all(paths.map((p) => this.getContent(p).catch(() => undefined)));
+    }
+  };
+
 // In one process on one store, a written lease is read back at once: no need to let it settle.
 const NOW = { graceMs: 0, lease: { settleMs: 0 } };
 /** With no grace, content written in the run's first millisecond counts as fresh: let time move on. */
@@ -89,6 +100,11 @@ const exists = async (driver: InMemoryDriver, d: Digest) =>
 
 describe.each([
   { listing: 'directory by directory', Memory: InMemoryDriver, Hooked: HookedDriver },
+  {
+    listing: 'directory by directory, stats and reads in batches',
+    Memory: inBatches(InMemoryDriver),
+    Hooked: inBatches(HookedDriver),
+  },
   { listing: 'flat, with times', Memory: listedFlat(InMemoryDriver), Hooked: listedFlat(HookedDriver) },
 ])('garbage collection (walks listing $listing)', ({ Memory, Hooked }) => {
   it('frees exactly the blobs no manifest references; shared layers survive; a dry run changes nothing', async () => {
@@ -136,12 +152,15 @@ describe.each([
     const driver = new Memory();
     const registry = new Registry(driver);
     const blob = await pushBlob(registry, 'app', randomBytes(10));
+    // Beside it, an old orphan of another size: each blob's size and time are its own.
+    const orphan = await pushBlob(registry, 'app', randomBytes(30));
     const grace = { ...NOW, graceMs: 250 };
     await new Promise((r) => setTimeout(r, 500));
     await registry.blobs.link('other', blob);
     const result = await collectGarbage(driver, grace);
-    expect(result.blobsDeleted).toEqual([]);
-    expect(result.keptForGrace.blobs).toBe(1);
+    expect(result.blobsDeleted).toEqual([{ digest: `${orphan}`, size: 30 }]);
+    expect(result.keptForGrace).toEqual({ blobs: 1, bytes: 10 });
+    expect(result.layerLinksRemoved).toBe(1);
     expect(await exists(driver, blob)).toBe(true);
 
     await new Promise((r) => setTimeout(r, 500));

@@ -30,14 +30,18 @@ import { Digest } from '../reference.js';
 import {
   addTo,
   type BlobInfo,
-  blobInfo,
+  blobInfos,
+  CONCURRENCY,
+  contentsOf,
   type Dated,
+  forEachLimited,
   inventoryBlobs,
   inventoryRepositories,
   type LayerLink,
-  linkTime,
+  linkTimes,
   listRepositories,
   readTag,
+  statAll,
 } from './inventory.js';
 import { type LeaseOptions, StorageLease } from './lease.js';
 import { manifestReferences } from './references.js';
@@ -103,20 +107,12 @@ export interface RetentionReport {
 }
 
 const quarantinePath = paths.gcQuarantine;
+/** Manifests read in one go, between progress reports. */
+const MANIFESTS_AT_ONCE = 500;
 const QUARANTINED = /^([a-z0-9]+)\/([0-9a-f]+)(?:\/data)?$/;
 /** Reports list blobs in one order, so a dry run's and the real run's compare. */
 const byDigest = <T extends { digest: string }>(list: T[]) =>
   list.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
-const CONCURRENCY = 16;
-
-async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
 
 export class GarbageCollector {
   private readonly manifestCache = new Map<string, ReturnType<typeof manifestReferences> | null>();
@@ -132,6 +128,25 @@ export class GarbageCollector {
 
   private emitRemovedTag(repository: string, { tag, digest, reason }: RemovedTag): void {
     this.emit({ kind: 'remove-tag', repository, tag, digest, reason });
+  }
+
+  /** Reads the manifests not read yet into the cache references() answers from (a missing one reads again). */
+  private async readManifests(digests: Digest[]): Promise<void> {
+    const unread = digests.filter((d) => !this.manifestCache.has(`${d}`));
+    const contents = await contentsOf(
+      this.driver,
+      unread.map((d) => paths.blobData(d)),
+    );
+    unread.forEach((digest, i) => {
+      const content = contents[i];
+      if (!content) return;
+      try {
+        this.manifestCache.set(`${digest}`, manifestReferences(content));
+      } catch (err) {
+        if (!(err instanceof SyntaxError)) throw err;
+        this.manifestCache.set(`${digest}`, null);
+      }
+    });
   }
 
   /** References of a manifest, read from its blob (or from a quarantine); null when unreadable. */
@@ -185,13 +200,16 @@ export class GarbageCollector {
         list.push({ tag: tag.tag, digest: `${digest}`, pushed: tag.modTime });
         tagged.set(tag.repository, list);
       });
-      const revisionList = [...repos.revisions.values()].flat();
-      let read = 0;
-      await forEachLimited(revisionList, async (r) => {
-        await this.references(r.digest);
-        if (++read % 500 === 0)
-          this.emit({ kind: 'progress', phase: 'reading manifests', done: read, total: revisionList.length });
-      });
+      const digests = [...repos.revisions.values()].flat().map((r) => r.digest);
+      for (let read = 0; read < digests.length; read += MANIFESTS_AT_ONCE) {
+        await this.readManifests(digests.slice(read, read + MANIFESTS_AT_ONCE));
+        this.emit({
+          kind: 'progress',
+          phase: 'reading manifests',
+          done: Math.min(read + MANIFESTS_AT_ONCE, digests.length),
+          total: digests.length,
+        });
+      }
     };
     // The walk of blobs/ (it comes after the walk of repositories/, as the safety argument above needs) runs
     // while tags and manifests are read: a local walk keeps this thread busy, the reads wait on I/O.
@@ -242,25 +260,15 @@ export class GarbageCollector {
     const linkedFrom = new Map<string, { repository: string; link: LayerLink }[]>();
     for (const [repository, links] of repos.layers)
       for (const link of links) addTo(linkedFrom, `${link.digest}`, { repository, link });
-    const unmarked: BlobInfo[] = [];
-    await forEachLimited([...stored.values()], async (blob) => {
-      if (marked.has(`${blob.digest}`)) return;
-      const info = await blobInfo(this.driver, blob);
-      if (info) unmarked.push(info);
-    });
-    const recentlyLinked = new Set<string>();
-    await forEachLimited(
-      unmarked.filter((b) => !fresh(b)),
-      async ({ digest }) => {
-        for (const { repository, link } of linkedFrom.get(`${digest}`) ?? []) {
-          const linked = await linkTime(this.driver, repository, link);
-          if (linked && linked >= cutoff) {
-            recentlyLinked.add(`${digest}`);
-            return;
-          }
-        }
-      },
+    const unmarked = await blobInfos(
+      this.driver,
+      [...stored.values()].filter((b) => !marked.has(`${b.digest}`)),
     );
+    const linksToOld = unmarked.filter((b) => !fresh(b)).flatMap((b) => linkedFrom.get(`${b.digest}`) ?? []);
+    const recentlyLinked = new Set<string>();
+    (await linkTimes(this.driver, linksToOld)).forEach((linked, i) => {
+      if (linked && linked >= cutoff) recentlyLinked.add(`${linksToOld[i]?.link.digest}`);
+    });
     const candidates = unmarked.filter((b) => !fresh(b) && !recentlyLinked.has(`${b.digest}`));
     const young = unmarked.filter((b) => fresh(b) || recentlyLinked.has(`${b.digest}`));
 
@@ -350,21 +358,34 @@ export class GarbageCollector {
     const staleLinks = [...repos.layers].flatMap(([repository, links]) =>
       links.filter((l) => gone(l.digest)).map(({ digest }) => ({ repository, digest })),
     );
-    await forEachLimited(staleLinks, async ({ repository, digest }) => {
-      const current = await statIfExists(this.driver, paths.layerLink(repository, digest));
-      if (current && current.modTime < cutoff && !(await statIfExists(this.driver, paths.blobData(digest)))) {
-        try {
-          await deleteIfExists(this.driver, paths.layerDir(repository, digest));
-          result.layerLinksRemoved++;
-        } catch (err) {
-          // A link a push is rewriting right now: leave it for the next run.
-          this.emit({
-            kind: 'warning',
-            message: `kept link ${repository}@${digest}: ${(err as Error).message}`,
-          });
-        }
-      }
-    });
+    // A few at a time, each link's time read and then its blob's absence just before the link goes: a commit
+    // that links the blob again meanwhile writes its link first (content/uploads.ts).
+    for (let i = 0; i < staleLinks.length; i += CONCURRENCY) {
+      const batch = staleLinks.slice(i, i + CONCURRENCY);
+      const infos = await statAll(
+        this.driver,
+        batch.flatMap(({ repository, digest }) => [
+          paths.layerLink(repository, digest),
+          paths.blobData(digest),
+        ]),
+      );
+      await Promise.all(
+        batch.map(async ({ repository, digest }, j) => {
+          const current = infos[2 * j];
+          if (!current || current.modTime >= cutoff || infos[2 * j + 1]) return;
+          try {
+            await deleteIfExists(this.driver, paths.layerDir(repository, digest));
+            result.layerLinksRemoved++;
+          } catch (err) {
+            // A link a push is rewriting right now: leave it for the next run.
+            this.emit({
+              kind: 'warning',
+              message: `kept link ${repository}@${digest}: ${(err as Error).message}`,
+            });
+          }
+        }),
+      );
+    }
     return result;
   }
 
@@ -448,9 +469,8 @@ export class GarbageCollector {
     const links = [...repos.layers].flatMap(([repository, inRepository]) =>
       inRepository.filter((l) => quarantined.has(`${l.digest}`)).map((link) => ({ repository, link })),
     );
-    await forEachLimited(links, async ({ repository, link }) => {
-      const linked = await linkTime(this.driver, repository, link);
-      if (linked && linked >= cutoff) protect.add(`${link.digest}`);
+    (await linkTimes(this.driver, links)).forEach((linked, i) => {
+      if (linked && linked >= cutoff) protect.add(`${links[i]?.link.digest}`);
     });
     // Every revision here was kept by the mark (its blobs are not in quarantine) or written since.
     const manifests = [...repos.revisions].flatMap(([repository, digests]) =>

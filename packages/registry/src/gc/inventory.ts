@@ -1,4 +1,4 @@
-import { type FileInfo, SkipDir, type StorageDriver } from '@regop/storage';
+import { type FileInfo, isPathNotFound, SkipDir, type StorageDriver } from '@regop/storage';
 import { listIfExists, readLink, statIfExists } from '../content/links.js';
 import { paths, REPOSITORIES } from '../paths.js';
 import { Digest } from '../reference.js';
@@ -147,17 +147,84 @@ export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string,
   return blobs;
 }
 
-/** A blob's size and time (a stat, unless the listing gave them); undefined when its data is gone. */
-export async function blobInfo(driver: StorageDriver, blob: StoredBlob): Promise<BlobInfo | undefined> {
-  const { digest, size, modTime } = blob;
-  if (size !== undefined && modTime !== undefined) return { digest, size, modTime };
-  const info = await statIfExists(driver, paths.blobData(digest));
-  return info && { digest, size: info.size, modTime: info.modTime };
+export const CONCURRENCY = 16;
+
+/** Runs `fn` over `items`, CONCURRENCY at a time. */
+export async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
 }
 
-/** When a repository's layer link was written (a stat, unless the listing gave it); undefined when it is gone. */
-export async function linkTime(driver: StorageDriver, repository: string, link: LayerLink) {
-  return link.modTime ?? (await statIfExists(driver, paths.layerLink(repository, link.digest)))?.modTime;
+/** Stats of many paths, undefined where one is missing: in one call where the driver offers statMany. */
+export async function statAll(driver: StorageDriver, list: string[]): Promise<(FileInfo | undefined)[]> {
+  if (list.length === 0) return [];
+  if (driver.statMany) return driver.statMany(list);
+  const infos: (FileInfo | undefined)[] = new Array(list.length);
+  let i = 0;
+  await forEachLimited(list, async (path) => {
+    const at = i++;
+    infos[at] = await statIfExists(driver, path);
+  });
+  return infos;
+}
+
+/** Contents of many files, undefined where one is missing: in one call where the driver offers getContentMany. */
+export async function contentsOf(driver: StorageDriver, list: string[]): Promise<(Buffer | undefined)[]> {
+  if (list.length === 0) return [];
+  if (driver.getContentMany) return driver.getContentMany(list);
+  const contents: (Buffer | undefined)[] = new Array(list.length);
+  let i = 0;
+  await forEachLimited(list, async (path) => {
+    const at = i++;
+    try {
+      contents[at] = await driver.getContent(path);
+    } catch (err) {
+      if (!isPathNotFound(err)) throw err;
+    }
+  });
+  return contents;
+}
+
+/**
+ * Sizes and times of blobs (a stat each, unless the listing gave them); a blob whose data is gone is left out.
+ */
+export async function blobInfos(driver: StorageDriver, blobs: StoredBlob[]): Promise<BlobInfo[]> {
+  const known: BlobInfo[] = [];
+  const unknown: Digest[] = [];
+  for (const { digest, size, modTime } of blobs) {
+    if (size !== undefined && modTime !== undefined) known.push({ digest, size, modTime });
+    else unknown.push(digest);
+  }
+  const infos = await statAll(
+    driver,
+    unknown.map((digest) => paths.blobData(digest)),
+  );
+  unknown.forEach((digest, i) => {
+    const info = infos[i];
+    if (info) known.push({ digest, size: info.size, modTime: info.modTime });
+  });
+  return known;
+}
+
+/**
+ * When repositories' layer links were written (a stat each, unless the listing gave it); undefined for a link
+ * that is gone.
+ */
+export async function linkTimes(
+  driver: StorageDriver,
+  links: { repository: string; link: LayerLink }[],
+): Promise<(Date | undefined)[]> {
+  const unknown = links.filter(({ link }) => link.modTime === undefined);
+  const infos = await statAll(
+    driver,
+    unknown.map(({ repository, link }) => paths.layerLink(repository, link.digest)),
+  );
+  const read = new Map(unknown.map((l, i) => [l, infos[i]?.modTime]));
+  return links.map((l) => l.link.modTime ?? read.get(l));
 }
 
 /** The digest a tag's current link names. */

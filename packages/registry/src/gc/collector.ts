@@ -23,7 +23,7 @@
  * before each destructive step; a crashed run's quarantine is restored by the next run.
  */
 import { randomBytes } from 'node:crypto';
-import { isPathNotFound, type StorageDriver } from '@regop/storage';
+import { type FileInfo, isPathNotFound, type StorageDriver } from '@regop/storage';
 import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from '../content/links.js';
 import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
@@ -31,7 +31,6 @@ import {
   addTo,
   type BlobInfo,
   blobInfos,
-  CONCURRENCY,
   contentsOf,
   type Dated,
   forEachLimited,
@@ -41,7 +40,6 @@ import {
   linkTimes,
   listRepositories,
   readTag,
-  statAll,
 } from './inventory.js';
 import { type LeaseOptions, StorageLease } from './lease.js';
 import { manifestReferences } from './references.js';
@@ -358,34 +356,31 @@ export class GarbageCollector {
     const staleLinks = [...repos.layers].flatMap(([repository, links]) =>
       links.filter((l) => gone(l.digest)).map(({ digest }) => ({ repository, digest })),
     );
-    // A few at a time, each link's time read and then its blob's absence just before the link goes: a commit
-    // that links the blob again meanwhile writes its link first (content/uploads.ts).
-    for (let i = 0; i < staleLinks.length; i += CONCURRENCY) {
-      const batch = staleLinks.slice(i, i + CONCURRENCY);
-      const infos = await statAll(
-        this.driver,
-        batch.flatMap(({ repository, digest }) => [
-          paths.layerLink(repository, digest),
-          paths.blobData(digest),
-        ]),
-      );
-      await Promise.all(
-        batch.map(async ({ repository, digest }, j) => {
-          const current = infos[2 * j];
-          if (!current || current.modTime >= cutoff || infos[2 * j + 1]) return;
-          try {
-            await deleteIfExists(this.driver, paths.layerDir(repository, digest));
-            result.layerLinksRemoved++;
-          } catch (err) {
-            // A link a push is rewriting right now: leave it for the next run.
-            this.emit({
-              kind: 'warning',
-              message: `kept link ${repository}@${digest}: ${(err as Error).message}`,
-            });
-          }
-        }),
-      );
-    }
+    await forEachLimited(staleLinks, async ({ repository, digest }) => {
+      // The link's time, then its blob's absence, read just before the link goes (in one call where the
+      // driver batches): a commit that links the blob again meanwhile writes its link first (content/uploads.ts).
+      const link = paths.layerLink(repository, digest);
+      const data = paths.blobData(digest);
+      const old = (info: FileInfo | undefined) => info !== undefined && info.modTime < cutoff;
+      let stale: boolean;
+      if (this.driver.statMany) {
+        const [current, blob] = await this.driver.statMany([link, data]);
+        stale = old(current) && !blob;
+      } else {
+        stale = old(await statIfExists(this.driver, link)) && !(await statIfExists(this.driver, data));
+      }
+      if (!stale) return;
+      try {
+        await deleteIfExists(this.driver, paths.layerDir(repository, digest));
+        result.layerLinksRemoved++;
+      } catch (err) {
+        // A link a push is rewriting right now: leave it for the next run.
+        this.emit({
+          kind: 'warning',
+          message: `kept link ${repository}@${digest}: ${(err as Error).message}`,
+        });
+      }
+    });
     return result;
   }
 

@@ -147,7 +147,7 @@ export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string,
   return blobs;
 }
 
-export const CONCURRENCY = 16;
+const CONCURRENCY = 16;
 
 /** Runs `fn` over `items`, CONCURRENCY at a time. */
 export async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
@@ -160,7 +160,7 @@ export async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<voi
 }
 
 /** Stats of many paths, undefined where one is missing: in one call where the driver offers statMany. */
-export async function statAll(driver: StorageDriver, list: string[]): Promise<(FileInfo | undefined)[]> {
+async function statAll(driver: StorageDriver, list: string[]): Promise<(FileInfo | undefined)[]> {
   if (list.length === 0) return [];
   if (driver.statMany) return driver.statMany(list);
   const infos: (FileInfo | undefined)[] = new Array(list.length);

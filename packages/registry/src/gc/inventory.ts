@@ -149,44 +149,43 @@ export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string,
 
 const CONCURRENCY = 16;
 
-/** Runs `fn` over `items`, CONCURRENCY at a time. */
-export async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+/** `fn` of every item, CONCURRENCY at a time; the results in the items' order. */
+async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
+      while (next < items.length) {
+        const at = next++;
+        results[at] = await fn(items[at] as T);
+      }
     }),
   );
+  return results;
+}
+
+/** Runs `fn` over `items`, CONCURRENCY at a time. */
+export async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  await mapLimited(items, fn);
 }
 
 /** Stats of many paths, undefined where one is missing: in one call where the driver offers statMany. */
-async function statAll(driver: StorageDriver, list: string[]): Promise<(FileInfo | undefined)[]> {
-  if (list.length === 0) return [];
-  if (driver.statMany) return driver.statMany(list);
-  const infos: (FileInfo | undefined)[] = new Array(list.length);
-  let i = 0;
-  await forEachLimited(list, async (path) => {
-    const at = i++;
-    infos[at] = await statIfExists(driver, path);
-  });
-  return infos;
+function statAll(driver: StorageDriver, list: string[]): Promise<(FileInfo | undefined)[]> {
+  if (driver.statMany && list.length > 0) return driver.statMany(list);
+  return mapLimited(list, (path) => statIfExists(driver, path));
 }
 
 /** Contents of many files, undefined where one is missing: in one call where the driver offers getContentMany. */
-export async function contentsOf(driver: StorageDriver, list: string[]): Promise<(Buffer | undefined)[]> {
-  if (list.length === 0) return [];
-  if (driver.getContentMany) return driver.getContentMany(list);
-  const contents: (Buffer | undefined)[] = new Array(list.length);
-  let i = 0;
-  await forEachLimited(list, async (path) => {
-    const at = i++;
+export function contentsOf(driver: StorageDriver, list: string[]): Promise<(Buffer | undefined)[]> {
+  if (driver.getContentMany && list.length > 0) return driver.getContentMany(list);
+  return mapLimited(list, async (path) => {
     try {
-      contents[at] = await driver.getContent(path);
+      return await driver.getContent(path);
     } catch (err) {
       if (!isPathNotFound(err)) throw err;
+      return undefined;
     }
   });
-  return contents;
 }
 
 /**

@@ -210,7 +210,8 @@ export class GarbageCollector {
       }
     };
     // The walk of blobs/ (it comes after the walk of repositories/, as the safety argument above needs) runs
-    // while tags and manifests are read: a local walk keeps this thread busy, the reads wait on I/O.
+    // while tags and manifests are read: on an object store both wait on requests, on a filesystem they take
+    // turns on this thread in slices.
     const [stored] = await Promise.all([inventoryBlobs(this.driver), readTagsAndManifests()]);
 
     const marked = new Set<string>();

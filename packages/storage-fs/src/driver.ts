@@ -60,6 +60,9 @@ const readAt = (fd: number, buffer: Buffer, length: number, position: number) =>
 const fstatFd = promisify(fstat);
 
 const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException)?.code === code;
+/** What a missing path (or one below a file, or a directory read as a file) fails with. */
+const isMissing = (err: unknown): boolean =>
+  isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR');
 
 const fileInfo = (path: string, info: Stats): FileInfo => {
   const isDir = info.isDirectory();
@@ -80,6 +83,21 @@ class Slices {
   async next(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     this.start = Date.now();
+  }
+  /** `fn` of each item in order, undefined where the item's path is missing (see isMissing). */
+  static async map<T, R>(items: readonly T[], fn: (item: T) => R): Promise<(R | undefined)[]> {
+    const slices = new Slices();
+    const results: (R | undefined)[] = [];
+    for (const item of items) {
+      try {
+        results.push(fn(item));
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+        results.push(undefined);
+      }
+      if (slices.due()) await slices.next();
+    }
+    return results;
   }
 }
 
@@ -109,9 +127,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       return await op();
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) {
-        throw new PathNotFoundError(path, NAME);
-      }
+      if (isMissing(err)) throw new PathNotFoundError(path, NAME);
       throw err;
     }
   }
@@ -122,19 +138,8 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   /** From this thread, in slices (see Slices). */
-  async getContentMany(paths: readonly string[]): Promise<(Buffer | undefined)[]> {
-    const slices = new Slices();
-    const contents: (Buffer | undefined)[] = [];
-    for (const path of paths) {
-      try {
-        contents.push(readFileSync(this.full(path)));
-      } catch (err) {
-        if (!(isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR'))) throw err;
-        contents.push(undefined);
-      }
-      if (slices.due()) await slices.next();
-    }
-    return contents;
+  getContentMany(paths: readonly string[]): Promise<(Buffer | undefined)[]> {
+    return Slices.map(paths, (path) => readFileSync(this.full(path)));
   }
 
   /**
@@ -229,20 +234,8 @@ export class FilesystemDriver implements StorageDriver {
 
   /** From this thread, in slices (see Slices). */
   async statMany(paths: readonly string[]): Promise<(FileInfo | undefined)[]> {
-    const slices = new Slices();
-    const infos: (FileInfo | undefined)[] = [];
-    for (const path of paths) {
-      let info: Stats | undefined;
-      try {
-        info = statSync(this.full(path), { throwIfNoEntry: false });
-      } catch (err) {
-        // Below a file: not there either.
-        if (!isErrno(err, 'ENOTDIR')) throw err;
-      }
-      infos.push(info && fileInfo(path, info));
-      if (slices.due()) await slices.next();
-    }
-    return infos;
+    const infos = await Slices.map(paths, (path) => statSync(this.full(path), { throwIfNoEntry: false }));
+    return infos.map((info, i) => info && fileInfo(paths[i] as string, info));
   }
 
   async list(path: string): Promise<string[]> {

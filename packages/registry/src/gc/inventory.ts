@@ -16,7 +16,7 @@ export interface TagLink {
 
 /**
  * A layer link, by the digest its path names. A link's time matters only for a blob that may go: on a
- * filesystem it is read then (linkTime), and the walk lists `_layers/<alg>/` without opening each link's
+ * filesystem it is read then (linkTimes), and the walk lists `_layers/<alg>/` without opening each link's
  * directory; an object store's listing gives it at no cost.
  */
 export interface LayerLink {
@@ -126,7 +126,7 @@ export type StoredBlob = Partial<BlobInfo> & { digest: Digest };
 
 /**
  * Every blob in `blobs/`. On a filesystem, by the names of their directories, one listing per two-hex-digit
- * directory: a directory whose data an earlier collection deleted is listed too, which blobInfo tells apart.
+ * directory: a directory whose data an earlier collection deleted is listed too, which blobInfos tells apart.
  */
 export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string, StoredBlob>> {
   const blobs = new Map<string, StoredBlob>();

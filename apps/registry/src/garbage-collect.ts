@@ -79,6 +79,9 @@ export async function garbageCollect(args: string[]): Promise<number> {
       case 'restore-blob':
         if (!quiet) out(`kept blob a concurrent push needs: ${event.digest}`);
         return;
+      case 'restore-manifest':
+        if (!quiet) out(`put back manifest a concurrent push reaches: ${event.repository}@${event.digest}`);
+        return;
     }
   };
   const result: CollectResult = await collectGarbage(driver, {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { InMemoryDriver } from '@regop/storage';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MediaType } from '../content/media-types.js';
 import { Registry } from '../content/registry.js';
 import { RegistryError } from '../errors.js';
@@ -10,9 +10,10 @@ import { Digest } from '../reference.js';
 import { collectGarbage } from './collector.js';
 import { LeaseHeldError, LeaseLostError, type LeaseRecord } from './lease.js';
 
-/** Runs `hook` once, just before the collector moves its first blob into quarantine. */
+/** Runs a hook once: just before the collector moves its first blob into quarantine, or deletes its first revision. */
 class HookedDriver extends InMemoryDriver {
   beforeQuarantine?: () => Promise<void>;
+  beforeRevisionDelete?: () => Promise<void>;
   override async move(source: string, dest: string): Promise<void> {
     const hook = dest.includes('/_gc/') ? this.beforeQuarantine : undefined;
     if (hook) {
@@ -20,6 +21,28 @@ class HookedDriver extends InMemoryDriver {
       await hook();
     }
     return super.move(source, dest);
+  }
+  override async delete(path: string): Promise<void> {
+    const hook = path.includes('/_manifests/revisions/') ? this.beforeRevisionDelete : undefined;
+    if (hook) {
+      this.beforeRevisionDelete = undefined;
+      await hook();
+    }
+    return super.delete(path);
+  }
+}
+
+/**
+ * Runs `write` with the store dating what it writes a second ago: a store dates a file by when its bytes were
+ * written, which for one moved into place (a link is written beside it, synced, then renamed) is before it became
+ * visible, and a filesystem's clock is coarser than the collector's.
+ */
+async function writtenEarlier<T>(write: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 1000 });
+  try {
+    return await write();
+  } finally {
+    vi.useRealTimers();
   }
 }
 
@@ -252,18 +275,81 @@ describe.each([
     );
   });
 
-  it('an upload of existing content during the sweep keeps the blob', async () => {
+  it('an upload of existing content during the sweep keeps the blob, whatever time the store dates its link', async () => {
     const driver = new Hooked();
     const registry = new Registry(driver);
     const content = randomBytes(64);
     const digest = await pushBlob(registry, 'app', content);
     await tick();
-    driver.beforeQuarantine = async () => {
-      await pushBlob(registry, 'other', content);
-    };
+    driver.beforeQuarantine = () => writtenEarlier(() => pushBlob(registry, 'other', content));
     await collectGarbage(driver, NOW);
     expect(await exists(driver, digest)).toBe(true);
-    expect(await registry.blobs.find('other', digest)).toBeDefined();
+  });
+
+  it('with deleteUntagged, a manifest tagged while the run deletes it comes back with its referrer, whatever time the store dates its tag', async () => {
+    const driver = new Hooked();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'app', randomBytes(40));
+    const image = await pushImage(registry, 'app', undefined, [layer]);
+    const signature = await pushImage(registry, 'app', undefined, [], {
+      subject: {
+        mediaType: MediaType.ociManifest,
+        digest: `${image.digest}`,
+        size: sizes.get(`${image.digest}`),
+      },
+    });
+    await tick();
+    // The mark saw no tag; the PUT by tag lands after it, and its own checks pass before the deletion.
+    driver.beforeRevisionDelete = () =>
+      writtenEarlier(() =>
+        registry.manifests.put(
+          'app',
+          { kind: 'tag', tag: 'late' },
+          MediaType.ociManifest,
+          manifest(image.config, [layer]),
+        ),
+      );
+    const result = await collectGarbage(driver, { ...NOW, deleteUntagged: true });
+    expect(result.manifestsDeleted).toEqual([]);
+    const late = await registry.manifests.get('app', { kind: 'tag', tag: 'late' });
+    expect(late.digest.equals(image.digest)).toBe(true);
+    expect(await registry.manifests.exists('app', signature.digest)).toBe(true);
+    const referrers: unknown[] = [];
+    for await (const r of registry.manifests.referrers('app', image.digest)) referrers.push(r);
+    expect(referrers).toHaveLength(1);
+    for (const blob of [layer, image.config, signature.config]) expect(await exists(driver, blob)).toBe(true);
+  });
+
+  it('with deleteUntagged, an index pushed while the run deletes its untagged children keeps them', async () => {
+    const driver = new Hooked();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'multi', randomBytes(50));
+    const children = [
+      await pushImage(registry, 'multi', undefined, [layer]),
+      await pushImage(registry, 'multi', undefined, [layer]),
+    ];
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: children.map((m) => ({
+          mediaType: MediaType.ociManifest,
+          digest: `${m.digest}`,
+          size: sizes.get(`${m.digest}`),
+        })),
+      }),
+    );
+    await tick();
+    driver.beforeRevisionDelete = async () => {
+      await registry.manifests.put('multi', { kind: 'tag', tag: 'v1' }, MediaType.ociIndex, index);
+    };
+    const result = await collectGarbage(driver, { ...NOW, deleteUntagged: true });
+    expect(result.manifestsDeleted).toEqual([]);
+    for (const child of children) {
+      expect(await registry.manifests.exists('multi', child.digest)).toBe(true);
+      expect(await exists(driver, child.config)).toBe(true);
+    }
+    expect(await exists(driver, layer)).toBe(true);
   });
 
   it('puts back what a crashed run left in quarantine', async () => {

@@ -9,9 +9,11 @@
  *     mounted since the cutoff is never a candidate). Only unmarked blobs and their links are stat'ed.
  *  2. Candidates are not deleted but moved to a quarantine directory (`_gc/<run>/`), invisible to readers.
  *  3. Rescan: a second walk of repositories/ finds every revision (one the mark kept, or one written
- *     since), the links to quarantined blobs written since the cutoff, and, if this run deleted revisions,
- *     the tags written since. Whatever they reference is moved back out of quarantine (and an untagged
- *     revision this run deleted is restored if a tag now names it).
+ *     since), the links to quarantined blobs written or rewritten since the mark read them, and, in each
+ *     repository this run deleted revisions from, every tag. Whatever they reference is moved back out of
+ *     quarantine, and a revision this run deleted that a tag or an index now reaches is restored, with its
+ *     referrers. (New is told from what the mark saw, not by time alone: a store dates a link by when its
+ *     bytes were written, which for one moved into place can be before the run started.)
  *  4. Only then is the quarantine deleted.
  * The registry does its half (content/manifests.ts, uploads.ts, blobs.ts): a manifest PUT makes its
  * revision visible and then checks its references again, undoing the PUT if one is gone; a commit that
@@ -72,6 +74,7 @@ export type GcEvent =
   | { kind: 'delete-manifest'; repository: string; digest: string }
   | { kind: 'delete-blob'; digest: string; size: number }
   | { kind: 'restore-blob'; digest: string }
+  | { kind: 'restore-manifest'; repository: string; digest: string }
   | { kind: 'progress'; phase: string; done: number; total: number }
   | { kind: 'warning'; message: string };
 
@@ -265,8 +268,12 @@ export class GarbageCollector {
     );
     const linksToOld = unmarked.filter((b) => !fresh(b)).flatMap((b) => linkedFrom.get(`${b.digest}`) ?? []);
     const recentlyLinked = new Set<string>();
+    // What the mark read of each link to a candidate: the rescan tells a link written since by a change.
+    const linksRead = new Map<string, Date | undefined>();
     (await linkTimes(this.driver, linksToOld)).forEach((linked, i) => {
-      if (linked && linked >= cutoff) recentlyLinked.add(`${linksToOld[i]?.link.digest}`);
+      const { repository, link } = linksToOld[i] as { repository: string; link: LayerLink };
+      linksRead.set(`${repository}@${link.digest}`, linked);
+      if (linked && linked >= cutoff) recentlyLinked.add(`${link.digest}`);
     });
     const candidates = unmarked.filter((b) => !fresh(b) && !recentlyLinked.has(`${b.digest}`));
     const young = unmarked.filter((b) => fresh(b) || recentlyLinked.has(`${b.digest}`));
@@ -303,10 +310,8 @@ export class GarbageCollector {
       await deleteIfExists(this.driver, paths.tagDir(repository, removed.tag));
       this.emitRemovedTag(repository, removed);
     }
-    const deletedRevisions = new Set<string>();
     for (const { repository, digest } of untagged) {
       await this.deleteRevision(repository, digest);
-      deletedRevisions.add(`${repository}@${digest}`);
       this.emit({ kind: 'delete-manifest', repository, digest: `${digest}` });
     }
     const run = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}`;
@@ -323,7 +328,11 @@ export class GarbageCollector {
         this.emit({ kind: 'progress', phase: 'sweeping', done: moved, total: candidates.length });
     });
 
-    const protect = await this.rescan(cutoff, run, deletedRevisions, quarantined);
+    const { protect, restored } = await this.rescan(cutoff, run, untagged, linksRead, quarantined);
+    // A manifest put back was not deleted after all.
+    result.manifestsDeleted = result.manifestsDeleted.filter(
+      (m) => !restored.has(`${m.repository}@${m.digest}`),
+    );
     for (const key of protect) {
       const blob = quarantined.get(key);
       if (!blob) continue;
@@ -437,58 +446,89 @@ export class GarbageCollector {
   }
 
   private async deleteRevision(repository: string, digest: Digest): Promise<void> {
-    const subject = (await this.references(digest))?.subject;
+    const subject = await this.subjectOf(digest);
     await deleteIfExists(this.driver, paths.revisionDir(repository, digest));
-    if (subject) {
-      try {
-        await deleteIfExists(this.driver, paths.referrerLink(repository, Digest.parse(subject), digest));
-      } catch {
-        // A malformed subject digest has no referrer link to remove.
-      }
+    if (subject) await deleteIfExists(this.driver, paths.referrerLink(repository, subject, digest));
+  }
+
+  private async restoreRevision(repository: string, digest: Digest): Promise<void> {
+    await writeLink(this.driver, paths.revisionLink(repository, digest), digest);
+    const subject = await this.subjectOf(digest);
+    if (subject) await writeLink(this.driver, paths.referrerLink(repository, subject, digest), digest);
+  }
+
+  /** The manifest's subject; undefined without one, or with a digest no referrer link can be named by. */
+  private async subjectOf(digest: Digest): Promise<Digest | undefined> {
+    const subject = (await this.references(digest))?.subject;
+    try {
+      return subject === undefined ? undefined : Digest.parse(subject);
+    } catch {
+      return undefined;
     }
   }
 
   /**
-   * Everything written since the cutoff, and everything it references: these blobs must survive. A tag
-   * written meanwhile that names a revision this run deleted gets its revision back.
+   * Everything written since the mark, and everything it references: these blobs must survive. A revision this
+   * run deleted that a tag or a kept manifest now reaches (a tag or an index pushed meanwhile) is put back, with
+   * its referrers.
+   * What is new is told from what the mark read, not by the cutoff alone: a store dates a file by when its bytes
+   * were written, which for a link moved into place can be before this run started (and a filesystem's clock
+   * is coarser than this process's).
    */
   private async rescan(
     cutoff: Date,
     run: string,
-    deletedRevisions: Set<string>,
+    deleted: { repository: string; digest: Digest }[],
+    linksRead: Map<string, Date | undefined>,
     quarantined: Map<string, BlobInfo>,
-  ): Promise<Set<string>> {
-    // Tags matter only if this run deleted revisions: a tag is written after its revision, which is here.
-    const repos = await listRepositories(this.driver, { tags: deletedRevisions.size > 0 });
+  ): Promise<{ protect: Set<string>; restored: Set<string> }> {
+    const repos = await listRepositories(this.driver, { tags: deleted.length > 0 });
     const protect = new Set<string>();
-    // Only a link to a quarantined blob can protect anything: only those links' times are read.
+    // Only a link to a quarantined blob can protect anything, and the mark read every link to one it saw.
     const links = [...repos.layers].flatMap(([repository, inRepository]) =>
       inRepository.filter((l) => quarantined.has(`${l.digest}`)).map((link) => ({ repository, link })),
     );
     (await linkTimes(this.driver, links)).forEach((linked, i) => {
-      if (linked && linked >= cutoff) protect.add(`${links[i]?.link.digest}`);
+      const { repository, link } = links[i] as { repository: string; link: LayerLink };
+      const key = `${repository}@${link.digest}`;
+      const changed = !linksRead.has(key) || linksRead.get(key)?.getTime() !== linked?.getTime();
+      if (linked && (changed || linked >= cutoff)) protect.add(`${link.digest}`);
     });
     // Every revision here was kept by the mark (its blobs are not in quarantine) or written since.
     const manifests = [...repos.revisions].flatMap(([repository, digests]) =>
       digests.map((digest) => ({ repository, digest })),
     );
-    for (const tag of repos.tags.filter((t) => t.modTime >= cutoff)) {
-      const digest = await readTag(this.driver, tag);
-      if (!digest) continue;
-      manifests.push({ repository: tag.repository, digest });
-      if (deletedRevisions.has(`${tag.repository}@${digest}`)) {
-        await writeLink(this.driver, paths.revisionLink(tag.repository, digest), digest);
-      }
+    // A tag names a revision listed here, unless this run deleted it: in a repository where it deleted any,
+    // every tag is read, whatever its time.
+    const deletedKeys = new Set(deleted.map(({ repository, digest }) => `${repository}@${digest}`));
+    const deletedReferrers = new Map<string, Digest[]>();
+    for (const { repository, digest } of deleted) {
+      const subject = await this.subjectOf(digest);
+      if (subject) addTo(deletedReferrers, `${repository}@${subject}`, digest);
     }
+    const inRepositories = new Set(deleted.map((d) => d.repository));
+    await forEachLimited(
+      repos.tags.filter((t) => inRepositories.has(t.repository)),
+      async (tag) => {
+        const digest = await readTag(this.driver, tag);
+        if (digest) manifests.push({ repository: tag.repository, digest });
+      },
+    );
     const seen = new Set<string>();
+    const restored = new Set<string>();
     while (manifests.length > 0) {
       const { repository, digest } = manifests.pop() as { repository: string; digest: Digest };
-      const key = `${digest}`;
+      const key = `${repository}@${digest}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      protect.add(key);
+      protect.add(`${digest}`);
+      if (deletedKeys.has(key)) {
+        await this.restoreRevision(repository, digest);
+        restored.add(key);
+        this.emit({ kind: 'restore-manifest', repository, digest: `${digest}` });
+      }
       // A manifest read before reads the same now (its digest names it); one that could not be read is read again.
-      if (this.manifestCache.get(key) === null) this.manifestCache.delete(key);
+      if (this.manifestCache.get(`${digest}`) === null) this.manifestCache.delete(`${digest}`);
       const refs = await this.references(digest, run);
       for (const blob of refs?.blobs ?? []) protect.add(blob);
       for (const child of refs?.children ?? []) {
@@ -498,8 +538,10 @@ export class GarbageCollector {
           // Not a digest this registry stores: nothing to protect.
         }
       }
+      for (const referrer of deletedReferrers.get(key) ?? [])
+        manifests.push({ repository, digest: referrer });
     }
-    return protect;
+    return { protect, restored };
   }
 
   /** Puts back whatever a crashed run left in quarantine, then removes it. */

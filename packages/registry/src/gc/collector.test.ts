@@ -10,10 +10,22 @@ import { Digest } from '../reference.js';
 import { collectGarbage } from './collector.js';
 import { LeaseHeldError, LeaseLostError, type LeaseRecord } from './lease.js';
 
-/** Runs a hook once: just before the collector moves its first blob into quarantine, or deletes its first revision. */
+/**
+ * Runs a hook once: just before the collector reads its first manifest (the mark has read the tags), moves its
+ * first blob into quarantine, or deletes its first revision.
+ */
 class HookedDriver extends InMemoryDriver {
+  beforeManifestRead?: () => Promise<unknown>;
   beforeQuarantine?: () => Promise<void>;
-  beforeRevisionDelete?: () => Promise<void>;
+  beforeRevisionDelete?: () => Promise<unknown>;
+  override async getContent(path: string): Promise<Buffer> {
+    const hook = path.startsWith('/docker/registry/v2/blobs/') ? this.beforeManifestRead : undefined;
+    if (hook) {
+      this.beforeManifestRead = undefined;
+      await hook();
+    }
+    return super.getContent(path);
+  }
   override async move(source: string, dest: string): Promise<void> {
     const hook = dest.includes('/_gc/') ? this.beforeQuarantine : undefined;
     if (hook) {
@@ -22,7 +34,10 @@ class HookedDriver extends InMemoryDriver {
     }
     return super.move(source, dest);
   }
+  /** Every revision directory deleted, in order. */
+  readonly revisionsDeleted: string[] = [];
   override async delete(path: string): Promise<void> {
+    if (path.includes('/_manifests/revisions/')) this.revisionsDeleted.push(path);
     const hook = path.includes('/_manifests/revisions/') ? this.beforeRevisionDelete : undefined;
     if (hook) {
       this.beforeRevisionDelete = undefined;
@@ -318,6 +333,30 @@ describe.each([
     for await (const r of registry.manifests.referrers('app', image.digest)) referrers.push(r);
     expect(referrers).toHaveLength(1);
     for (const blob of [layer, image.config, signature.config]) expect(await exists(driver, blob)).toBe(true);
+  });
+
+  it('with deleteUntagged, a manifest tagged after the mark read the tags is never deleted', async () => {
+    const driver = new Hooked();
+    const registry = new Registry(driver);
+    const layer = await pushBlob(registry, 'app', randomBytes(40));
+    const image = await pushImage(registry, 'app', undefined, [layer]);
+    const stray = await pushImage(registry, 'app', undefined, []);
+    await tick();
+    driver.beforeManifestRead = () =>
+      registry.manifests.put(
+        'app',
+        { kind: 'tag', tag: 'late' },
+        MediaType.ociManifest,
+        manifest(image.config, [layer]),
+      );
+    const result = await collectGarbage(driver, { ...NOW, deleteUntagged: true });
+    expect(result.manifestsDeleted).toEqual([{ repository: 'app', digest: `${stray.digest}` }]);
+    // Only the stray was deleted: the late tag's manifest was there all along.
+    expect(driver.revisionsDeleted).toEqual([paths.revisionDir('app', stray.digest)]);
+    expect(await registry.manifests.exists('app', stray.digest)).toBe(false);
+    const late = await registry.manifests.get('app', { kind: 'tag', tag: 'late' });
+    expect(late.digest.equals(image.digest)).toBe(true);
+    for (const blob of [layer, image.config]) expect(await exists(driver, blob)).toBe(true);
   });
 
   it('with deleteUntagged, an index pushed while the run deletes its untagged children keeps them', async () => {

@@ -34,6 +34,7 @@ import {
   type BlobInfo,
   blobInfos,
   contentsOf,
+  currentTags,
   type Dated,
   forEachLimited,
   inventoryBlobs,
@@ -310,7 +311,10 @@ export class GarbageCollector {
       await deleteIfExists(this.driver, paths.tagDir(repository, removed.tag));
       this.emitRemovedTag(repository, removed);
     }
-    for (const { repository, digest } of untagged) {
+    // A push may have tagged an unreached revision since the mark read the tags. The rescan would put it back,
+    // but until then it would be missing: the decision is taken again with the tags as they are now.
+    const deleting = await this.stillUnreached(untagged, repos.revisions, tagged, governing, fresh, started);
+    for (const { repository, digest } of deleting) {
       await this.deleteRevision(repository, digest);
       this.emit({ kind: 'delete-manifest', repository, digest: `${digest}` });
     }
@@ -328,10 +332,11 @@ export class GarbageCollector {
         this.emit({ kind: 'progress', phase: 'sweeping', done: moved, total: candidates.length });
     });
 
-    const { protect, restored } = await this.rescan(cutoff, run, untagged, linksRead, quarantined);
-    // A manifest put back was not deleted after all.
+    const { protect, restored } = await this.rescan(cutoff, run, deleting, linksRead, quarantined);
+    // A manifest kept or put back was not deleted after all.
+    const deleted = new Set(deleting.map((m) => `${m.repository}@${m.digest}`));
     result.manifestsDeleted = result.manifestsDeleted.filter(
-      (m) => !restored.has(`${m.repository}@${m.digest}`),
+      (m) => deleted.has(`${m.repository}@${m.digest}`) && !restored.has(`${m.repository}@${m.digest}`),
     );
     for (const key of protect) {
       const blob = quarantined.get(key);
@@ -445,6 +450,43 @@ export class GarbageCollector {
     return reach([...keptTagged, ...recent, ...spared]);
   }
 
+  /**
+   * Of the revisions the mark found unreached, those still unreached with the tags read again: the same decision
+   * (retention's removed tags are gone by now, and still count as having reached what they reached), with a
+   * revision a tag names now kept even if it is newer than the mark.
+   */
+  private async stillUnreached(
+    unreached: { repository: string; digest: Digest }[],
+    revisions: Map<string, Dated[]>,
+    tagged: Map<string, TaggedManifest[]>,
+    governing: (repository: string) => CompiledRule | undefined,
+    fresh: (d: Dated) => boolean,
+    now: number,
+  ): Promise<{ repository: string; digest: Digest }[]> {
+    const byRepository = new Map<string, Digest[]>();
+    for (const { repository, digest } of unreached) addTo(byRepository, repository, digest);
+    const still: { repository: string; digest: Digest }[] = [];
+    for (const [repository, digests] of byRepository) {
+      const tags = (await currentTags(this.driver, repository)).map((d) => `${d}`);
+      const known = revisions.get(repository) ?? [];
+      const listed = new Set(known.map((r) => `${r.digest}`));
+      const added = tags
+        .filter((d) => !listed.has(d))
+        .map((d) => ({ digest: Digest.parse(d), modTime: new Date(now) }));
+      const before = (tagged.get(repository) ?? []).map((t) => t.digest);
+      const kept = await this.keptRevisions(
+        [...known, ...added],
+        [...before, ...tags],
+        tags,
+        governing(repository),
+        fresh,
+        now,
+      );
+      for (const digest of digests) if (!kept.has(`${digest}`)) still.push({ repository, digest });
+    }
+    return still;
+  }
+
   private async deleteRevision(repository: string, digest: Digest): Promise<void> {
     const subject = await this.subjectOf(digest);
     await deleteIfExists(this.driver, paths.revisionDir(repository, digest));
@@ -482,7 +524,7 @@ export class GarbageCollector {
     linksRead: Map<string, Date | undefined>,
     quarantined: Map<string, BlobInfo>,
   ): Promise<{ protect: Set<string>; restored: Set<string> }> {
-    const repos = await listRepositories(this.driver, { tags: deleted.length > 0 });
+    const repos = await listRepositories(this.driver);
     const protect = new Set<string>();
     // Only a link to a quarantined blob can protect anything, and the mark read every link to one it saw.
     const links = [...repos.layers].flatMap(([repository, inRepository]) =>
@@ -506,14 +548,9 @@ export class GarbageCollector {
       const subject = await this.subjectOf(digest);
       if (subject) addTo(deletedReferrers, `${repository}@${subject}`, digest);
     }
-    const inRepositories = new Set(deleted.map((d) => d.repository));
-    await forEachLimited(
-      repos.tags.filter((t) => inRepositories.has(t.repository)),
-      async (tag) => {
-        const digest = await readTag(this.driver, tag);
-        if (digest) manifests.push({ repository: tag.repository, digest });
-      },
-    );
+    for (const repository of new Set(deleted.map((d) => d.repository))) {
+      for (const digest of await currentTags(this.driver, repository)) manifests.push({ repository, digest });
+    }
     const seen = new Set<string>();
     const restored = new Set<string>();
     while (manifests.length > 0) {

@@ -112,10 +112,11 @@ export const inventoryRepositories = (driver: StorageDriver, options: { tags: bo
 
 /**
  * What the rescan needs: revisions and layer links by name (a revision's time is no matter: every revision
- * there is is either one marking kept or one written since), and tags when asked for.
+ * there is is either one marking kept or one written since). Tags it reads afresh where it needs them
+ * (currentTags).
  */
-export const listRepositories = (driver: StorageDriver, options: { tags: boolean }) =>
-  walkRepositories(driver, { revisionTimes: false, ...options }, (digest) => digest);
+export const listRepositories = (driver: StorageDriver) =>
+  walkRepositories(driver, { revisionTimes: false, tags: false }, (digest) => digest);
 
 export interface BlobInfo extends Dated {
   size: number;
@@ -229,3 +230,12 @@ export async function linkTimes(
 /** The digest a tag's current link names. */
 export const readTag = (driver: StorageDriver, tag: TagLink) =>
   readLink(driver, paths.tagCurrentLink(tag.repository, tag.tag));
+
+/** The digests a repository's tags name now, read afresh. */
+export async function currentTags(driver: StorageDriver, repository: string): Promise<Digest[]> {
+  const dirs = await listIfExists(driver, paths.tagsDir(repository));
+  const digests = await mapLimited(dirs, (dir) =>
+    readLink(driver, paths.tagCurrentLink(repository, dir.slice(dir.lastIndexOf('/') + 1))),
+  );
+  return digests.filter((d) => d !== undefined);
+}

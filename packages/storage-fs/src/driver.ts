@@ -108,6 +108,8 @@ export class FilesystemDriver implements StorageDriver {
 
   /** The root without a trailing slash ('' for '/'), so a driver path appends to it as it is. */
   private readonly prefix: string;
+  /** The directory the last move() made or found. */
+  private lastMoveDir: string | undefined;
 
   constructor(options: FilesystemDriverOptions) {
     this.root = options.rootDirectory;
@@ -251,7 +253,13 @@ export class FilesystemDriver implements StorageDriver {
   async move(sourcePath: string, destPath: string): Promise<void> {
     const source = this.full(sourcePath);
     const dest = this.full(destPath);
-    await mkdir(osDirname(dest), { recursive: true });
+    const dir = osDirname(dest);
+    // Moves into one directory in a row (garbage collection's quarantine) make it once; if it is removed
+    // meanwhile, the rename's failure below makes it again.
+    if (dir !== this.lastMoveDir) {
+      await mkdir(dir, { recursive: true });
+      this.lastMoveDir = dir;
+    }
     try {
       await rename(source, dest);
     } catch (err) {
@@ -259,7 +267,7 @@ export class FilesystemDriver implements StorageDriver {
       // Only when the rename fails is the source looked for (a stat first cost every move an operation);
       // if it is there, the destination's directory was removed meanwhile.
       await this.notFound(sourcePath, () => stat(source));
-      await this.inDirectory(osDirname(dest), () => rename(source, dest));
+      await this.inDirectory(dir, () => rename(source, dest));
     }
   }
 

@@ -8,6 +8,8 @@
  *     the cutoff, and no repository link to it is younger than the cutoff (so anything uploaded, linked or
  *     mounted since the cutoff is never a candidate). Only unmarked blobs and their links are stat'ed.
  *  2. Candidates are not deleted but moved to a quarantine directory (`_gc/<run>/`), invisible to readers.
+ *     Revisions no tag reached (with deleteUntagged or retention) are deleted, after deciding again with the
+ *     tags read afresh, so one a push tagged since the mark stays.
  *  3. Rescan: a second walk of repositories/ finds every revision (one the mark kept, or one written
  *     since), the links to quarantined blobs written or rewritten since the mark read them, and, in each
  *     repository this run deleted revisions from, every tag. Whatever they reference is moved back out of

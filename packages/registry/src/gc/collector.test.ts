@@ -130,6 +130,31 @@ async function pushImage(
   return { digest, config };
 }
 
+/** Tags an image pushed before, as a client does: a PUT of the same manifest by tag. */
+const tagImage = (
+  registry: Registry,
+  repo: string,
+  tag: string,
+  image: { config: Digest },
+  layers: Digest[],
+) =>
+  registry.manifests.put(repo, { kind: 'tag', tag }, MediaType.ociManifest, manifest(image.config, layers));
+
+/** An OCI index of manifests pushed before. */
+function indexOf(children: { digest: Digest }[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: children.map((m) => ({
+        mediaType: MediaType.ociManifest,
+        digest: `${m.digest}`,
+        size: sizes.get(`${m.digest}`),
+      })),
+    }),
+  );
+}
+
 const exists = async (driver: InMemoryDriver, d: Digest) =>
   driver.stat(paths.blobData(d)).then(
     () => true,
@@ -213,17 +238,7 @@ describe.each([
     const layer = await pushBlob(registry, 'multi', randomBytes(50));
     const amd64 = await pushImage(registry, 'multi', undefined, [layer]);
     const arm64 = await pushImage(registry, 'multi', undefined, [layer]);
-    const index = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MediaType.ociIndex,
-        manifests: [amd64, arm64].map((m) => ({
-          mediaType: MediaType.ociManifest,
-          digest: `${m.digest}`,
-          size: sizes.get(`${m.digest}`),
-        })),
-      }),
-    );
+    const index = indexOf([amd64, arm64]);
     await registry.manifests.put('multi', { kind: 'tag', tag: 'v1' }, MediaType.ociIndex, index);
     const sbom = await pushImage(registry, 'multi', undefined, [], {
       subject: { mediaType: MediaType.ociIndex, digest: `${Digest.of('sha256', index)}`, size: index.length },
@@ -316,14 +331,7 @@ describe.each([
     await tick();
     // The mark saw no tag; the PUT by tag lands after it, and its own checks pass before the deletion.
     driver.beforeRevisionDelete = () =>
-      writtenEarlier(() =>
-        registry.manifests.put(
-          'app',
-          { kind: 'tag', tag: 'late' },
-          MediaType.ociManifest,
-          manifest(image.config, [layer]),
-        ),
-      );
+      writtenEarlier(() => tagImage(registry, 'app', 'late', image, [layer]));
     const result = await collectGarbage(driver, { ...NOW, deleteUntagged: true });
     expect(result.manifestsDeleted).toEqual([]);
     const late = await registry.manifests.get('app', { kind: 'tag', tag: 'late' });
@@ -342,13 +350,7 @@ describe.each([
     const image = await pushImage(registry, 'app', undefined, [layer]);
     const stray = await pushImage(registry, 'app', undefined, []);
     await tick();
-    driver.beforeManifestRead = () =>
-      registry.manifests.put(
-        'app',
-        { kind: 'tag', tag: 'late' },
-        MediaType.ociManifest,
-        manifest(image.config, [layer]),
-      );
+    driver.beforeManifestRead = () => tagImage(registry, 'app', 'late', image, [layer]);
     const result = await collectGarbage(driver, { ...NOW, deleteUntagged: true });
     expect(result.manifestsDeleted).toEqual([{ repository: 'app', digest: `${stray.digest}` }]);
     // Only the stray was deleted: the late tag's manifest was there all along.
@@ -367,17 +369,7 @@ describe.each([
       await pushImage(registry, 'multi', undefined, [layer]),
       await pushImage(registry, 'multi', undefined, [layer]),
     ];
-    const index = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MediaType.ociIndex,
-        manifests: children.map((m) => ({
-          mediaType: MediaType.ociManifest,
-          digest: `${m.digest}`,
-          size: sizes.get(`${m.digest}`),
-        })),
-      }),
-    );
+    const index = indexOf(children);
     await tick();
     driver.beforeRevisionDelete = async () => {
       await registry.manifests.put('multi', { kind: 'tag', tag: 'v1' }, MediaType.ociIndex, index);
@@ -577,19 +569,7 @@ describe.each([
         },
       });
       const child = await pushImage(registry, 'app', undefined, [layer]);
-      const index = Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: MediaType.ociIndex,
-          manifests: [
-            {
-              mediaType: MediaType.ociManifest,
-              digest: `${child.digest}`,
-              size: sizes.get(`${child.digest}`),
-            },
-          ],
-        }),
-      );
+      const index = indexOf([child]);
       await tick();
       await registry.manifests.put('app', { kind: 'tag', tag: 'new' }, MediaType.ociIndex, index);
       const loose = await pushImage(registry, 'app', undefined, [layer]);

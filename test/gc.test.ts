@@ -238,19 +238,31 @@ describeWithPeers(['skopeo'], 'garbage collection while pushes run', () => {
     let retries = 0;
     let stop = false;
 
+    const push = async (tag: string, layers: Buffer[]) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          tagged.set(tag, await pushImage(registry.url, 'stress/app', tag, layers));
+          return;
+        } catch (err) {
+          // A push that raced the sweep is refused cleanly; clients retry it.
+          if (attempt === 5) throw err;
+          retries++;
+        }
+      }
+    };
     const worker = async (w: number) => {
       for (let i = 0; i < 30; i++) {
         const tag = `w${w}-${i}`;
         const layers = [pool[(w + i) % 6] as Buffer, pool[(w * 2 + i) % 6] as Buffer, randomBytes(8 * KiB)];
-        for (let attempt = 1; ; attempt++) {
-          try {
-            tagged.set(tag, await pushImage(registry.url, 'stress/app', tag, layers));
-            break;
-          } catch (err) {
-            // A push that raced the sweep is refused cleanly; clients retry it.
-            if (attempt === 5) throw err;
-            retries++;
-          }
+        await push(tag, layers);
+        // Now and then the tag goes and comes back to the same manifest: a collector deleting untagged
+        // manifests may be deciding about it just as it is tagged again.
+        if (i % 3 === 1) {
+          const untag = await fetch(`${registry.url}/v2/stress/app/manifests/${tag}`, { method: 'DELETE' });
+          expect(untag.status).toBe(202);
+          tagged.delete(tag);
+          await new Promise((r) => setTimeout(r, 5 * (i % 4)));
+          await push(tag, layers);
         }
         // Delete an older image now and then, so the collector has garbage to find.
         if (i % 3 === 2) {

@@ -505,6 +505,27 @@ describe.each([
       return files.sort();
     };
 
+    it('keeps a tag pushed again after the mark read it, whatever time the store dates it', async () => {
+      const driver = new Hooked();
+      const registry = new Registry(driver);
+      const layer = await pushBlob(registry, 'app', randomBytes(64));
+      const old = await pushImage(registry, 'app', 'old', [layer]);
+      await tick();
+      await pushImage(registry, 'app', 'current', [await pushBlob(registry, 'app', randomBytes(64))]);
+      await tick();
+      // keeplast 1 removes 'old'; a client pushes the same image to it again once the mark has read the tags.
+      driver.beforeManifestRead = () => writtenEarlier(() => tagImage(registry, 'app', 'old', old, [layer]));
+      const result = await collectGarbage(driver, {
+        ...NOW,
+        retention: [{ repositories: 'app', keeplast: 1 }],
+      });
+      expect(result.manifestsDeleted).toEqual([]);
+      expect(await registry.tags.list('app')).toEqual(['current', 'old']);
+      const pulled = await registry.manifests.get('app', { kind: 'tag', tag: 'old' });
+      expect(pulled.digest.equals(old.digest)).toBe(true);
+      for (const blob of [layer, old.config]) expect(await exists(driver, blob)).toBe(true);
+    });
+
     it('keeps the newest N and what keeptags matches, removing the rest and their unshared blobs; a dry run reports exactly that', async () => {
       const driver = new Memory();
       const registry = new Registry(driver);

@@ -304,12 +304,14 @@ export class GarbageCollector {
       return result;
     }
 
-    // Sweep, through the quarantine. Tags first: a tag re-pushed since it was read is not this run's to remove.
+    // Sweep, through the quarantine. Tags first: a tag re-pushed since the mark read it is not this run's to
+    // remove. Its time tells, by changing (either way: a store dates a tag by when its bytes were written).
     await lease?.check();
     for (const { repository, removed } of removedTags) {
       const current = await statIfExists(this.driver, paths.tagCurrentLink(repository, removed.tag));
       const digest = await readLink(this.driver, paths.tagCurrentLink(repository, removed.tag));
-      if (!current || current.modTime >= cutoff || `${digest}` !== removed.digest) continue;
+      const repushed = current?.modTime.getTime() !== removed.pushed.getTime();
+      if (!current || repushed || `${digest}` !== removed.digest) continue;
       await deleteIfExists(this.driver, paths.tagDir(repository, removed.tag));
       this.emitRemovedTag(repository, removed);
     }

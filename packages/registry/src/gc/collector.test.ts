@@ -140,6 +140,20 @@ const tagImage = (
 ) =>
   registry.manifests.put(repo, { kind: 'tag', tag }, MediaType.ociManifest, manifest(image.config, layers));
 
+/** The tag names the image, and its config and layers are all there. */
+async function expectWhole(
+  driver: InMemoryDriver,
+  registry: Registry,
+  repo: string,
+  tag: string,
+  image: { digest: Digest; config: Digest },
+  layers: Digest[],
+) {
+  const got = await registry.manifests.get(repo, { kind: 'tag', tag });
+  expect(got.digest.equals(image.digest)).toBe(true);
+  for (const blob of [image.config, ...layers]) expect(await exists(driver, blob)).toBe(true);
+}
+
 /** An OCI index of manifests pushed before. */
 function indexOf(children: { digest: Digest }[]): Buffer {
   return Buffer.from(
@@ -334,13 +348,12 @@ describe.each([
       writtenEarlier(() => tagImage(registry, 'app', 'late', image, [layer]));
     const result = await collectGarbage(driver, { ...NOW, deleteUntagged: true });
     expect(result.manifestsDeleted).toEqual([]);
-    const late = await registry.manifests.get('app', { kind: 'tag', tag: 'late' });
-    expect(late.digest.equals(image.digest)).toBe(true);
+    await expectWhole(driver, registry, 'app', 'late', image, [layer]);
     expect(await registry.manifests.exists('app', signature.digest)).toBe(true);
+    expect(await exists(driver, signature.config)).toBe(true);
     const referrers: unknown[] = [];
     for await (const r of registry.manifests.referrers('app', image.digest)) referrers.push(r);
     expect(referrers).toHaveLength(1);
-    for (const blob of [layer, image.config, signature.config]) expect(await exists(driver, blob)).toBe(true);
   });
 
   it('with deleteUntagged, a manifest tagged after the mark read the tags is never deleted', async () => {
@@ -356,9 +369,7 @@ describe.each([
     // Only the stray was deleted: the late tag's manifest was there all along.
     expect(driver.revisionsDeleted).toEqual([paths.revisionDir('app', stray.digest)]);
     expect(await registry.manifests.exists('app', stray.digest)).toBe(false);
-    const late = await registry.manifests.get('app', { kind: 'tag', tag: 'late' });
-    expect(late.digest.equals(image.digest)).toBe(true);
-    for (const blob of [layer, image.config]) expect(await exists(driver, blob)).toBe(true);
+    await expectWhole(driver, registry, 'app', 'late', image, [layer]);
   });
 
   it('with deleteUntagged, an index pushed while the run deletes its untagged children keeps them', async () => {
@@ -521,9 +532,7 @@ describe.each([
       });
       expect(result.manifestsDeleted).toEqual([]);
       expect(await registry.tags.list('app')).toEqual(['current', 'old']);
-      const pulled = await registry.manifests.get('app', { kind: 'tag', tag: 'old' });
-      expect(pulled.digest.equals(old.digest)).toBe(true);
-      for (const blob of [layer, old.config]) expect(await exists(driver, blob)).toBe(true);
+      await expectWhole(driver, registry, 'app', 'old', old, [layer]);
     });
 
     it('keeps the newest N and what keeptags matches, removing the rest and their unshared blobs; a dry run reports exactly that', async () => {

@@ -37,8 +37,9 @@ class HookedDriver extends InMemoryDriver {
   /** Every revision directory deleted, in order. */
   readonly revisionsDeleted: string[] = [];
   override async delete(path: string): Promise<void> {
-    if (path.includes('/_manifests/revisions/')) this.revisionsDeleted.push(path);
-    const hook = path.includes('/_manifests/revisions/') ? this.beforeRevisionDelete : undefined;
+    const revision = path.includes('/_manifests/revisions/');
+    if (revision) this.revisionsDeleted.push(path);
+    const hook = revision ? this.beforeRevisionDelete : undefined;
     if (hook) {
       this.beforeRevisionDelete = undefined;
       await hook();

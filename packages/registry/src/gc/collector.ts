@@ -471,17 +471,18 @@ export class GarbageCollector {
     for (const { repository, digest } of unreached) addTo(byRepository, repository, digest);
     const still: { repository: string; digest: Digest }[] = [];
     for (const [repository, digests] of byRepository) {
-      const tags = (await currentTags(this.driver, repository)).map((d) => `${d}`);
+      const tags = await currentTags(this.driver, repository);
       const known = revisions.get(repository) ?? [];
       const listed = new Set(known.map((r) => `${r.digest}`));
       const added = tags
-        .filter((d) => !listed.has(d))
-        .map((d) => ({ digest: Digest.parse(d), modTime: new Date(now) }));
+        .filter((d) => !listed.has(`${d}`))
+        .map((digest) => ({ digest, modTime: new Date(now) }));
+      const tagDigests = tags.map((d) => `${d}`);
       const before = (tagged.get(repository) ?? []).map((t) => t.digest);
       const kept = await this.keptRevisions(
         [...known, ...added],
-        [...before, ...tags],
-        tags,
+        [...before, ...tagDigests],
+        tagDigests,
         governing(repository),
         fresh,
         now,

@@ -1,7 +1,7 @@
 /**
  * Every shell snippet in the README, run as a newcomer types them: in order, in one directory inside the
  * checkout (so `pnpm ...` finds the workspace), with what the README assumes already there (an OCI layout at
- * ./my-layout, `pnpm start`'s registry on 127.0.0.1:5000). Lines that need the network (npm, apt, Docker Hub)
+ * ./my-layout, `pnpm registry serve`'s registry on 127.0.0.1:5000). Lines that need the network (npm, apt, Docker Hub)
  * are left out; nothing else is.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -58,7 +58,7 @@ describeWithPeers(
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       await rename(await makeOciImage(dir, 'v1', [64 * 1024]), join(dir, 'my-layout'));
-      // What `pnpm start` (the first snippet) leaves running: the built-in config, data in ./data.
+      // What `pnpm registry serve` (the first snippet) leaves running: the built-in config, data in ./data.
       await startServer(process.execPath, [REGISTRY_MAIN, 'serve'], {
         url: 'http://127.0.0.1:5000',
         cwd: dir,

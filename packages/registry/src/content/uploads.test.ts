@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { InMemoryDriver } from '@regop/storage';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
 import { Registry } from './registry.js';
+import { RunningHash } from './running-hash.js';
 
 describe('upload purging', () => {
   it('removes uploads older than the age, in every repository, and only reports on a dry run', async () => {
@@ -78,5 +80,60 @@ describe('upload purging', () => {
       paths.uploadDir('r', abandoned),
     ]);
     expect(await registry.blobs.find('r', digest)).toEqual({ digest, size: content.length });
+  });
+});
+
+describe('upload hashing', () => {
+  const chunks = (data: Buffer, size: number) =>
+    Readable.from(
+      Array.from({ length: Math.ceil(data.length / size) }, (_, i) =>
+        data.subarray(i * size, (i + 1) * size),
+      ),
+    );
+
+  it('verifies a large upload sent in PATCHes from its running hash, without reading the data back', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const content = randomBytes(3 * 1024 * 1024 + 4321);
+    const digest = Digest.of('sha256', content);
+    const upload = await registry.uploads.start('r');
+    await registry.uploads.append('r', upload.id, chunks(content.subarray(0, 2_000_000), 65_536));
+    const reads = vi.spyOn(driver, 'reader');
+    const blob = await registry.uploads.commit(
+      'r',
+      upload.id,
+      digest,
+      chunks(content.subarray(2_000_000), 65_536),
+    );
+    expect(blob).toEqual({ digest, size: content.length });
+    expect(reads).not.toHaveBeenCalled();
+    expect((await driver.getContent(paths.blobData(digest))).equals(content)).toBe(true);
+  });
+
+  it('hashes the stored data when the running hash cannot give its digest (the hashing thread died)', async () => {
+    const driver = new InMemoryDriver();
+    const registry = new Registry(driver);
+    const content = randomBytes(2 * 1024 * 1024);
+    const digest = Digest.of('sha256', content);
+    const failing = vi.spyOn(RunningHash.prototype, 'digest').mockRejectedValue(new Error('thread died'));
+    try {
+      const upload = await registry.uploads.start('r');
+      expect(await registry.uploads.commit('r', upload.id, digest, chunks(content, 65_536))).toEqual({
+        digest,
+        size: content.length,
+      });
+      expect(failing).toHaveBeenCalled();
+    } finally {
+      failing.mockRestore();
+    }
+  });
+
+  it('refuses content whose running hash does not match the digest', async () => {
+    const registry = new Registry(new InMemoryDriver());
+    const upload = await registry.uploads.start('r');
+    const wrong = Digest.of('sha256', 'something else');
+    await expect(
+      registry.uploads.commit('r', upload.id, wrong, chunks(randomBytes(2 * 1024 * 1024), 65_536)),
+    ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
   });
 });

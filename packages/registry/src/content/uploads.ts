@@ -1,4 +1,4 @@
-import { createHash, type Hash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type FileWriter, isPathNotFound, type StorageDriver } from '@regop/storage';
@@ -8,6 +8,7 @@ import { Digest, type DigestAlgorithm } from '../reference.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
 import { KeyedLock } from './keyed-lock.js';
 import { deleteIfExists, listIfExists, statIfExists } from './links.js';
+import { RunningHash } from './running-hash.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -24,7 +25,7 @@ export interface UploadStatus {
 /** Running digest of an upload's data, kept while the bytes flow so commit need not re-read them. */
 interface HashState {
   algorithm: DigestAlgorithm;
-  hash: Hash;
+  hash: RunningHash;
   offset: number;
 }
 
@@ -145,7 +146,7 @@ export class UploadService {
         if (when && (when < olderThan || interrupted)) {
           purged.push(dir);
           if (!dryRun) {
-            this.hashes.delete(id);
+            this.dropHash(id);
             await deleteIfExists(this.driver, dir);
           }
         }
@@ -193,17 +194,22 @@ export class UploadService {
     let state = this.hashes.get(id);
     if (!state || state.offset !== offset || state.algorithm !== algorithm) {
       // Resumed elsewhere or after a restart: hash from scratch only if nothing precedes this chunk.
-      state = offset === 0 ? { algorithm, hash: createHash(algorithm), offset: 0 } : undefined;
-      this.hashes.delete(id);
+      this.dropHash(id);
+      state = offset === 0 ? { algorithm, hash: new RunningHash(algorithm), offset: 0 } : undefined;
+      if (state) this.hashes.set(id, state);
     }
     const hashing = state;
     const hasher = new Transform({
       transform(chunk: Buffer, _enc, cb) {
-        if (hashing) {
-          hashing.hash.update(chunk);
-          hashing.offset += chunk.length;
-        }
-        cb(null, chunk);
+        if (!hashing) return cb(null, chunk);
+        hashing.offset += chunk.length;
+        const behind = hashing.hash.update(chunk);
+        if (behind) void behind.then(() => cb(null, chunk));
+        else cb(null, chunk);
+      },
+      flush(cb) {
+        hashing?.hash.settle();
+        cb();
       },
     });
     // Who failed decides the answer: a client that stopped sending (400) or the storage behind us (503).
@@ -215,7 +221,7 @@ export class UploadService {
       // Not the final chunk: the writer is closed, not committed, so an object store keeps its upload open.
       await pipeline(body, hasher, writer, { end: !final });
     } catch (err) {
-      this.hashes.delete(id);
+      this.dropHash(id);
       if (storageFailure)
         throw new RegistryError('UNAVAILABLE', `storage failed during the upload: ${storageFailure.message}`);
       throw new RegistryError('BLOB_UPLOAD_INVALID', `upload interrupted: ${(err as Error).message}`);
@@ -223,7 +229,7 @@ export class UploadService {
     if (final) await this.commitWriter(writer, id);
     const size = writer.size;
     if (range && range.end - range.start + 1 !== size - offset) {
-      this.hashes.delete(id);
+      this.dropHash(id);
       throw new RegistryError(
         'RANGE_INVALID',
         `Content-Range covers ${range.end - range.start + 1} bytes, got ${size - offset}`,
@@ -232,8 +238,7 @@ export class UploadService {
         },
       );
     }
-    if (hashing && hashing.offset === size) this.hashes.set(id, hashing);
-    else this.hashes.delete(id);
+    if (hashing?.offset !== size) this.dropHash(id);
     return { id, size };
   }
 
@@ -248,7 +253,7 @@ export class UploadService {
     try {
       await writer.commit();
     } catch (err) {
-      this.hashes.delete(id);
+      this.dropHash(id);
       throw new RegistryError(
         'UNAVAILABLE',
         `storage failed to complete the upload: ${(err as Error).message}`,
@@ -265,8 +270,11 @@ export class UploadService {
   ): Promise<Digest> {
     const state = this.hashes.get(id);
     this.hashes.delete(id);
-    if (state && state.algorithm === algorithm && state.offset === size)
-      return Digest.fromHash(algorithm, state.hash);
+    if (state && state.algorithm === algorithm && state.offset === size) {
+      // Undefined if the hashing thread died meanwhile: then the data is hashed as stored, below.
+      const hex = await state.hash.digest().catch(() => undefined);
+      if (hex) return Digest.parse(`${algorithm}:${hex}`);
+    } else state?.hash.dispose();
     const hash = createHash(algorithm);
     await pipeline(await this.driver.reader(paths.uploadData(name, id), 0), hash);
     return Digest.fromHash(algorithm, hash);
@@ -281,8 +289,14 @@ export class UploadService {
   }
 
   private async remove(name: string, id: string): Promise<void> {
-    this.hashes.delete(id);
+    this.dropHash(id);
     await deleteIfExists(this.driver, paths.uploadDir(name, id));
+  }
+
+  /** Forgets an upload's running hash (its part on the hashing thread too). */
+  private dropHash(id: string): void {
+    this.hashes.get(id)?.hash.dispose();
+    this.hashes.delete(id);
   }
 
   private checkId(id: string): void {

@@ -81,15 +81,18 @@ class HashingThread {
   }
 
   private send(message: object, buffer: Buffer): void {
-    this.start().postMessage(message, [buffer.buffer as ArrayBuffer]);
-    this.inFlight++;
+    const worker = this.start();
+    worker.postMessage(message, [buffer.buffer as ArrayBuffer]);
+    // Held while it has work, so a digest awaited with nothing else pending still arrives.
+    if (this.inFlight++ === 0) worker.ref();
   }
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // No inherited flags: under --input-type=module the source would be run as a module, without require.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     this.generation++;
-    // Idle, it must not keep a draining server alive.
+    // Idle, it must not keep a draining server alive (see send).
     worker.unref();
     worker.on('message', (message: Message) => this.received(message));
     // Its digests fail; those uploads read their data back to hash it (see UploadService).
@@ -110,7 +113,7 @@ class HashingThread {
 
   private received({ id, hex, buffer }: Message): void {
     if (this.free.length < KEEP_FREE) this.free.push(buffer);
-    this.inFlight--;
+    if (--this.inFlight === 0) this.worker?.unref();
     if (this.inFlight < IN_FLIGHT) this.wake();
     if (id === undefined || hex === undefined) return;
     this.digests.get(id)?.resolve(hex);
@@ -130,8 +133,8 @@ const thread = new HashingThread();
 /**
  * The running digest of an upload, computed as its bytes arrive. An upload's first MiB is hashed on the
  * request's own thread; beyond it, bytes are copied in batches to a hashing thread, so a large push's sha256
- * (a third of its CPU) runs beside the receiving and writing instead of after them. Small uploads (most
- * layers and every config) never pay for a message to the other thread.
+ * runs beside the receiving and writing instead of between them. Small uploads (most layers and every config)
+ * never pay for a message to the other thread.
  */
 export class RunningHash {
   private local: Hash | undefined;

@@ -57,4 +57,19 @@ describe('RunningHash', () => {
     await hashAsRequests(next, data, 65_536);
     expect(await next.digest()).toBe(sha256(data));
   });
+
+  it('fails the digests of hashes begun on a hashing thread that died, and starts another for new ones', async () => {
+    const data = randomBytes(2 * MiB);
+    const survivor = new RunningHash('sha256');
+    await hashAsRequests(survivor, data, 65_536);
+    // An algorithm the thread cannot hash makes it throw: the way a real fault would end it.
+    const fatal = new RunningHash('md-nope' as 'sha256');
+    await hashAsRequests(fatal, data, 65_536);
+    await expect(fatal.digest()).rejects.toThrow();
+    await expect(survivor.digest()).rejects.toThrow();
+
+    const next = new RunningHash('sha256');
+    await hashAsRequests(next, data, 65_536);
+    expect(await next.digest()).toBe(sha256(data));
+  });
 });

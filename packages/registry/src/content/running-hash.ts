@@ -58,8 +58,8 @@ class HashingThread {
     return buffer ? Buffer.from(buffer) : Buffer.allocUnsafeSlow(BATCH);
   }
 
-  recycle(buffer: Buffer): void {
-    if (this.free.length < KEEP_FREE) this.free.push(buffer.buffer as ArrayBuffer);
+  recycle(buffer: ArrayBuffer): void {
+    if (this.free.length < KEEP_FREE) this.free.push(buffer);
   }
 
   /** Hands `buffer` (its first `length` bytes) over; a promise when too many batches are in flight. */
@@ -112,7 +112,7 @@ class HashingThread {
   }
 
   private received({ id, hex, buffer }: Message): void {
-    if (this.free.length < KEEP_FREE) this.free.push(buffer);
+    this.recycle(buffer);
     if (--this.inFlight === 0) this.worker?.unref();
     if (this.inFlight < IN_FLIGHT) this.wake();
     if (id === undefined || hex === undefined) return;
@@ -205,7 +205,7 @@ export class RunningHash {
     if (this.done) return;
     this.done = true;
     this.held = [];
-    if (this.remote?.batch) thread.recycle(this.remote.batch);
+    if (this.remote?.batch) thread.recycle(this.remote.batch.buffer as ArrayBuffer);
     if (this.remote && this.current()) thread.drop(this.remote.id);
     this.remote = undefined;
   }

@@ -78,9 +78,10 @@ function tlsSource(blobs: TlsFiles | undefined, provided: ProvidedCertificate) {
 export async function reconcile(ctx: CharmContext, machine: Machine): Promise<void> {
   const { backend } = ctx;
   // Every input is read at once (each hook tool is a process; the backend remembers what it read).
-  const [{ config, tls: blobTls, problems }, address, leader] = await Promise.all([
+  const [{ config, tls: blobTls, problems }, address, publicAddress, leader] = await Promise.all([
     loadConfig(ctx),
     backend.privateAddress(),
+    backend.publicAddress(),
     backend.isLeader(),
     ...[WEBSITE, PEER, CERT_PROVIDER, DOCKER_REGISTRY, NRPE].map((e) => remoteUnits(backend, e)),
   ]);
@@ -100,7 +101,7 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
   const proxies = await proxyAddresses(backend);
 
   // TLS: the blobs, else a certificate from cert-provider, else files an operator put at the tls-*-path.
-  const sans = [address, hostname(), ...proxies];
+  const sans = [address, publicAddress, hostname(), ...proxies];
   if (config['http-host']) sans.push(new URL(config['http-host']).hostname);
   const provided = await exchangeCertificate(backend, ctx.unitName, {
     commonName: address,
@@ -184,13 +185,7 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
   await Promise.all([
     publishWebsite(
       backend,
-      { address, port },
-      leader
-        ? {
-            services: servicesYaml(ctx.appName, port, servers, tlsOn ? { caPath: paths.ca } : undefined),
-            ...(ca && { ca }),
-          }
-        : undefined,
+      leader ? { address, port, services: servicesYaml(ctx.appName, port, servers, tlsOn) } : undefined,
     ),
     publishClientConfig(backend, {
       netloc,
@@ -218,8 +213,12 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
   else if (provided.state === 'waiting' && !blobTls)
     await backend.statusSet('waiting', `cert-provider: ${provided.reason}`);
   else {
-    // `Ready at IP:PORT (https, proxied).`, as Canonical's charm reports it.
-    const suffix = [tlsOn ? 'https' : 'http', ...(proxies.length ? ['proxied'] : [])];
+    // `Ready at IP:PORT (https, proxied).`, as Canonical's charm reports it, and whether it takes pushes.
+    const suffix = [
+      tlsOn ? 'https' : 'http',
+      ...(proxies.length ? ['proxied'] : []),
+      ...(config['storage-read-only'] ? ['read-only'] : []),
+    ];
     await backend.statusSet('active', `Ready at ${address}:${port} (${suffix.join(', ')}).`);
   }
 }

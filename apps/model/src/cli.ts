@@ -39,6 +39,7 @@ const USAGE = `usage: model COMMAND ... (state in $MODEL_DIR, default ./.model)
   unrelate APP[:ENDPOINT] APP[:ENDPOINT]         (remove-relation)
   add-unit APP [-n N]
   remove-unit UNIT ...
+  hook UNIT HOOK                                 runs one hook, e.g. update-status (Juju's every 5 minutes)
   status [--format json]
   show-unit UNIT [--format json|yaml]
   destroy
@@ -270,6 +271,14 @@ async function main(argv: string[]): Promise<number> {
       if (args.length === 0) throw new UsageError('usage: model remove-unit UNIT ...');
       for (const unit of args) await removeUnit(modelDir, unit);
       return 0;
+    case 'hook': {
+      const [unit, hook] = args;
+      if (!unit || !hook) throw new UsageError('usage: model hook UNIT HOOK');
+      if (!(await loadState(modelDir)).units[unit]) throw new UsageError(`unit "${unit}" not found`);
+      await runHook(modelDir, unit, { path: `hooks/${hook}` });
+      await settle(modelDir);
+      return 0;
+    }
     case 'status': {
       const state = await loadState(modelDir);
       const format = takeFlag(args, '--format');

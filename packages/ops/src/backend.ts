@@ -11,6 +11,8 @@ export interface Backend {
   statusSet(status: StatusName, message: string): Promise<void>;
   /** The unit's address for its peers and clients (network-get, else unit-get private-address). */
   privateAddress(): Promise<string>;
+  /** The address the unit is reached at from outside its network (unit-get public-address). */
+  publicAddress(): Promise<string>;
   openPort(port: number): Promise<void>;
   closePort(port: number): Promise<void>;
   /** Ports this unit has opened (opened-ports). */

@@ -18,6 +18,7 @@ export class MemoryBackend implements Backend {
   leaderData: Record<string, string> = {};
   status: { current: StatusName | 'unknown'; message: string } = { current: 'unknown', message: '' };
   address = '10.0.0.10';
+  publicAddr = '192.0.2.10';
   ports = new Set<number>();
   relations = new Map<string, Relation>();
   action: {
@@ -55,6 +56,9 @@ export class MemoryBackend implements Backend {
   }
   async privateAddress() {
     return this.address;
+  }
+  async publicAddress() {
+    return this.publicAddr;
   }
   async openPort(port: number) {
     this.ports.add(port);

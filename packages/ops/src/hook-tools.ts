@@ -66,6 +66,9 @@ export class HookToolsBackend implements Backend {
     const address = network?.['bind-addresses']?.[0]?.addresses?.[0]?.value;
     return address ?? (await this.run('unit-get', ['private-address'])).trim();
   }
+  async publicAddress() {
+    return (await this.run('unit-get', ['public-address'])).trim();
+  }
   async openPort(port: number) {
     this.forget('opened-ports');
     await this.run('open-port', [`${port}/tcp`]);

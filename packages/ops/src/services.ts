@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,6 +95,36 @@ export class SystemdServices implements ServiceManager {
 }
 
 /**
+ * Whether a process lives: `kill(pid, 0)` succeeds for a zombie too (dead, not yet reaped by its parent), so
+ * its state is read where /proc tells it.
+ */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined && PROC) return false;
+  if (stat !== undefined) {
+    // The state follows the command name, which is in parentheses and may itself hold spaces.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const PROC = existsSync('/proc/self/stat');
+
+/** Sends a signal to a process that may have exited since it was looked at. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/**
  * Services as supervised processes under a root directory (the local model): the definition in
  * etc/<namespace>/services/<name>.json, the PID in run/<namespace>/<name>.pid, output in
  * var/log/<namespace>/<name>.log. Each is started detached, so it outlives the hook, and stopped by its PID.
@@ -130,13 +161,7 @@ export class ProcessServices implements ServiceManager {
 
   private async pid(name: string): Promise<number | undefined> {
     const pid = Number.parseInt(await readFile(this.paths(name).pid, 'utf8').catch(() => ''), 10);
-    if (!Number.isFinite(pid)) return undefined;
-    try {
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      return undefined;
-    }
+    return Number.isFinite(pid) && (await alive(pid)) ? pid : undefined;
   }
 
   async running(name: string) {
@@ -164,9 +189,9 @@ export class ProcessServices implements ServiceManager {
   async stop(name: string) {
     const pid = await this.pid(name);
     if (pid !== undefined) {
-      process.kill(pid, 'SIGTERM');
+      signal(pid, 'SIGTERM');
       for (let i = 0; i < 100 && (await this.running(name)); i++) await sleep(100);
-      if (await this.running(name)) process.kill(pid, 'SIGKILL');
+      if (await this.running(name)) signal(pid, 'SIGKILL');
     }
     await rm(this.paths(name).pid, { force: true });
   }
@@ -179,7 +204,7 @@ export class ProcessServices implements ServiceManager {
   async reload(name: string) {
     const pid = await this.pid(name);
     const def = JSON.parse(await readFile(this.paths(name).def, 'utf8')) as ServiceDefinition;
-    if (pid !== undefined && def.reloadSignal) process.kill(pid, def.reloadSignal);
+    if (pid !== undefined && def.reloadSignal) signal(pid, def.reloadSignal);
     else await this.restart(name);
   }
 

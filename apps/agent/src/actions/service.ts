@@ -20,7 +20,11 @@ export async function stopAction(ctx: CharmContext, machine: Machine, config: Ch
   else await machine.services.stop(name);
   await writeState(machine, { ...(await readState(machine)), stopped: true });
   await ctx.backend.statusSet('blocked', `${name} service is stopped.`);
-  await ctx.backend.actionSet({ outcome: 'success', raw: `${name} stopped${remove ? ' and removed' : ''}` });
+  // "removed" is the service definition: the registry's data and configuration stay.
+  await ctx.backend.actionSet({
+    outcome: 'success',
+    raw: `${name} stopped${remove ? ' (its service definition removed; data and configuration kept)' : ''}`,
+  });
 }
 
 export async function startAction(ctx: CharmContext, machine: Machine, config: CharmConfig): Promise<void> {

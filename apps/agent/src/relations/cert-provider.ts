@@ -1,7 +1,7 @@
 /**
  * The `cert-provider` relation (interface tls-certificates) to a CA such as easyrsa or vault. The unit asks
- * for a server certificate (common name: its address; SANs: its addresses, host name, http-host's host and the
- * proxy's address) and reads back the CA and its certificate and key, published under its unit name
+ * for a server certificate (common name: its address; SANs: its private and public addresses, host name,
+ * http-host's host and the proxy's address) and reads back the CA and its certificate and key, published under its unit name
  * (`<unit>.server.cert`/`.server.key`, or in `<unit>.processed_requests`).
  */
 import type { Backend } from '@regop/ops';
@@ -50,6 +50,8 @@ export async function exchangeCertificate(
     });
   const providers = await remoteUnits(backend, CERT_PROVIDER);
   if (providers.length === 0) return { state: 'none' };
+  // easyrsa publishes the CA from its leader only, while any of its units may answer the request.
+  const anyCa = providers.map((p) => p.data.ca).find(Boolean);
   for (const { unit, data } of providers) {
     let cert = data[`${name}.server.cert`];
     let key = data[`${name}.server.key`];
@@ -60,7 +62,7 @@ export async function exchangeCertificate(
       request.commonName
     ];
     if (!cert && batch) ({ cert, key } = batch);
-    const ca = data.ca;
+    const ca = data.ca || anyCa;
     if (!cert || !key || !ca) continue;
     const problems = checkTlsPems({ cert, key, ca }, now);
     if (problems.length > 0) {

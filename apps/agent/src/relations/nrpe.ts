@@ -1,12 +1,14 @@
 /**
  * The `nrpe-external-master` relation (container scope) to an NRPE subordinate. While related, the unit keeps
  * an NRPE command running the check-registry plugin against itself in /etc/nagios/nrpe.d/ and the Nagios
- * service definition under /var/lib/nagios/export/, and touches the relation's `timestamp` when they change so
- * the subordinate reloads; when the relation goes, both files go.
+ * service definition under /var/lib/nagios/export/, publishes the check as `monitors` (as charm-helpers' NRPE
+ * does), and touches the relation's `timestamp` when they change so the subordinate reloads; when the
+ * relation goes, both files go.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend, Machine } from '@regop/ops';
+import { stringify } from 'yaml';
 import { remoteUnits } from './remote.js';
 
 export const NRPE = 'nrpe-external-master';
@@ -32,18 +34,44 @@ export const serviceFile = (unitName: string) =>
 const MANAGED =
   '#---------------------------------------------------\n# This file is Juju managed\n#---------------------------------------------------\n';
 
+/**
+ * The `monitors` the nrpe charm reads from this relation (charm-helpers' NRPE format), so that Nagios learns of
+ * the check over the relation as well as from the exported service file.
+ */
+export const MONITORS = stringify({
+  monitors: { remote: { nrpe: { [CHECK_NAME]: { command: CHECK_NAME } } } },
+});
+
+/**
+ * Canonical's charm checks the unit with `check_http` for "200 OK" on /, which goes CRITICAL once basic auth
+ * or TLS is on: on an upgrade from it, its files go (only when they are its check).
+ */
+async function removeCanonicalCheck(machine: Machine, hostNames: string[]): Promise<boolean> {
+  let removed = false;
+  const files: [string, string][] = [
+    ['/etc/nagios/nrpe.d/check_check_http.cfg', 'command[check_http]='],
+    ...hostNames.map(
+      (h) =>
+        [`/var/lib/nagios/export/service__${h}_check_http.cfg`, 'check_nrpe!check_http'] as [string, string],
+    ),
+  ];
+  for (const [file, mark] of files)
+    if ((await machine.read(file))?.includes(mark)) removed = (await machine.remove(file)) || removed;
+  return removed;
+}
+
 /** Writes or removes the check's files as the relation is there or not; says whether anything changed. */
 export async function configureNrpe(backend: Backend, machine: Machine, check: NrpeCheck): Promise<boolean> {
   const remotes = await remoteUnits(backend, NRPE);
-  if (remotes.length === 0) {
-    const removed = await machine.remove(checkFile);
-    return (await machine.remove(serviceFile(check.unitName))) || removed;
-  }
   // The subordinate may name the host and context Nagios knows this machine by.
   const hostContext = remotes.map((r) => r.data.nagios_host_context).find(Boolean) || check.context || 'juju';
-  const hostName =
-    remotes.map((r) => r.data.nagios_hostname).find(Boolean) ||
-    `${hostContext}-${check.unitName.replace('/', '-')}`;
+  const unitHost = check.unitName.replace('/', '-');
+  const hostName = remotes.map((r) => r.data.nagios_hostname).find(Boolean) || `${hostContext}-${unitHost}`;
+  const upgraded = await removeCanonicalCheck(machine, [...new Set([unitHost, hostName])]);
+  if (remotes.length === 0) {
+    const removed = await machine.remove(checkFile);
+    return (await machine.remove(serviceFile(check.unitName))) || removed || upgraded;
+  }
   for (const file of check.plugin.files)
     await machine.write(`${PLUGIN_DIR}/${file}`, await readFile(join(check.plugin.dir, file), 'utf8'));
   await machine.write(
@@ -68,8 +96,11 @@ export async function configureNrpe(backend: Backend, machine: Machine, check: N
         '',
       ].join('\n'),
     )) || changed;
-  if (changed)
-    for (const id of new Set(remotes.map((r) => r.relationId)))
-      await backend.relationSet(id, { timestamp: new Date().toISOString() });
+  changed ||= upgraded;
+  for (const id of new Set(remotes.map((r) => r.relationId)))
+    await backend.relationSet(id, {
+      monitors: MONITORS,
+      ...(changed && { timestamp: new Date().toISOString() }),
+    });
   return changed;
 }

@@ -1,8 +1,11 @@
 /**
- * The `website` relation (interface http) to a reverse proxy such as haproxy. Every unit publishes where it
- * listens; the leader publishes `services`, the YAML the haproxy charm renders: one service of the
- * application's units, the lowest-numbered unit primary and the others `backup`. A proxy's address becomes the
- * net location clients are told.
+ * The `website` relation (interface http) to a reverse proxy such as haproxy. Only the leader speaks for the
+ * application: it publishes `services`, the YAML the haproxy charm renders (one service of the application's
+ * units, the lowest-numbered unit primary and the others `backup`), and its own `hostname`/`port`. Followers
+ * clear all of it, as Canonical's charm does (`validate_follower_reverseproxy`): haproxy's legacy renderer turns
+ * every unit that sends `port` and `private-address` but no `services` into an extra *active* server with no
+ * health check, which would split uploads between units. A proxy's address becomes the net location clients
+ * are told.
  */
 import type { Backend } from '@regop/ops';
 import { Document } from 'yaml';
@@ -21,16 +24,22 @@ export interface Server {
   address: string;
 }
 
-const CHECK = 'check inter 2000 rise 2 fall 5 maxconn 4096';
+/**
+ * Health checks every second, down after two failures (within 2 s of a unit stopping), and at once when a
+ * client's connection to it fails (`observe layer4`): the retry then goes to the backup.
+ */
+const CHECK =
+  'check inter 1000 fastinter 500 downinter 1000 rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down maxconn 4096';
 
 /**
- * The services YAML for haproxy. With TLS on the proxy passes TLS through (mode tcp) and checks each server over
- * TLS, verifying it against `caPath` on the proxy's machine. `check-ssl` (not `ssl`, which would wrap the
- * client's TLS in a second session) makes only the health checks speak TLS.
+ * The services YAML for haproxy. With TLS on, the proxy passes TLS through (mode tcp) and its health checks
+ * speak TLS (`check-ssl`; `ssl` would wrap the client's TLS in a second session). They cannot verify the
+ * unit's certificate: a `ca-file` would have to be a file on the proxy's machine, and the http interface has
+ * no way to put one there (haproxy refuses a configuration naming a missing file). Clients verify the
+ * certificate themselves, end to end. Every option here is one the haproxy charm's renderer copies as it is.
  */
-export function servicesYaml(app: string, port: number, servers: Server[], tls?: { caPath: string }): string {
+export function servicesYaml(app: string, port: number, servers: Server[], tls = false): string {
   const sorted = [...servers].sort((a, b) => byUnitNumber(a.unit, b.unit));
-  const tlsCheck = tls ? ` check-ssl verify required ca-file ${tls.caPath}` : '';
   const doc = new Document([
     {
       service_name: app,
@@ -40,14 +49,19 @@ export function servicesYaml(app: string, port: number, servers: Server[], tls?:
         `mode ${tls ? 'tcp' : 'http'}`,
         'balance leastconn',
         'option httpchk GET / HTTP/1.0',
-        // A request refused by a unit that just went down goes to the next one instead of failing.
-        'option redispatch',
+        // A connection a unit refuses is retried, each retry on another server: the backup once the
+        // primary is marked down (which observe layer4 does on the first refusal).
+        'retries 3',
+        'option redispatch 1',
+        // And in HTTP mode a request the unit took but never answered (its process died) is sent again:
+        // replaying a registry request is safe (content is addressed by digest, an upload's chunks by range).
+        ...(tls ? [] : ['retry-on conn-failure empty-response']),
       ],
       servers: sorted.map((s, i) => [
         s.unit.replace('/', '-'),
         s.address,
         port,
-        `${CHECK}${i === 0 ? '' : ' backup'}${tlsCheck}`,
+        `${CHECK}${i === 0 ? '' : ' backup'}${tls ? ' check-ssl verify none' : ''}`,
       ]),
     },
   ]);
@@ -58,21 +72,20 @@ export function servicesYaml(app: string, port: number, servers: Server[], tls?:
 }
 
 /**
- * Publishes this unit's address and port on every website relation, and the services (leader only; others
- * clear theirs, so a former leader's list never lingers). With TLS the CA goes along as `tls_ca`, for the
- * proxy to verify the servers with.
+ * The leader publishes the services and where it listens on every website relation; a follower clears every
+ * key (a former leader's list and address must not linger either).
  */
 export async function publishWebsite(
   backend: Backend,
-  unit: { address: string; port: number },
-  leader: { services: string; ca?: string } | undefined,
+  leader: { address: string; port: number; services: string } | undefined,
 ): Promise<void> {
   for (const id of await backend.relationIds(WEBSITE))
     await backend.relationSet(id, {
-      hostname: unit.address,
-      'private-address': unit.address,
-      port: String(unit.port),
+      hostname: leader?.address ?? null,
+      'private-address': leader?.address ?? null,
+      port: leader ? String(leader.port) : null,
       services: leader?.services ?? null,
-      tls_ca: leader?.ca ?? null,
+      // No longer sent: the proxy cannot use a CA it would have to write somewhere itself.
+      tls_ca: null,
     });
 }

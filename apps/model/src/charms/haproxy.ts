@@ -1,92 +1,93 @@
 #!/usr/bin/env node
 /**
- * The model's haproxy charm: every service the reverseproxy relations publish (the `services` YAML of the http
- * interface) becomes a `listen` section of haproxy.cfg, served by Debian's haproxy in master-worker mode on
- * the unit's own address and reloaded (SIGUSR2) when the services change. A config haproxy refuses blocks the
- * unit and leaves the running one in place.
+ * The model's haproxy charm, standing in for Canonical's haproxy charm on its legacy `reverseproxy` path:
+ * the relation data becomes haproxy.cfg exactly as that charm renders it (haproxy-legacy.ts), checked with
+ * `haproxy -c` before it replaces the running one, and served by Debian's haproxy in master-worker mode on the
+ * unit's own address, reloaded (SIGUSR2) when it changes. A configuration haproxy refuses blocks the unit
+ * with haproxy's own message (the real charm's hook fails there) and leaves the running one in place.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Charm, dispatch, Machine } from '@regop/ops';
 import { execa } from 'execa';
-import { parse } from 'yaml';
-import * as z from 'zod';
+import { ensureServing } from './daemon.js';
+import {
+  LegacyRenderError,
+  type RemoteSettings,
+  serviceStanza,
+  servicesFromRelationData,
+} from './haproxy-legacy.js';
 
 const CONFIG = '/etc/haproxy/haproxy.cfg';
 const SERVICE = 'haproxy';
 const STATS_SOCKET = '/run/haproxy/admin.sock';
+const PROMETHEUS_PORT = 8404;
 
-const servicesSchema = z.array(
-  z.object({
-    service_name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a name'),
-    service_host: z.string().default('0.0.0.0'),
-    service_port: z.coerce.number().int().min(1).max(65535),
-    service_options: z.array(z.string()).default([]),
-    servers: z
-      .array(z.tuple([z.string(), z.string(), z.coerce.number().int(), z.string().default('')]))
-      .default([]),
-  }),
-);
-type Service = z.output<typeof servicesSchema>[number];
-
-/** Each remote application's services, later units' lists replacing earlier ones of the same name. */
-async function collectServices(ctx: Parameters<Charm>[0]) {
-  const { backend } = ctx;
-  const services = new Map<string, Service>();
-  const cas = new Map<string, string>();
-  const problems: string[] = [];
-  for (const id of await backend.relationIds('reverseproxy'))
-    for (const unit of await backend.relationList(id)) {
-      const data = await backend.relationGet(id, unit);
-      if (!data.services) continue;
-      let parsed: unknown;
-      try {
-        parsed = parse(data.services);
-      } catch (err) {
-        problems.push(
-          `reverseproxy: services from ${unit} are not YAML (${(err as Error).message.split('\n')[0]})`,
-        );
-        continue;
-      }
-      const result = servicesSchema.safeParse(parsed);
-      if (!result.success) {
-        problems.push(`reverseproxy: services from ${unit} are invalid (${result.error.issues[0]?.message})`);
-        continue;
-      }
-      for (const service of result.data) {
-        services.set(service.service_name, service);
-        if (data.tls_ca) cas.set(service.service_name, data.tls_ca);
-      }
-    }
-  return { services: [...services.values()], cas, problems };
-}
-
-/** haproxy.cfg for the services; files a server option names (ca-file) are taken on this machine. */
-function render(services: Service[], bind: (host: string) => string, path: (p: string) => string): string {
-  const lines = [
+/**
+ * The real charm's global and defaults sections, with what the model changes said: its TLS cipher settings
+ * and syslog target are left out (nothing here terminates TLS or logs to syslog), its Prometheus frontend is
+ * bound to the unit's address (units share this host), and a stats socket is added for operators and tests to
+ * see which servers haproxy has up (`show stat`).
+ */
+function render(stanzas: string[], address: string, path: (p: string) => string): string {
+  return [
     'global',
     '    maxconn 4096',
-    // For an operator (and a test) to see which servers haproxy has up: `show stat` on this socket.
+    // haproxy drops to its own user when started as root, as the real service does.
+    ...(process.getuid?.() === 0 ? ['    user haproxy', '    group haproxy'] : []),
     `    stats socket ${path(STATS_SOCKET)} mode 600 level admin`,
     '',
     'defaults',
-    '    timeout connect 5s',
-    '    timeout client 10m',
-    '    timeout server 10m',
+    '    mode http',
+    '    option httplog',
+    '    option dontlognull',
     '    retries 3',
+    '    timeout queue 20000',
+    '    timeout connect 5000',
+    '    timeout server 50000',
     '',
-  ];
-  for (const s of services) {
-    lines.push(`listen ${s.service_name}`, `    bind ${bind(s.service_host)}:${s.service_port}`);
-    for (const option of s.service_options) lines.push(`    ${option}`);
-    for (const [name, address, port, options] of s.servers)
-      lines.push(
-        `    server ${name} ${address}:${port} ${options.replace(/\bca-file (\S+)/, (_m, f: string) => `ca-file ${path(f)}`)}`.trimEnd(),
-      );
-    lines.push('');
+    'frontend prometheus',
+    `    bind ${address}:${PROMETHEUS_PORT}`,
+    '    mode http',
+    '    http-request use-service prometheus-exporter if { path /metrics }',
+    '    no log',
+    '',
+    ...stanzas.map((s) => `${s}\n`),
+    'backend default',
+    '    http-request return status 200 content-type "text/plain" string "Default page for the haproxy-operator charm"',
+    '',
+  ].join('\n');
+}
+
+/** Every unit's settings on every reverseproxy relation, as the charm reads them. */
+async function relationData(ctx: Parameters<Charm>[0]): Promise<RemoteSettings[]> {
+  const { backend } = ctx;
+  const units: RemoteSettings[] = [];
+  for (const id of await backend.relationIds('reverseproxy'))
+    for (const unit of await backend.relationList(id))
+      units.push({ unit, data: await backend.relationGet(id, unit) });
+  return units;
+}
+
+/** haproxy -c on the text: undefined when it passes, else haproxy's first alert. */
+async function check(text: string): Promise<string | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'haproxy-check-'));
+  try {
+    await writeFile(join(dir, 'haproxy.cfg'), text);
+    const checked = await execa('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], {
+      reject: false,
+      all: true,
+    });
+    if (checked.exitCode === 0) return undefined;
+    const lines = (checked.all ?? '').trim().split('\n');
+    return (lines.find((l) => l.includes('ALERT')) ?? lines[0] ?? 'rejected').replace(
+      /^\[ALERT\]\s*(\(\d+\)\s*:\s*)?/,
+      '',
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  return lines.join('\n');
 }
 
 const haproxyCharm =
@@ -98,40 +99,30 @@ const haproxyCharm =
       return;
     }
     const address = await backend.privateAddress();
-    const { services, cas, problems } = await collectServices(ctx);
-    if (problems.length) {
-      for (const p of problems) await backend.log(p, 'WARNING');
-      await backend.statusSet('blocked', problems[0] as string);
+    // The real charm tells the backends where it is reached (HTTPRequirer on relation-joined).
+    for (const id of await backend.relationIds('reverseproxy'))
+      await backend.relationSet(id, { 'public-address': address });
+    let services: ReturnType<typeof servicesFromRelationData>;
+    let stanzas: string[];
+    try {
+      // In the local model every unit shares the host: 0.0.0.0 becomes the unit's own address.
+      services = servicesFromRelationData(await relationData(ctx)).map((s) => ({
+        ...s,
+        service_host: machine.isolated && s.service_host === '0.0.0.0' ? address : s.service_host,
+      }));
+      stanzas = services.map(serviceStanza);
+    } catch (err) {
+      if (!(err instanceof LegacyRenderError)) throw err;
+      await backend.log(`reverseproxy: ${err.message}`, 'ERROR');
+      await backend.statusSet('blocked', `reverseproxy: ${err.message}`);
       return;
     }
-    if (services.length === 0) {
-      await machine.services.remove(SERVICE);
-      await backend.statusSet('waiting', 'Waiting for services over reverseproxy.');
-      return;
-    }
-    // In the local model every unit shares the host: 0.0.0.0 becomes the unit's own address.
-    const bind = (host: string) => (machine.isolated && host === '0.0.0.0' ? address : host);
-    for (const s of services) {
-      const caFile = s.servers.map(([, , , o]) => /\bca-file (\S+)/.exec(o)?.[1]).find(Boolean);
-      const ca = cas.get(s.service_name);
-      if (caFile && ca) await machine.write(caFile, ca);
-    }
-    const text = render(services, bind, (p) => machine.path(p));
-    // Check before replacing: a config haproxy refuses must not take down the one serving.
-    const dir = await mkdtemp(join(tmpdir(), 'haproxy-check-'));
-    await writeFile(join(dir, 'haproxy.cfg'), text);
-    const checked = await execa('haproxy', ['-c', '-q', '-f', join(dir, 'haproxy.cfg')], {
-      reject: false,
-      all: true,
-    });
-    await rm(dir, { recursive: true, force: true });
-    if (checked.exitCode !== 0) {
-      const reason =
-        (checked.all ?? '')
-          .trim()
-          .split('\n')
-          .find((l) => l.includes('ALERT')) ?? 'rejected';
-      await backend.statusSet('blocked', `haproxy refused the configuration: ${reason}`);
+    const text = render(stanzas, address, (p) => machine.path(p));
+    // Checked before it replaces the running one, which keeps serving when haproxy refuses it.
+    const refused = await check(text);
+    if (refused) {
+      await backend.log(`haproxy refused the configuration: ${refused}`, 'ERROR');
+      await backend.statusSet('blocked', `haproxy refused the configuration: ${refused}`);
       return;
     }
     await mkdir(machine.path('/run/haproxy'), { recursive: true });
@@ -143,12 +134,27 @@ const haproxyCharm =
       env: {},
       reloadSignal: 'SIGUSR2',
     });
-    if (installed || !(await machine.services.running(SERVICE))) await machine.services.restart(SERVICE);
-    else if (changed) await machine.services.reload(SERVICE);
-    for (const s of services) await backend.openPort(s.service_port);
+    // The Prometheus frontend is always there: haproxy answering on it has its reload handler in place.
+    if (
+      !(await ensureServing(
+        machine,
+        SERVICE,
+        { host: address, port: PROMETHEUS_PORT },
+        { installed, changed },
+      ))
+    ) {
+      await backend.statusSet(
+        'blocked',
+        `haproxy is not answering: ${await machine.services.lastWords(SERVICE)}`,
+      );
+      return;
+    }
+    for (const s of services) await backend.openPort(Number(s.service_port));
     await backend.statusSet(
       'active',
-      `Serving ${services.map((s) => `${s.service_name} on ${bind(s.service_host)}:${s.service_port}`).join(', ')}.`,
+      services.length
+        ? `Serving ${services.map((s) => `${s.service_name} on ${String(s.service_host)}:${String(s.service_port)}`).join(', ')}.`
+        : 'Serving the default page: no backend servers over reverseproxy.',
     );
   };
 

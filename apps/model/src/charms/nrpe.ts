@@ -4,11 +4,33 @@
  * the commands the principal writes into /etc/nagios/nrpe.d/ (included from its nrpe.cfg). It reloads
  * (SIGHUP) when the principal touches the relation's timestamp. NRPE refuses to run as root: it drops to the
  * nagios user, so the checks run as that user.
+ *
+ * Status as charm-nrpe reports it: active only when the daemon answers on its port (a real connect), blocked
+ * naming the reason otherwise. update-status only looks (a daemon that died shows as such); every other hook
+ * also (re)starts it.
  */
 import { type CharmContext, dispatch, Machine } from '@regop/ops';
+import { execa } from 'execa';
+import { ensureServing, listening } from './daemon.js';
 
 const CONFIG = '/etc/nagios/nrpe.cfg';
 const SERVICE = 'nrpe';
+
+/**
+ * Why the nagios user cannot read the checks here, if it cannot: a model kept under a private directory (a
+ * home directory of mode 0700) hides the unit's nrpe.d and plugin from it, and every check would answer
+ * "Unable to read output". Asked as that user, with runuser, when we are root (otherwise nrpe cannot drop to
+ * nagios and runs the checks as us).
+ */
+async function unreadable(machine: Machine): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const dir = machine.path('/etc/nagios/nrpe.d');
+  const asNagios = await execa('runuser', ['-u', 'nagios', '--', 'test', '-r', dir, '-a', '-x', dir], {
+    reject: false,
+  });
+  if (asNagios.exitCode === 0) return undefined;
+  return `the nagios user cannot read ${dir} (a directory above it is private): keep the model where other users may enter, e.g. MODEL_DIR under /srv or /tmp`;
+}
 
 async function nrpe(ctx: CharmContext, machine: Machine) {
   const { backend, event } = ctx;
@@ -19,6 +41,12 @@ async function nrpe(ctx: CharmContext, machine: Machine) {
   const config = await backend.configGet();
   const address = await backend.privateAddress();
   const port = Number(config.server_port ?? 5666);
+  const at = { host: address, port };
+  if (event.name === 'update-status') {
+    if (await listening(address, port)) await backend.statusSet('active', `Ready on ${address}:${port}.`);
+    else await backend.statusSet('blocked', 'nagios-nrpe-server service inactive.');
+    return;
+  }
   await machine.write('/etc/nagios/nrpe.d/.keep', '');
   const text = [
     `server_address=${address}`,
@@ -41,10 +69,19 @@ async function nrpe(ctx: CharmContext, machine: Machine) {
     reloadSignal: 'SIGHUP',
   });
   // Any relation hook may mean new or changed checks: re-read them.
-  if (installed || !(await machine.services.running(SERVICE))) await machine.services.restart(SERVICE);
-  else if (changed || (event.kind === 'hook' && event.relation)) await machine.services.reload(SERVICE);
+  const serving = await ensureServing(machine, SERVICE, at, {
+    installed,
+    changed: changed || (event.kind === 'hook' && !!event.relation),
+  });
   await backend.openPort(port);
-  await backend.statusSet('active', `Ready on ${address}:${port}.`);
+  const hidden = await unreadable(machine);
+  if (!serving)
+    await backend.statusSet(
+      'blocked',
+      `nagios-nrpe-server is not answering on ${address}:${port}: ${await machine.services.lastWords(SERVICE, 1)}`,
+    );
+  else if (hidden) await backend.statusSet('blocked', hidden);
+  else await backend.statusSet('active', `Ready on ${address}:${port}.`);
 }
 
 const machine = Machine.fromEnv(process.env, 'nrpe');

@@ -351,6 +351,20 @@ describeWithPeers(['skopeo', 'umoci'], 'the docker-registry charm in the local m
       (await fetch(`http://${unit['public-address']}:5000/v2/`, { headers: { authorization } })).status,
     ).toBe(200);
     expect((await m.model('remove-unit', 'packed/0')).exitCode).toBe(0);
+
+    // The zipped charm deploys as `juju deploy ./docker-registry.charm` does: unpacked into the model.
+    const zipped = await m.model('deploy', join(m.dir, 'packed/docker-registry.charm'), 'zipped');
+    expect(zipped.exitCode, zipped.stderr).toBe(0);
+    const fromZip = await m.unit('zipped/0');
+    expect(fromZip['workload-status']).toEqual({
+      current: 'active',
+      message: `Ready at ${fromZip['public-address']}:5000 (http).`,
+    });
+    const zippedService = JSON.parse(
+      await readFile(join(m.dir, 'units/zipped-0/etc/regop/services/registry.json'), 'utf8'),
+    ) as { command: string[] };
+    expect(zippedService.command[1]).toBe(join(m.dir, 'charms/docker-registry/lib/registry/main.js'));
+    expect((await m.model('remove-unit', 'zipped/0')).exitCode).toBe(0);
   });
 
   it('adds a unit with its own address and registry, and removes it, stopping its processes', async () => {

@@ -1,5 +1,6 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCertificateAuthority, issueCertificate } from '@regop/auth';
@@ -36,6 +37,65 @@ async function eventually(attempt: () => Promise<boolean>, ms = 45_000): Promise
   }
   return false;
 }
+
+const CHECK =
+  'check inter 1000 fastinter 500 downinter 1000 rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down maxconn 4096';
+
+/**
+ * A chunked push of one blob (POST, three PATCHes, PUT with the digest), each request on the connection the
+ * client keeps: the status of the first request that failed, or of the PUT.
+ */
+async function chunkedPush(base: string, repo: string, blob: Buffer): Promise<string> {
+  const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  if (post.status !== 202) return `POST ${post.status}`;
+  let location = new URL(post.headers.get('location') as string, base);
+  const third = Math.ceil(blob.length / 3);
+  for (let offset = 0; offset < blob.length; offset += third) {
+    const chunk = blob.subarray(offset, offset + third);
+    const res = await fetch(location, {
+      method: 'PATCH',
+      body: chunk,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-range': `${offset}-${offset + chunk.length - 1}`,
+      },
+    });
+    if (res.status !== 202) return `PATCH ${res.status}`;
+    location = new URL(res.headers.get('location') as string, base);
+  }
+  location.searchParams.set('digest', sha256(blob));
+  const put = await fetch(location, { method: 'PUT' });
+  return `PUT ${put.status}`;
+}
+
+/** The `server` lines of one backend section of a rendered haproxy.cfg. */
+const backendServers = (cfg: string, backend: string) =>
+  (cfg.split(/\n(?=\S)/).find((section) => section.startsWith(`backend ${backend}\n`)) ?? '')
+    .split('\n')
+    .filter((l) => l.trim().startsWith('server '))
+    .map((l) => l.trim());
+
+/** haproxy's view of a backend's servers (`show stat` on the stats socket): name -> UP, DOWN, ... */
+const serverStates = (socket: string, backend: string) =>
+  new Promise<Record<string, string>>((resolve, reject) => {
+    let text = '';
+    const conn = createConnection(socket, () => conn.end('show stat\n'));
+    conn.on('data', (d) => {
+      text += d;
+    });
+    conn.on('error', reject);
+    conn.on('end', () => {
+      const rows = text.split('\n').map((l) => l.split(','));
+      const status = rows[0]?.indexOf('status') ?? -1;
+      resolve(
+        Object.fromEntries(
+          rows
+            .filter((r) => r[0] === backend && !['FRONTEND', 'BACKEND'].includes(r[1] ?? ''))
+            .map((r) => [r[1], r[status]]),
+        ),
+      );
+    });
+  });
 
 // Issue 10: the charm among other applications, through the local model, with real haproxy, nrpe and
 // check_nrpe, skopeo as the client, and two units sharing one Swift container.
@@ -87,26 +147,36 @@ describeWithPeers(
       await rm(m?.dir ?? '', { recursive: true, force: true });
     });
 
-    it('publishes the services to haproxy from the leader: unit 0 primary, unit 1 backup', async () => {
+    it("only the leader speaks on website: haproxy -c accepts the rendering, whose backend is the leader's pair", async () => {
       const leader = await showUnit(m, 'docker-registry/0');
       expect(leader.leader).toBe(true);
       const website = leader['relation-info'].find((r) => r.endpoint === 'website');
       expect(website?.['related-endpoint']).toBe('reverseproxy');
       const [service] = parse(website?.['local-unit'].data.services as string);
       expect(service.servers).toEqual([
-        ['docker-registry-0', addresses[0], 5000, 'check inter 2000 rise 2 fall 5 maxconn 4096'],
-        ['docker-registry-1', addresses[1], 5000, 'check inter 2000 rise 2 fall 5 maxconn 4096 backup'],
+        ['docker-registry-0', addresses[0], 5000, CHECK],
+        ['docker-registry-1', addresses[1], 5000, `${CHECK} backup`],
       ]);
+      // The follower sends nothing haproxy would make a server of (port and private-address).
       const follower = await showUnit(m, 'docker-registry/1');
-      const data = follower['relation-info'].find((r) => r.endpoint === 'website')?.['local-unit'].data;
-      expect(data).toMatchObject({ hostname: addresses[1], port: '5000' });
-      expect(data?.services).toBeUndefined();
+      const data = follower['relation-info'].find((r) => r.endpoint === 'website')?.['local-unit'].data ?? {};
+      for (const key of ['hostname', 'port', 'private-address', 'services'])
+        expect(data[key]).toBeUndefined();
       expect((await m.unit('docker-registry/1'))['workload-status'].message).toBe(
         `Ready at ${addresses[1]}:5000 (http, proxied).`,
       );
+      const file = join(m.dir, 'units/haproxy-0/etc/haproxy/haproxy.cfg');
+      const cfg = await readFile(file, 'utf8');
+      expect(backendServers(cfg, 'docker-registry')).toEqual([
+        `server docker-registry-0 ${addresses[0]}:5000 ${CHECK}`,
+        `server docker-registry-1 ${addresses[1]}:5000 ${CHECK} backup`,
+      ]);
+      const checked = await execa('haproxy', ['-c', '-f', file], { reject: false, all: true });
+      expect(checked.exitCode, checked.all).toBe(0);
+      expect((await m.unit('haproxy/0'))['workload-status'].current).toBe('active');
     });
 
-    it('fails over: a chunked upload begun through haproxy completes on the backup, and traffic returns', async () => {
+    it('fails over: 20 chunked pushes through haproxy all succeed while the primary stops midway', async () => {
       const ha = (path: string, init?: RequestInit) => fetch(`http://${proxy}${path}`, init);
       await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${proxy}/ha/app:v1`);
       await skopeo('copy', '--src-tls-verify=false', `docker://${proxy}/ha/app:v1`, `oci:${m.dir}/pulled:v1`);
@@ -114,47 +184,34 @@ describeWithPeers(
         await ociManifestDigest(layout, 'v1'),
       );
 
-      const blob = randomBytes(3 * 1024 * 1024);
-      const post = await ha('/v2/ha/chunked/blobs/uploads/', { method: 'POST' });
-      expect(post.status).toBe(202);
-      const location = new URL(post.headers.get('location') as string, `http://${proxy}`);
-      const first = await fetch(location, {
-        method: 'PATCH',
-        body: blob.subarray(0, 1024 * 1024),
-        headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${1024 * 1024 - 1}` },
-      });
-      expect(first.status).toBe(202);
-      // Logs reach the file within 100 ms.
-      expect(await eventually(async () => (await unitLog(0)).includes('/v2/ha/chunked/blobs/uploads/'))).toBe(
-        true,
-      );
-
-      expect((await m.run('docker-registry/0', 'stop')).status).toBe('completed');
-      // The backup takes the rest of the upload as soon as haproxy sees the primary go.
-      let next = location;
-      expect(
-        await eventually(async () => {
-          const res = await fetch(next, {
-            method: 'PATCH',
-            body: blob.subarray(1024 * 1024),
-            headers: {
-              'content-type': 'application/octet-stream',
-              'content-range': `${1024 * 1024}-${blob.length - 1}`,
-            },
-          });
-          if (res.status !== 202) return false;
-          next = new URL(res.headers.get('location') as string, `http://${proxy}`);
-          return true;
-        }),
-      ).toBe(true);
-      next.searchParams.set('digest', sha256(blob));
-      expect((await fetch(next, { method: 'PUT' })).status).toBe(201);
-      const head = await ha(`/v2/ha/chunked/blobs/${sha256(blob)}`, { method: 'HEAD' });
-      expect(head.status).toBe(200);
-      expect(head.headers.get('content-length')).toBe(String(blob.length));
-      expect(await eventually(async () => (await unitLog(1)).includes('/v2/ha/chunked/blobs/uploads/'))).toBe(
-        true,
-      );
+      // Four clients push 20 blobs between them; the primary is stopped once six are in.
+      const blobs = Array.from({ length: 20 }, () => randomBytes(768 * 1024));
+      const results: string[] = [];
+      let next = 0;
+      let stopped: Promise<number> | undefined;
+      const socket = join(m.dir, 'units/haproxy-0/run/haproxy/admin.sock');
+      const client = async () => {
+        for (let i = next++; i < blobs.length; i = next++) {
+          results[i] = await chunkedPush(`http://${proxy}`, `ha/chunked${i}`, blobs[i] as Buffer);
+          if (results.filter(Boolean).length === 6 && !stopped)
+            stopped = m.run('docker-registry/0', 'stop').then(async () => {
+              // haproxy marks the primary down within 2 s of it going.
+              const since = Date.now();
+              while ((await serverStates(socket, 'docker-registry'))['docker-registry-0'] !== 'DOWN')
+                await sleep(100);
+              return Date.now() - since;
+            });
+        }
+      };
+      await Promise.all([client(), client(), client(), client()]);
+      expect(results).toEqual(blobs.map(() => 'PUT 201'));
+      expect(await stopped).toBeLessThan(2000);
+      for (const [i, blob] of blobs.entries()) {
+        const head = await ha(`/v2/ha/chunked${i}/blobs/${sha256(blob)}`, { method: 'HEAD' });
+        expect(head.status).toBe(200);
+        expect(head.headers.get('content-length')).toBe(String(blob.length));
+      }
+      expect(await eventually(async () => (await unitLog(1)).includes('/v2/ha/chunked'))).toBe(true);
       // Pulls and pushes go on through the backup.
       await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${proxy}/ha/after:v1`);
       await skopeo(
@@ -176,6 +233,29 @@ describeWithPeers(
       ).toBe(true);
     });
 
+    it('with each unit on its own filesystem, every push through haproxy lands on one unit and is found there', async () => {
+      await model('deploy', 'docker-registry', 'local', '-n', '2', '--config', 'registry-port=5002');
+      await model('relate', 'local:website', 'haproxy:reverseproxy');
+      const local = [
+        (await m.unit('local/0'))['public-address'],
+        (await m.unit('local/1'))['public-address'],
+      ];
+      const cfg = await readFile(join(m.dir, 'units/haproxy-0/etc/haproxy/haproxy.cfg'), 'utf8');
+      expect(backendServers(cfg, 'local')).toEqual([
+        `server local-0 ${local[0]}:5002 ${CHECK}`,
+        `server local-1 ${local[1]}:5002 ${CHECK} backup`,
+      ]);
+      const base = `http://${proxy.split(':')[0]}:5002`;
+      const blobs = Array.from({ length: 20 }, () => randomBytes(256 * 1024));
+      const results = await Promise.all(blobs.map((blob, i) => chunkedPush(base, `local/app${i}`, blob)));
+      expect(results).toEqual(blobs.map(() => 'PUT 201'));
+      for (const [i, blob] of blobs.entries())
+        expect(
+          (await fetch(`${base}/v2/local/app${i}/blobs/${sha256(blob)}`, { method: 'HEAD' })).status,
+        ).toBe(200);
+      await model('unrelate', 'local:website', 'haproxy:reverseproxy');
+    });
+
     it('a read-only public application on the same container never serves a stale tag, and takes no push', async () => {
       // The private application takes pushes with basic auth; the public one serves anyone, read-only.
       await model('config', 'docker-registry', 'auth-basic-user=mirror', 'auth-basic-password=mirror-pass');
@@ -191,6 +271,9 @@ describeWithPeers(
         'storage-cache=inmemory',
       );
       const publicHost = `${(await m.unit('public/0'))['public-address']}:5000`;
+      expect((await m.unit('public/0'))['workload-status'].message).toBe(
+        `Ready at ${publicHost} (http, read-only).`,
+      );
       const digestOn = async (host: string) => {
         const res = await fetch(`http://${host}/v2/mirror/app/manifests/v1`, {
           method: 'HEAD',
@@ -266,6 +349,13 @@ describeWithPeers(
           current: 'active',
           message: `Ready at ${address}:5000 (https, proxied).`,
         });
+      // haproxy passes TLS through and checks the units over TLS with what its own machine has.
+      const cfg = await readFile(join(m.dir, 'units/haproxy-0/etc/haproxy/haproxy.cfg'), 'utf8');
+      expect(backendServers(cfg, 'docker-registry')).toEqual([
+        `server docker-registry-0 ${addresses[0]}:5000 ${CHECK} check-ssl verify none`,
+        `server docker-registry-1 ${addresses[1]}:5000 ${CHECK} backup check-ssl verify none`,
+      ]);
+      expect((await m.unit('haproxy/0'))['workload-status'].current).toBe('active');
       // easyrsa's CA is in its relation data; the client got it too.
       const easyrsa = await showUnit(m, 'easyrsa/0');
       const ca = easyrsa['relation-info'][0]?.['local-unit'].data.ca as string;
@@ -337,12 +427,39 @@ describeWithPeers(
     });
 
     it('nrpe: check_nrpe is OK (a 401 too), CRITICAL when stopped, WARNING for a certificate near its end', async () => {
+      // Related last, to units already serving TLS with basic auth and a registry client.
+      await model('relate', 'docker-registry:cert-provider', 'easyrsa:client');
       await model('deploy', 'nrpe');
       await model('relate', 'docker-registry', 'nrpe');
-      const ok = await checkNrpe(0);
-      expect(ok.exitCode, ok.stdout).toBe(0);
-      expect(ok.stdout).toMatch(/^REGISTRY OK - .* answered 401 \(authentication required\)/);
-      expect((await checkNrpe(1)).exitCode).toBe(0);
+      for (const n of [0, 1]) {
+        const ok = await checkNrpe(n);
+        expect(ok.exitCode, ok.stdout).toBe(0);
+        expect(ok.stdout).toMatch(/^REGISTRY OK - https:.* answered 401 \(authentication required\)/);
+        expect((await m.unit(`nrpe/${n}`))['workload-status']).toEqual({
+          current: 'active',
+          message: `Ready on ${addresses[n]}:5666.`,
+        });
+      }
+      // Nagios learns of the check over the relation too, in charm-helpers' format.
+      const sub = await showUnit(m, 'nrpe/0');
+      const monitors = sub['relation-info'][0]?.['related-units']['docker-registry/0']?.data.monitors;
+      expect(parse(monitors as string)).toEqual({
+        monitors: { remote: { nrpe: { docker_registry: { command: 'docker_registry' } } } },
+      });
+      // A daemon that died shows at the next hook; any hook but update-status starts it again.
+      process.kill(
+        Number(await readFile(join(m.dir, 'units/docker-registry-0/run/nrpe/nrpe.pid'), 'utf8')),
+        'SIGKILL',
+      );
+      await model('hook', 'nrpe/0', 'update-status');
+      expect((await m.unit('nrpe/0'))['workload-status']).toEqual({
+        current: 'blocked',
+        message: 'nagios-nrpe-server service inactive.',
+      });
+      await model('hook', 'nrpe/0', 'config-changed');
+      expect((await m.unit('nrpe/0'))['workload-status'].current).toBe('active');
+      expect((await checkNrpe(0)).exitCode).toBe(0);
+      await model('unrelate', 'docker-registry:cert-provider', 'easyrsa:client');
 
       expect((await m.run('docker-registry/0', 'stop')).status).toBe('completed');
       const down = await checkNrpe(0);
@@ -385,9 +502,7 @@ describeWithPeers(
       expect(leader.leader).toBe(true);
       const website = leader['relation-info'].find((r) => r.endpoint === 'website');
       const [service] = parse(website?.['local-unit'].data.services as string);
-      expect(service.servers).toEqual([
-        ['docker-registry-1', addresses[1], 5000, 'check inter 2000 rise 2 fall 5 maxconn 4096'],
-      ]);
+      expect(service.servers).toEqual([['docker-registry-1', addresses[1], 5000, CHECK]]);
       const cfg = await readFile(join(m.dir, 'units/haproxy-0/etc/haproxy/haproxy.cfg'), 'utf8');
       expect(cfg).not.toContain('docker-registry-0');
       await skopeo(
@@ -404,7 +519,8 @@ describeWithPeers(
       ).rejects.toThrow();
       expect((await m.unit('registry-client/0'))['workload-status'].current).toBe('waiting');
       await model('unrelate', 'docker-registry', 'haproxy');
-      expect((await m.unit('haproxy/0'))['workload-status'].current).toBe('waiting');
+      // As the real charm: no backends left, haproxy serves its default page.
+      expect((await m.unit('haproxy/0'))['workload-status'].message).toMatch(/default page/);
       await expect(fetch(`http://${proxy}/v2/`)).rejects.toThrow();
       expect((await m.unit('docker-registry/1'))['workload-status'].message).toBe(
         `Ready at ${addresses[1]}:5000 (http).`,

@@ -54,6 +54,8 @@ describe('registry serve', () => {
     for (const line of lines)
       expect(JSON.parse(line)).toMatchObject({
         level: expect.stringMatching(/^(info|warn)$/),
+        // ISO 8601, as distribution's logs have it.
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         unit: 'registry/0',
       });
     expect(lines.some((l) => JSON.parse(l).http?.route === 'tags')).toBe(true);
@@ -113,6 +115,14 @@ describe('registry serve', () => {
     expect([bogus.exitCode, bogus.stderr]).toEqual([2, "registry: Unknown option '--bogus' (see --help)"]);
     const help = await run('serve', '--help');
     expect([help.exitCode, help.stdout.split('\n')[0]]).toEqual([0, 'Usage: registry serve [CONFIG]']);
+    expect((await run('help', 'serve')).stdout).toBe(help.stdout);
+    expect((await run('help', 'garbage-collect')).stdout.split('\n')[0]).toMatch(
+      /^Usage: registry garbage-collect CONFIG/,
+    );
+    // The general help lists the commands; each one's own help is asked for.
+    const general = await run('--help');
+    expect(general.stdout).toContain('help [COMMAND]');
+    expect(general.stdout).not.toContain('--delete-untagged');
     for (const command of [
       ['--version'],
       ['version'],
@@ -171,6 +181,17 @@ describe('registry serve', () => {
     expect([unwritable.exitCode, unwritable.stderr]).toEqual([
       1,
       `registry: storage.filesystem.rootdirectory: cannot write to ${join(dir, 'a-file/data')} (ENOTDIR)`,
+    ]);
+    // A root under /proc is refused at once (Node's recursive mkdir would loop there for ever).
+    const proc = await run(
+      'serve',
+      await config(
+        `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /proc/anything\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+      ),
+    );
+    expect([proc.exitCode, proc.stderr]).toEqual([
+      1,
+      'registry: storage.filesystem.rootdirectory: /proc/anything is on procfs, which cannot hold data',
     ]);
   });
 

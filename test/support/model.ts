@@ -37,12 +37,17 @@ export async function newModel() {
       if (!record) throw new Error(`model run printed no record: ${result.stdout} ${result.stderr}`);
       return { ...record, exitCode: result.exitCode };
     },
+    /** A unit's status, a subordinate's too (juju's status shows those under their principal). */
     async unit(name: string): Promise<UnitStatus> {
       const result = await model('status', '--format', 'json');
-      const status = JSON.parse(result.stdout) as {
-        applications: Record<string, { units: Record<string, UnitStatus> }>;
-      };
-      const unit = status.applications[name.split('/')[0] as string]?.units[name];
+      type Units = Record<string, UnitStatus & { subordinates?: Record<string, UnitStatus> }>;
+      const status = JSON.parse(result.stdout) as { applications: Record<string, { units: Units }> };
+      const unit =
+        status.applications[name.split('/')[0] as string]?.units[name] ??
+        Object.values(status.applications)
+          .flatMap((a) => Object.values(a.units ?? {}))
+          .map((u) => u.subordinates?.[name])
+          .find(Boolean);
       if (!unit) throw new Error(`no unit ${name} in ${result.stdout}`);
       return unit;
     },

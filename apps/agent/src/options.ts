@@ -42,95 +42,105 @@ const retentionRules = str.transform((text, ctx) => {
 });
 
 /** The charm's options as config-get reports them (names as in config.yaml). */
-export const charmConfigSchema = z.object({
-  'auth-basic-password': str,
-  'auth-basic-user': str,
-  'auth-token-issuer': str,
-  'auth-token-realm': str,
-  'auth-token-root-certs': str,
-  'auth-token-service': str,
-  'cache-password': str,
-  'cache-remoteurl': str.refine(
-    (v) => v === '' || URL.canParse(v),
-    'must be the URL of the registry to cache, such as https://registry-1.docker.io',
-  ),
-  'cache-username': str,
-  'debug-port': port.default(5001),
-  'gc-interval': str.refine(
-    (v) => v === '' || (parseDuration(v) ?? 0) > 0,
-    'must be a duration such as 24h or 30m (empty: no scheduled collection)',
-  ),
-  'http-host': str.refine(
-    (v) => v === '' || URL.canParse(v),
-    'must be a URL such as https://registry.example.com/',
-  ),
-  'log-level': z.enum(['error', 'warn', 'info', 'debug']).default('info'),
-  'prometheus-metrics': z.boolean().default(false),
-  'registry-image': str,
-  'registry-name': z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be a service name (lower-case letters, digits, . _ -)')
-    .default('registry'),
-  'registry-port': port.default(5000),
-  'retention-rules': retentionRules,
-  'registry-http-proxy': str,
-  'registry-https-proxy': str,
-  'storage-cache': z.enum(['inmemory', 'disabled']).default('inmemory'),
-  'storage-delete': z.boolean().default(false),
-  'storage-redirect-disable': z.boolean().default(true),
-  'storage-read-only': z.boolean().default(false),
-  'storage-swift-authurl': str,
-  'storage-swift-container': str,
-  'storage-swift-password': str,
-  'storage-swift-region': str,
-  'storage-swift-tenant': str,
-  'storage-swift-username': str,
-  'storage-swift-domain': str,
-  'tls-ca-blob': str,
-  'tls-cert-blob': str,
-  'tls-key-blob': str,
-  'tls-ca-path': str,
-  'tls-cert-path': str,
-  'tls-key-path': str,
-  'storage-s3-accesskey': str,
-  'storage-s3-secretkey': str,
-  'storage-s3-region': str,
-  'storage-s3-regionendpoint': str,
-  'storage-s3-forcepathstyle': z.boolean().default(false),
-  'storage-s3-bucket': str,
-  'storage-s3-encrypt': z.boolean().default(false),
-  'storage-s3-keyid': str,
-  'storage-s3-secure': z.boolean().default(true),
-  'storage-s3-skip-verify': z.boolean().default(false),
-  'storage-s3-skip-v4-auth': z.boolean().default(true),
-  'storage-s3-chunksize': z.coerce
-    .number()
-    .int()
-    .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)')
-    .default(10485760),
-  'storage-s3-multipartcopychunksize': z.coerce
-    .number()
-    .int()
-    .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)')
-    .default(33554432),
-  'storage-s3-multipartcopymaxconcurrency': z.coerce.number().int().min(1, 'must be at least 1').default(100),
-  'storage-s3-multipartcopythresholdsize': z.coerce
-    .number()
-    .int()
-    .min(0, 'must not be negative')
-    .default(33554432),
-  'storage-s3-rootdirectory': str,
-  'storage-s3-storageclass': z
-    .enum(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'INTELLIGENT_TIERING', 'NONE'])
-    .default('STANDARD'),
-  'storage-s3-useragent': str,
-  'storage-s3-usedualstack': z.boolean().default(false),
-  'storage-s3-accelerate': z.boolean().default(false),
-  'storage-s3-objectacl': str,
-  'storage-s3-loglevel': str,
-  nagios_context: str,
-  nagios_servicegroups: str,
-});
+export const charmConfigSchema = z
+  .object({
+    'auth-basic-password': str,
+    'auth-basic-user': str,
+    'auth-token-issuer': str,
+    'auth-token-realm': str,
+    'auth-token-root-certs': str,
+    'auth-token-service': str,
+    'cache-password': str,
+    'cache-remoteurl': str.refine(
+      (v) => v === '' || URL.canParse(v),
+      'must be the URL of the registry to cache, such as https://registry-1.docker.io',
+    ),
+    'cache-username': str,
+    'debug-port': port.default(5001),
+    'gc-interval': str.refine(
+      (v) => v === '' || (parseDuration(v) ?? 0) > 0,
+      'must be a duration such as 24h or 30m (empty: no scheduled collection)',
+    ),
+    'http-host': str.refine(
+      (v) => v === '' || URL.canParse(v),
+      'must be a URL such as https://registry.example.com/',
+    ),
+    'log-level': z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+    'prometheus-metrics': z.boolean().default(false),
+    'registry-image': str,
+    'registry-name': z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be a service name (lower-case letters, digits, . _ -)')
+      .default('registry'),
+    'registry-port': port.default(5000),
+    'retention-rules': retentionRules,
+    'registry-http-proxy': str,
+    'registry-https-proxy': str,
+    'storage-cache': z.enum(['inmemory', 'disabled']).default('inmemory'),
+    'storage-delete': z.boolean().default(false),
+    'storage-redirect-disable': z.boolean().default(true),
+    'storage-read-only': z.boolean().default(false),
+    'storage-swift-authurl': str,
+    'storage-swift-container': str,
+    'storage-swift-password': str,
+    'storage-swift-region': str,
+    'storage-swift-tenant': str,
+    'storage-swift-username': str,
+    'storage-swift-domain': str,
+    'tls-ca-blob': str,
+    'tls-cert-blob': str,
+    'tls-key-blob': str,
+    'tls-ca-path': str,
+    'tls-cert-path': str,
+    'tls-key-path': str,
+    'storage-s3-accesskey': str,
+    'storage-s3-secretkey': str,
+    'storage-s3-region': str,
+    'storage-s3-regionendpoint': str,
+    'storage-s3-forcepathstyle': z.boolean().default(false),
+    'storage-s3-bucket': str,
+    'storage-s3-encrypt': z.boolean().default(false),
+    'storage-s3-keyid': str,
+    'storage-s3-secure': z.boolean().default(true),
+    'storage-s3-skip-verify': z.boolean().default(false),
+    'storage-s3-skip-v4-auth': z.boolean().default(true),
+    'storage-s3-chunksize': z.coerce
+      .number()
+      .int()
+      .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)')
+      .default(10485760),
+    'storage-s3-multipartcopychunksize': z.coerce
+      .number()
+      .int()
+      .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)')
+      .default(33554432),
+    'storage-s3-multipartcopymaxconcurrency': z.coerce
+      .number()
+      .int()
+      .min(1, 'must be at least 1')
+      .default(100),
+    'storage-s3-multipartcopythresholdsize': z.coerce
+      .number()
+      .int()
+      .min(0, 'must not be negative')
+      .default(33554432),
+    'storage-s3-rootdirectory': str,
+    'storage-s3-storageclass': z
+      .enum(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'INTELLIGENT_TIERING', 'NONE'])
+      .default('STANDARD'),
+    'storage-s3-useragent': str,
+    'storage-s3-usedualstack': z.boolean().default(false),
+    'storage-s3-accelerate': z.boolean().default(false),
+    'storage-s3-objectacl': str,
+    'storage-s3-loglevel': str,
+    nagios_context: str,
+    nagios_servicegroups: str,
+  })
+  // The debug server listens beside the API: the same port would stop the registry at start.
+  .refine((c) => c['debug-port'] !== c['registry-port'], {
+    path: ['debug-port'],
+    message: 'must differ from registry-port',
+  });
 
 export type CharmConfig = z.output<typeof charmConfigSchema>;
 

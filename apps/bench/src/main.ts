@@ -40,8 +40,8 @@ Servers must listen on this machine for RSS to be read (their PID is found from 
 --only runs the scenarios whose name contains TEXT (and the big blob only when TEXT is 'rss').
 --gc times registry garbage-collect against docker-registry's on copies of one filesystem store of
 N manifests (default 1000) of ten blobs each, one in ten deleted.
---model times the local model (pnpm model): deploy to active, a config change, an action, add-unit and
-relating haproxy, each in a fresh model.
+--model times the local model (pnpm model): deploy to active, a config change, an action, add-unit,
+relating haproxy and easyrsa, and status (built and through pnpm), each in a fresh model.
 --auth starts this registry and docker-registry with a cost-10 bcrypt htpasswd (as the charm writes) and
 measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab).
 --proxy pulls an image of four 64 MiB layers through a pull-through cache of a docker-registry upstream, cold

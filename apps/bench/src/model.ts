@@ -1,7 +1,8 @@
 /**
  * `pnpm bench --model`: how long the local model takes for what an operator does most, each step timed to its
  * end (the model returns once every hook it caused has run): deploy to active, a config change, an action,
- * add-unit, and relating haproxy. It runs the built model command as a user does, in a fresh MODEL_DIR.
+ * add-unit, relating haproxy and easyrsa, and `status`, by the built command and through `pnpm model` (the
+ * difference is the per-command overhead a user pays). It runs the built model command as a user does, in a fresh MODEL_DIR.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const MODEL = fileURLToPath(new URL('../../model/dist/cli.js', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const run = promisify(execFile);
 
 const STEPS: [string, string[]][] = [
@@ -20,10 +22,16 @@ const STEPS: [string, string[]][] = [
   ['add-unit', ['add-unit', 'docker-registry']],
   ['deploy haproxy', ['deploy', 'haproxy']],
   ['relate haproxy', ['relate', 'docker-registry:website', 'haproxy:reverseproxy']],
+  ['deploy easyrsa', ['deploy', 'easyrsa']],
+  ['relate easyrsa (TLS)', ['relate', 'docker-registry:cert-provider', 'easyrsa:client']],
+  ['status (the built cli)', ['status']],
 ];
 
+/** `pnpm -s model status` from the checkout, as a user types it: pnpm, the freshness check, then the cli. */
+const PNPM_STATUS = 'status (pnpm model, all included)';
+
 export async function benchModel(rounds: number): Promise<string> {
-  const times = new Map<string, number[]>(STEPS.map(([name]) => [name, []]));
+  const times = new Map<string, number[]>([...STEPS.map(([name]) => name), PNPM_STATUS].map((n) => [n, []]));
   for (let round = 0; round < rounds; round++) {
     const dir = await mkdtemp(join(tmpdir(), 'regop-bench-model-'));
     const env = { ...process.env, MODEL_DIR: dir };
@@ -34,6 +42,9 @@ export async function benchModel(rounds: number): Promise<string> {
         times.get(name)?.push(Number(process.hrtime.bigint() - started) / 1e9);
         process.stderr.write(`round ${round + 1}: ${name}\n`);
       }
+      const started = process.hrtime.bigint();
+      await run('pnpm', ['-s', 'model', 'status'], { env, cwd: REPO });
+      times.get(PNPM_STATUS)?.push(Number(process.hrtime.bigint() - started) / 1e9);
     } finally {
       await run(process.execPath, [MODEL, 'destroy'], { env }).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });

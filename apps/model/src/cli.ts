@@ -51,7 +51,7 @@ async function deploy(args: string[]) {
   for (let v = takeFlag(args, '--config'); v !== undefined; v = takeFlag(args, '--config')) configs.push(v);
   const [charmArg, appArg] = args;
   if (!charmArg) throw new UsageError('usage: model deploy CHARM [APP] [-n N] [--config k=v ...]');
-  const charm = await resolveCharm(charmArg);
+  const charm = await resolveCharm(charmArg, modelDir);
   const meta = await charmMeta(charm);
   if (!meta.name) throw new UsageError(`${charmArg}: no metadata.yaml with a name`);
   const app = appArg ?? meta.name;
@@ -233,6 +233,7 @@ async function unrelate(args: string[]) {
   await settle(modelDir);
 }
 
+/** Stops every unit and removes the model's directory, saying what went: each unit's machine holds its data. */
 async function destroy() {
   const state = await loadState(modelDir);
   for (const unit of Object.keys(state.units))
@@ -240,6 +241,12 @@ async function destroy() {
   for (const unit of Object.values(state.units))
     if (!unit.principal) await stopProcessesUnder(`${unit.dir}/run`);
   await rm(modelDir, { recursive: true, force: true });
+  const units = Object.keys(state.units);
+  console.log(
+    units.length
+      ? `Destroyed the model in ${modelDir}: stopped ${units.join(', ')} and removed their machines, with every file and all registry data on them.`
+      : `Destroyed the model in ${modelDir} (it had no units).`,
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -26,11 +26,7 @@ function flatten(fields: Record<string, unknown>, prefix: string, out: string[])
 
 export function toText(entry: Record<string, unknown>): string {
   const { time, level, msg, ...fields } = entry;
-  const out = [
-    `time="${new Date(Number(time)).toISOString()}"`,
-    `level=${level}`,
-    `msg=${JSON.stringify(msg ?? '')}`,
-  ];
+  const out = [`time="${String(time)}"`, `level=${level}`, `msg=${JSON.stringify(msg ?? '')}`];
   flatten(fields, '', out);
   return out.join(' ');
 }

@@ -3,25 +3,24 @@ import { ConfigError, loadConfig, parseConfigText } from '@regop/registry';
 import { HelpRequested, parseCommandLine, UsageError, VERSION } from './cli.js';
 import { DEFAULT_CONFIG } from './default-config.js';
 import { tuneHeapForUploads } from './heap.js';
-import { GC_USAGE, TOKEN_USAGE } from './usage.js';
+import { GC_USAGE, SERVE_USAGE, TOKEN_USAGE } from './usage.js';
 
 const USAGE = `Usage: registry <command> [arguments]
 
 Commands:
-  serve [CONFIG]   serve the registry API. CONFIG is distribution's config.yml; without it,
-                   $REGISTRY_CONFIGURATION_PATH, else a built-in config (filesystem storage in
-                   ./data, listening on 127.0.0.1:5000). REGISTRY_* variables override its keys.
-  garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--wait DURATION]
-                   delete unreferenced blobs; safe while registries serve (see below)
-  token-server CONFIG | init DIR
-                   serve Docker tokens for registries using auth.token (see below)
-  help             show this text (and COMMAND --help for one command)
-  version          the version (also --version)
-
-${GC_USAGE}
-
-${TOKEN_USAGE}
+  serve [CONFIG]           serve the registry API (distribution's config.yml)
+  garbage-collect CONFIG   delete unreferenced blobs; safe while registries serve
+  token-server CONFIG      serve Docker tokens for registries using auth.token (init DIR writes one)
+  help [COMMAND]           this text, or one command's (also COMMAND --help)
+  version                  the version (also --version)
 `;
+
+/** Each command's own help, for `registry help COMMAND`. */
+const COMMAND_USAGE: Record<string, string> = {
+  serve: SERVE_USAGE,
+  'garbage-collect': GC_USAGE,
+  'token-server': TOKEN_USAGE,
+};
 
 /** Drains in-flight requests on SIGTERM/SIGINT, then exits; a second signal exits at once. */
 function onShutdown(close: () => Promise<void>, drainMs: number): void {
@@ -68,8 +67,13 @@ async function main(argv: string[]): Promise<number> {
     case '-v':
       process.stdout.write(`registry ${VERSION}\n`);
       return 0;
+    case 'help': {
+      const [topic] = args;
+      if (topic && !COMMAND_USAGE[topic]) throw new UsageError(`no command ${JSON.stringify(topic)}`, USAGE);
+      process.stdout.write(topic ? `${COMMAND_USAGE[topic]}\n` : USAGE);
+      return 0;
+    }
     case undefined:
-    case 'help':
     case '--help':
     case '-h':
       process.stdout.write(USAGE);
@@ -78,11 +82,6 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`unknown command ${JSON.stringify(command)}`, USAGE);
   }
 }
-
-const SERVE_USAGE = `Usage: registry serve [CONFIG]
-
-Serves the registry API. CONFIG is distribution's config.yml; without it, $REGISTRY_CONFIGURATION_PATH, else
-a built-in config (filesystem storage in ./data, 127.0.0.1:5000). REGISTRY_* variables override its keys.`;
 
 main(process.argv.slice(2)).then(
   (code) => {

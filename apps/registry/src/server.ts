@@ -1,9 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { createDriver } from '@regop/drivers';
 import {
@@ -161,11 +161,36 @@ function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
   };
 }
 
-/** The filesystem root must take writes: found at start, naming the key, not at the first push as a 500. */
+/** File systems that hold no data, by statfs magic: Node's recursive mkdir loops for ever in /proc. */
+const PSEUDO_FS: Record<number, string> = {
+  0x9fa0: 'procfs',
+  0x62656572: 'sysfs',
+  0x1cd1: 'devpts',
+  0x27e0eb: 'cgroup',
+  0x63677270: 'cgroup2',
+};
+
+/**
+ * The filesystem root must take writes: found at start, naming the key, not at the first push as a 500. The
+ * missing directories are made one at a time, so a failure names its real cause (a recursive mkdir says
+ * ENOENT where the file system is read-only).
+ */
 async function checkWritableRoot(root: string): Promise<void> {
+  const missing: string[] = [];
+  let existing = resolve(root);
+  while (!(await stat(existing).catch(() => undefined)) && dirname(existing) !== existing) {
+    missing.unshift(existing);
+    existing = dirname(existing);
+  }
+  const kind = PSEUDO_FS[(await statfs(existing).catch(() => undefined))?.type ?? -1];
+  if (kind)
+    throw new ConfigError(`storage.filesystem.rootdirectory: ${root} is on ${kind}, which cannot hold data`);
   const probe = join(root, `.regop-write-check-${process.pid}`);
   try {
-    await mkdir(root, { recursive: true });
+    for (const dir of missing)
+      await mkdir(dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
     await writeFile(probe, '');
     await rm(probe, { force: true });
   } catch (err) {
@@ -242,10 +267,13 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
       stream: formatter === 'text' && logDestination ? textFormatter(logDestination) : logDestination,
       // Level names ("info"), as distribution writes them, not pino's numbers.
       formatters: { level: (label: string) => ({ level: label }) },
-      ...(formatter === 'logstash' && {
-        messageKey: 'message',
-        timestamp: () => `,"@timestamp":"${new Date().toISOString()}","@version":"1"`,
-      }),
+      // ISO 8601 times, as distribution's logs have them (pino's default is epoch milliseconds).
+      ...(formatter === 'logstash'
+        ? {
+            messageKey: 'message',
+            timestamp: () => `,"@timestamp":"${new Date().toISOString()}","@version":"1"`,
+          }
+        : { timestamp: () => `,"time":"${new Date().toISOString()}"` }),
     },
     // The access log below replaces fastify's own request lines.
     logController: new LogController({ disableRequestLogging: true }),

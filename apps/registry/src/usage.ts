@@ -1,5 +1,10 @@
 /** The usage texts of the subcommands, here so `registry help` need not load the commands themselves. */
 
+export const SERVE_USAGE = `Usage: registry serve [CONFIG]
+
+Serves the registry API. CONFIG is distribution's config.yml; without it, $REGISTRY_CONFIGURATION_PATH, else
+a built-in config (filesystem storage in ./data, 127.0.0.1:5000). REGISTRY_* variables override its keys.`;
+
 export const GC_USAGE = `Usage: registry garbage-collect CONFIG [--dry-run] [--delete-untagged] [--grace DURATION] [--wait DURATION] [--quiet] [--format text|json]
 
 Deletes blobs that no manifest references, as distribution's command does, and is safe to run while

@@ -2,13 +2,13 @@
 import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
 /**
  * The model's easyrsa charm: a certificate authority (node-forge) answering tls-certificates requests on its
- * `client` endpoint. For each requesting unit it publishes `ca` and `<unit_name>.server.cert`/`.server.key`
- * for the single request (common_name, sans, certificate_name), and `<unit_name>.processed_requests` for
+ * `client` endpoint, as layer-easyrsa does: the leader alone holds the CA (in leader data) and answers. For each
+ * requesting unit it publishes `ca` and `<unit>.server.cert`/`.server.key` (the unit's Juju name, `/` made
+ * `_`) for the single request (common_name, sans, certificate_name), and `<unit>.processed_requests` for
  * batched `cert_requests`. A certificate is issued again only when its common name or SANs change.
  */
 import { type CharmContext, dispatch, Machine } from '@regop/ops';
 
-const CA = '/var/lib/easyrsa/ca.json';
 const ISSUED = '/var/lib/easyrsa/issued.json';
 
 interface Issued {
@@ -29,10 +29,15 @@ const list = (text: string | undefined): string[] => {
 
 async function easyrsa(ctx: CharmContext, machine: Machine) {
   const { backend } = ctx;
-  let ca = JSON.parse((await machine.read(CA)) ?? 'null') as KeyPair | null;
+  // As layer-easyrsa: the CA lives in leader data, and only the leader signs and publishes `ca`.
+  if (!(await backend.isLeader())) {
+    await backend.statusSet('active', 'Certificate Authority served by the leader.');
+    return;
+  }
+  let ca = JSON.parse((await backend.leaderGet()).ca ?? 'null') as KeyPair | null;
   if (!ca) {
-    ca = createCertificateAuthority({ commonName: `easyrsa ${ctx.unitName}`, days: 3650 });
-    await machine.write(CA, JSON.stringify(ca), 0o600);
+    ca = createCertificateAuthority({ commonName: `easyrsa ${ctx.appName}`, days: 3650 });
+    await backend.leaderSet({ ca: JSON.stringify(ca) });
   }
   const issued = JSON.parse((await machine.read(ISSUED)) ?? '{}') as Record<string, Issued>;
   const issue = (key: string, cn: string, sans: string[]): Issued => {
@@ -48,7 +53,8 @@ async function easyrsa(ctx: CharmContext, machine: Machine) {
     const publish: Record<string, string | null> = { ca: ca.certPem };
     for (const unit of await backend.relationList(id)) {
       const data = await backend.relationGet(id, unit);
-      const name = data.unit_name || unit.replace('/', '_');
+      // The answer is keyed by the requesting unit's Juju name, whatever `unit_name` it sent.
+      const name = unit.replace('/', '_');
       if (data.common_name) {
         const cert = issue(`${id}/${name}`, data.common_name, list(data.sans));
         publish[`${name}.server.cert`] = cert.cert;

@@ -1,28 +1,27 @@
-import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One GET of `/v2/`: whether this is a registry answering (200, or 401 when auth is on, with the API version
  * header), so another server that took the port is never taken for it. TLS is not verified: this is the
- * unit asking itself.
+ * unit asking itself. node:http rather than fetch: every hook probes, and fetch loads undici first.
  */
-async function isRegistry(base: string): Promise<boolean> {
+function isRegistry(base: string): Promise<boolean> {
   const url = `${base}/v2/`;
-  const answer = url.startsWith('http:')
-    ? await fetch(url).then((r) => ({
-        status: r.status,
-        version: r.headers.get('docker-distribution-api-version'),
-      }))
-    : await new Promise<{ status: number; version: string | null }>((resolve, reject) => {
-        const req = request(url, { rejectUnauthorized: false }, (res) => {
-          res.resume();
-          const version = res.headers['docker-distribution-api-version'];
-          resolve({ status: res.statusCode ?? 0, version: typeof version === 'string' ? version : null });
-        });
-        req.on('error', reject);
-        req.end();
-      });
-  return (answer.status === 200 || answer.status === 401) && answer.version === 'registry/2.0';
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      const status = res.statusCode ?? 0;
+      resolve(
+        (status === 200 || status === 401) &&
+          res.headers['docker-distribution-api-version'] === 'registry/2.0',
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**

@@ -94,10 +94,19 @@ export async function saveState(modelDir: string, state: ModelState): Promise<vo
  * Reads, changes and saves the state under the model's lock, so the CLI and the hook tools its hooks run
  * (other processes) never lose each other's writes. `change` must not run hooks: their tools need the lock.
  */
-export async function updateState<T>(
-  modelDir: string,
-  change: (state: ModelState) => T | Promise<T>,
-): Promise<T> {
+export function updateState<T>(modelDir: string, change: (state: ModelState) => T | Promise<T>): Promise<T> {
+  // Callers in this process (the CLI and the tool server answering every unit's hooks at once) queue here
+  // rather than poll the file lock, whose retries wait up to 50 ms each; the file lock is for other processes.
+  const run = (queues.get(modelDir) ?? Promise.resolve()).then(() => lockedUpdate(modelDir, change));
+  queues.set(
+    modelDir,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+const queues = new Map<string, Promise<unknown>>();
+
+async function lockedUpdate<T>(modelDir: string, change: (state: ModelState) => T | Promise<T>): Promise<T> {
   await mkdir(modelDir, { recursive: true });
   // Loaded here, not at the top: hook tools that only read (most calls) start faster without it.
   const { default: lockfile } = await import('proper-lockfile');

@@ -1,24 +1,14 @@
 /**
  * The hook tools served from the model's own process. A hook calls a tool many times, and a Node process per
  * call costs ~70 ms; the shims instead send the call over loopback TCP from bash (its /dev/tcp), a few
- * milliseconds, and this server runs it (the same runTool the Node fallback runs). Only callers holding the
- * token the model gave its hooks are served.
- *
- * Request: `<token>\n<env count> <field count>\n` then env entries (KEY=VALUE) and fields (tool, args), each
- * ending in NUL. Answer: `<exit status>\n` then what the tool prints.
+ * milliseconds, and this server runs it (the same runTool the Node fallback runs). Charms built on @regop/ops
+ * send the same request themselves (its tool-socket.ts has the protocol). Only callers holding the token the
+ * model gave its hooks are served.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { TOOL_ENV } from '@regop/ops';
 import { runTool, ToolError } from './tools.js';
-
-/** The environment a tool reads. */
-export const TOOL_ENV = [
-  'REGOP_MODEL_DIR',
-  'JUJU_UNIT_NAME',
-  'JUJU_RELATION_ID',
-  'JUJU_REMOTE_UNIT',
-  'JUJU_ACTION_UUID',
-] as const;
 
 function serve(socket: Socket, token: string) {
   let buffer = Buffer.alloc(0);

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import type { Backend, LogLevel, StatusName } from './backend.js';
+import { callToolServer, toolServerFrom } from './tool-socket.js';
 
 /** Flattens values into hook tool `key=value` arguments (nested keys joined with dots, as action-set wants). */
 function keyValues(values: Record<string, unknown>, prefix = ''): string[] {
@@ -19,7 +20,10 @@ function keyValues(values: Record<string, unknown>, prefix = ''): string[] {
 export class HookToolsBackend implements Backend {
   private readonly reads = new Map<string, Promise<unknown>>();
 
+  private readonly server = toolServerFrom(process.env);
+
   private async run(tool: string, args: string[] = []): Promise<string> {
+    if (this.server) return callToolServer(this.server, process.env, tool, args);
     return (await execa(tool, args)).stdout;
   }
 

@@ -16,3 +16,4 @@ export {
   type ServiceManager,
   SystemdServices,
 } from './services.js';
+export { TOOL_ENV } from './tool-socket.js';

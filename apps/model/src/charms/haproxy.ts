@@ -119,7 +119,7 @@ const haproxyCharm =
     }
     const text = render(stanzas, address, (p) => machine.path(p));
     // Checked before it replaces the running one, which keeps serving when haproxy refuses it.
-    const refused = await check(text);
+    const refused = (await machine.read(CONFIG)) === text ? undefined : await check(text);
     if (refused) {
       await backend.log(`haproxy refused the configuration: ${refused}`, 'ERROR');
       await backend.statusSet('blocked', `haproxy refused the configuration: ${refused}`);

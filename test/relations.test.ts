@@ -1,6 +1,7 @@
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCertificateAuthority, issueCertificate } from '@regop/auth';
@@ -372,11 +373,18 @@ describeWithPeers(
           `oci:${layout}:v1`,
           `docker://${target}/tls/app:v1`,
         );
-      const clientDir = join(m.dir, 'units/registry-client-0/etc/containerd/certs.d', proxy);
-      expect(await readFile(join(clientDir, 'ca.crt'), 'utf8')).toBe(ca);
-      const hosts = await readFile(join(clientDir, 'hosts.toml'), 'utf8');
-      expect(hosts).toContain(`server = "https://${proxy}"`);
-      expect(hosts).toContain(`authorization = "Basic ${b64('alice:first-pass')}"`);
+      // As charm-containerd: the CA into the system store, the net location as mirror and auth key.
+      const client = join(m.dir, 'units/registry-client-0');
+      const containerd = () => readFile(join(client, 'etc/containerd/config.toml'), 'utf8');
+      expect(
+        await readFile(join(client, 'usr/local/share/ca-certificates/juju-docker-registry.crt'), 'utf8'),
+      ).toBe(ca);
+      const cri = 'plugins."io.containerd.grpc.v1.cri".registry';
+      expect(await containerd()).toContain(`[${cri}.mirrors."${proxy}"]\n      endpoint = ["${proxy}"]`);
+      expect(await containerd()).toContain(
+        `[${cri}.configs."${proxy}".auth]\n      username = "alice"\n      password = "first-pass"`,
+      );
+      expect(await containerd()).toContain(`[${cri}.configs."${proxy}".tls]`);
       const pulled = await m.run('registry-client/0', 'pull', 'image=tls/app:v1');
       expect(pulled.status, pulled.message).toBe('completed');
       expect(pulled.results.digest).toBe(await ociManifestDigest(layout, 'v1'));
@@ -408,22 +416,24 @@ describeWithPeers(
 
       // A new password reaches the client.
       await model('config', 'docker-registry', 'auth-basic-password=second-pass');
-      expect(await readFile(join(clientDir, 'hosts.toml'), 'utf8')).toContain(b64('alice:second-pass'));
+      expect(await containerd()).toContain('password = "second-pass"');
       expect((await m.run('registry-client/0', 'pull', 'image=tls/app:v1')).status).toBe('completed');
 
-      // Without the provider the registry serves HTTP again, and the client is told.
+      // Without the provider the registry serves HTTP again, and the client is told; containerd keeps to
+      // https, so the unit says that its clients need TLS, and their pulls fail as a real one's would.
       await model('unrelate', 'docker-registry:cert-provider', 'easyrsa:client');
       expect((await m.unit('docker-registry/0'))['workload-status'].message).toBe(
-        `Ready at ${addresses[0]}:5000 (http, proxied).`,
+        `Ready at ${addresses[0]}:5000 (http, proxied). Clients on docker-registry need TLS (containerd uses https).`,
       );
       expect((await fetch(`http://${addresses[0]}:5000/v2/`)).status).toBe(401);
-      const client = await showUnit(m, 'registry-client/0');
-      const received = client['relation-info'][0]?.['related-units']['docker-registry/0']?.data ?? {};
+      const info = await showUnit(m, 'registry-client/0');
+      const received = info['relation-info'][0]?.['related-units']['docker-registry/0']?.data ?? {};
       expect(JSON.parse(received.tls_ca as string)).toBeNull();
       expect(JSON.parse(received.registry_url as string)).toBe(`http://${proxy}`);
-      expect(await readFile(join(clientDir, 'hosts.toml'), 'utf8')).toContain(`server = "http://${proxy}"`);
-      await expect(stat(join(clientDir, 'ca.crt'))).rejects.toThrow();
-      expect((await m.run('registry-client/0', 'pull', 'image=tls/app:v1')).status).toBe('completed');
+      expect(await containerd()).not.toContain('.tls]');
+      const refused = await m.run('registry-client/0', 'pull', 'image=tls/app:v1');
+      expect(refused.status).toBe('failed');
+      expect(refused.message).toMatch(/HTTP response to HTTPS client/);
     });
 
     it('nrpe: check_nrpe is OK (a 401 too), CRITICAL when stopped, WARNING for a certificate near its end', async () => {
@@ -496,6 +506,23 @@ describeWithPeers(
       expect((await checkNrpe(0)).exitCode).toBe(2);
     });
 
+    it('nrpe says so when the model lives where the nagios user cannot read its checks', async () => {
+      const parent = await mkdtemp(join(tmpdir(), 'regop-private-'));
+      await chmod(parent, 0o700);
+      const hidden = await newModel(parent);
+      try {
+        expect((await hidden.model('deploy', 'docker-registry')).exitCode).toBe(0);
+        expect((await hidden.model('deploy', 'nrpe')).exitCode).toBe(0);
+        expect((await hidden.model('relate', 'docker-registry', 'nrpe')).exitCode).toBe(0);
+        const status = (await hidden.unit('nrpe/0'))['workload-status'];
+        expect(status.current).toBe('blocked');
+        expect(status.message).toContain('the nagios user cannot read');
+      } finally {
+        await hidden.destroy();
+        await rm(parent, { recursive: true, force: true });
+      }
+    });
+
     it('removing the leader moves the services to the new leader; departures clean up what they wrote', async () => {
       await model('remove-unit', 'docker-registry/0');
       const leader = await showUnit(m, 'docker-registry/1');
@@ -514,10 +541,12 @@ describeWithPeers(
       );
 
       await model('unrelate', 'docker-registry', 'registry-client');
-      await expect(
-        stat(join(m.dir, 'units/registry-client-0/etc/containerd/certs.d', proxy, 'hosts.toml')),
-      ).rejects.toThrow();
-      expect((await m.unit('registry-client/0'))['workload-status'].current).toBe('waiting');
+      expect(
+        await readFile(join(m.dir, 'units/registry-client-0/etc/containerd/config.toml'), 'utf8'),
+      ).not.toContain(proxy);
+      expect((await m.unit('registry-client/0'))['workload-status'].message).toBe(
+        'Container runtime available.',
+      );
       await model('unrelate', 'docker-registry', 'haproxy');
       // As the real charm: no backends left, haproxy serves its default page.
       expect((await m.unit('haproxy/0'))['workload-status'].message).toMatch(/default page/);

@@ -13,9 +13,9 @@ export interface UnitStatus {
   'public-address': string;
 }
 
-/** A local model in a temporary MODEL_DIR, driven through `model` exactly as a user types it. */
-export async function newModel() {
-  const dir = await mkdtemp(join(tmpdir(), 'regop-model-'));
+/** A local model in a temporary MODEL_DIR (under `parent`), driven through `model` exactly as a user types it. */
+export async function newModel(parent = tmpdir()) {
+  const dir = await mkdtemp(join(parent, 'regop-model-'));
   const model = (...args: string[]) =>
     execa(process.execPath, [MODEL_CLI, ...args], {
       env: { MODEL_DIR: dir },

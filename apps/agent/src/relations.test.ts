@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +138,10 @@ describe('docker-registry relations', () => {
       basic_password: null,
       tls_ca: null,
     });
+    // containerd pulls over https only: the operator is told while the registry serves http.
+    expect(harness.backend.status.message).toBe(
+      `Ready at 127.0.0.1:${port} (http, proxied). Clients on docker-registry need TLS (containerd uses https).`,
+    );
     await harness.config({ 'auth-basic-user': 'alice', 'auth-basic-password': 'pw-1' });
     expect(json(client)).toMatchObject({ basic_user: 'alice', basic_password: 'pw-1' });
     await harness.config({ 'http-host': 'https://registry.example:8443/' });
@@ -223,6 +227,20 @@ describe('docker-registry relations', () => {
     });
     await harness.hook('cert-provider-relation-changed', { id: provider, remoteUnit: 'easyrsa/0' });
     expect(harness.backend.status.current).toBe('active');
+
+    // easyrsa's leader alone publishes the CA; another of its units may answer the request.
+    harness.setRelationData(provider, 'easyrsa/0', { ca: ca.certPem });
+    harness.setRelationData(provider, 'easyrsa/1', {
+      'docker-registry_0.server.cert': serverCert.certPem,
+      'docker-registry_0.server.key': serverCert.keyPem,
+    });
+    await harness.hook('cert-provider-relation-changed', { id: provider, remoteUnit: 'easyrsa/1' });
+    expect(harness.backend.status.message).toMatch(/\(https, proxied\)/);
+    // The SANs asked for hold the unit's public address as well as its private one.
+    expect(JSON.parse(harness.publishedData(provider).sans as string)).toEqual(
+      expect.arrayContaining(['127.0.0.1', harness.backend.publicAddr]),
+    );
+    harness.removeRelationUnit(provider, 'easyrsa/1');
   });
 
   it('cert-provider: when the relation goes the files go, HTTP is back and clients are told', async () => {
@@ -239,6 +257,18 @@ describe('docker-registry relations', () => {
   });
 
   it('nrpe-external-master: writes the check and the service definition, and removes them when it goes', async () => {
+    // What Canonical's charm left behind (its check_http wants "200 OK", CRITICAL once auth or TLS is on).
+    const left = {
+      'etc/nagios/nrpe.d/check_check_http.cfg':
+        'command[check_http]=/usr/lib/nagios/plugins/check_http -I 127.0.0.1\n',
+      'var/lib/nagios/export/service__docker-registry-0_check_http.cfg':
+        'check_command check_nrpe!check_http\n',
+      'etc/nagios/nrpe.d/check_other.cfg': 'command[other]=/bin/true\n',
+    };
+    for (const [file, text] of Object.entries(left)) {
+      await mkdir(join(root, file, '..'), { recursive: true });
+      await writeFile(join(root, file), text);
+    }
     await harness.config({ nagios_context: 'prod', nagios_servicegroups: 'registries' });
     const nrpe = harness.addRelation('nrpe-external-master', 'nrpe', { 'nrpe/0': {} });
     await harness.hook('nrpe-external-master-relation-joined', { id: nrpe, remoteUnit: 'nrpe/0' });
@@ -254,6 +284,15 @@ describe('docker-registry relations', () => {
     expect(service).toContain('servicegroups                   registries');
     expect(service).toContain('check_command                   check_nrpe!docker_registry');
     expect(harness.publishedData(nrpe).timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // The nrpe charm learns of the check over the relation too (charm-helpers' monitors format).
+    expect(parse(harness.publishedData(nrpe).monitors as string)).toEqual({
+      monitors: { remote: { nrpe: { docker_registry: { command: 'docker_registry' } } } },
+    });
+    await expect(stat(join(root, 'etc/nagios/nrpe.d/check_check_http.cfg'))).rejects.toThrow();
+    await expect(
+      stat(join(root, 'var/lib/nagios/export/service__docker-registry-0_check_http.cfg')),
+    ).rejects.toThrow();
+    expect(await readFile(join(root, 'etc/nagios/nrpe.d/check_other.cfg'), 'utf8')).toContain('other');
     harness.backend.relations.delete(nrpe);
     await harness.hook('nrpe-external-master-relation-broken');
     await expect(stat(join(root, 'etc/nagios/nrpe.d/check_docker_registry.cfg'))).rejects.toThrow();

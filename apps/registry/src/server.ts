@@ -163,11 +163,11 @@ function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
 
 /** File systems that hold no data, by statfs magic: Node's recursive mkdir loops for ever in /proc. */
 const PSEUDO_FS: Record<number, string> = {
-  0x9fa0: 'procfs',
-  0x62656572: 'sysfs',
-  0x1cd1: 'devpts',
-  0x27e0eb: 'cgroup',
-  0x63677270: 'cgroup2',
+  40864: 'procfs',
+  1650812274: 'sysfs',
+  7377: 'devpts',
+  2613483: 'cgroup',
+  1667723888: 'cgroup2',
 };
 
 /**

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth';
+// The PKI alone: the package's index also loads htpasswd's native bcrypt, which this charm has no need of.
+import { createCertificateAuthority, issueCertificate, type KeyPair } from '@regop/auth/pki';
 /**
  * The model's easyrsa charm: a certificate authority (node-forge) answering tls-certificates requests on its
  * `client` endpoint, as layer-easyrsa does: the leader alone holds the CA (in leader data) and answers. For each

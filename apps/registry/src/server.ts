@@ -162,13 +162,13 @@ function httpsOptions(config: RegistryConfig): HttpsServerOptions | null {
 }
 
 /** File systems that hold no data, by statfs magic: Node's recursive mkdir loops for ever in /proc. */
-const PSEUDO_FS: Record<number, string> = {
-  40864: 'procfs',
-  1650812274: 'sysfs',
-  7377: 'devpts',
-  2613483: 'cgroup',
-  1667723888: 'cgroup2',
-};
+const PSEUDO_FS = new Map([
+  [0x9fa0, 'procfs'],
+  [0x62656572, 'sysfs'],
+  [0x1cd1, 'devpts'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+]);
 
 /**
  * The filesystem root must take writes: found at start, naming the key, not at the first push as a 500. The
@@ -182,7 +182,7 @@ async function checkWritableRoot(root: string): Promise<void> {
     missing.unshift(existing);
     existing = dirname(existing);
   }
-  const kind = PSEUDO_FS[(await statfs(existing).catch(() => undefined))?.type ?? -1];
+  const kind = PSEUDO_FS.get((await statfs(existing).catch(() => undefined))?.type ?? -1);
   if (kind)
     throw new ConfigError(`storage.filesystem.rootdirectory: ${root} is on ${kind}, which cannot hold data`);
   const probe = join(root, `.regop-write-check-${process.pid}`);

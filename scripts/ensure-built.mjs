@@ -9,8 +9,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Every workspace package by name: its folder and the workspace packages it depends on. */
 const packages = new Map();
@@ -27,7 +28,7 @@ for (const group of ['packages', 'apps'])
     packages.set(manifest.name, { dir, deps, builds: Boolean(manifest.scripts?.build) });
   }
 
-/** The newest modification time under `path` (0 when it does not exist). */
+/** The newest modification time under `path`, folders' own included (a deleted file changes its folder's). */
 function newest(path) {
   let info;
   try {
@@ -36,10 +37,26 @@ function newest(path) {
     return 0;
   }
   if (!info.isDirectory()) return info.mtimeMs;
-  let latest = 0;
+  let latest = info.mtimeMs;
   for (const entry of readdirSync(path)) latest = Math.max(latest, newest(join(path, entry)));
   return latest;
 }
+
+/** When this script last saw a package's build succeed (0: never). */
+const MARK = '.built';
+const builtAt = (dir) => {
+  try {
+    return statSync(join(dir, 'dist', MARK)).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
+
+/** Inputs every build reads besides a package's own. */
+const shared = Math.max(
+  newest(join(root, 'tsconfig.base.json')),
+  newest(join(root, 'scripts/bundle-program.mjs')),
+);
 
 const wanted = process.argv.slice(2);
 const closure = new Set();
@@ -51,20 +68,22 @@ const visit = (name) => {
 };
 for (const name of wanted) visit(name);
 
+// Fresh only when a build this script saw succeed is newer than every input: a build turbo ran elsewhere,
+// or one that failed halfway, is checked once more (turbo then answers from its cache).
 const stale = [...closure].filter((name) => {
   const { dir, builds } = packages.get(name);
   if (!builds) return false;
-  const built = newest(join(dir, 'dist'));
   const sources = Math.max(
+    shared,
     newest(join(dir, 'src')),
     newest(join(dir, 'package.json')),
     newest(join(dir, 'tsconfig.json')),
   );
-  return built === 0 || sources > built;
+  return builtAt(dir) <= sources;
 });
 if (stale.length === 0) process.exit(0);
 
-process.stderr.write(`building ${stale.join(', ')} (sources newer than their build)...\n`);
+process.stderr.write(`building ${stale.join(', ')} (not built yet, or changed since)...\n`);
 try {
   // turbo's own report is shown only when the build fails.
   execFileSync(
@@ -91,5 +110,5 @@ try {
 for (const name of stale) {
   const dist = join(packages.get(name).dir, 'dist');
   mkdirSync(dist, { recursive: true });
-  writeFileSync(join(dist, '.built'), `${new Date().toISOString()}\n`);
+  writeFileSync(join(dist, MARK), `${new Date().toISOString()}\n`);
 }

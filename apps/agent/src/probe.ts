@@ -11,7 +11,8 @@ function isRegistry(base: string): Promise<boolean> {
   const url = `${base}/v2/`;
   const request = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { rejectUnauthorized: false, agent: false }, (res) => {
+    // A server that takes the connection and never answers is no registry either.
+    const req = request(url, { rejectUnauthorized: false, agent: false, timeout: 5000 }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
       resolve(
@@ -19,6 +20,7 @@ function isRegistry(base: string): Promise<boolean> {
           res.headers['docker-distribution-api-version'] === 'registry/2.0',
       );
     });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
     req.on('error', reject);
     req.end();
   });

@@ -222,11 +222,6 @@ export async function reconcile(ctx: CharmContext, machine: Machine): Promise<vo
     // containerd (its charm) reaches a related registry by its net location over https whatever registry_url
     // says: over plain HTTP its pulls fail, which the operator should see here rather than in a failed pod.
     const clients = !tlsOn && (await remoteUnits(backend, DOCKER_REGISTRY)).length > 0;
-    if (clients)
-      await backend.log(
-        'registry clients such as containerd pull over https only: this registry serves http',
-        'WARNING',
-      );
     await backend.statusSet(
       'active',
       `Ready at ${address}:${port} (${suffix.join(', ')}).${clients ? ' Clients on docker-registry need TLS (containerd uses https).' : ''}`,

@@ -24,7 +24,7 @@ const httpsGet = (url: string, ca: string) =>
 
 describe('the services haproxy is given', () => {
   const CHECK =
-    'check inter 1000 fastinter 500 downinter 1000 rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down maxconn 4096';
+    'check inter 1000 fastinter 500 downinter 1000 rise 2 fall 2 observe layer4 error-limit 2 on-error mark-down maxconn 4096';
   it('puts the lowest unit number first and the others as backups (unit 10 after unit 2)', () => {
     const yaml = servicesYaml('docker-registry', 5000, [
       { unit: 'docker-registry/10', address: '10.0.0.10' },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,15 +22,22 @@ const BY_NAME: Record<string, string> = {
 export const CHARM_NAMES = Object.keys(BY_NAME);
 
 /**
- * A packed charm (`juju deploy ./x.charm`), unzipped into the model's charm store. The zip's unix modes are
- * not read back (fflate does not expose them): a file starting with `#!` (dispatch, hooks) is made
- * executable, as charmcraft packs them.
+ * A packed charm (`juju deploy ./x.charm`), unzipped into the model's charm store under a name made of its
+ * content, so a folder an application runs from is never written again. The zip's unix modes are not read
+ * back (fflate does not expose them): a file starting with `#!` (dispatch, hooks) is made executable, as
+ * charmcraft packs them.
  */
 async function unpack(file: string, modelDir: string): Promise<string> {
-  const dir = join(modelDir, 'charms', basename(file, '.charm'));
+  const zip = await readFile(file);
+  const dir = join(
+    modelDir,
+    'charms',
+    `${basename(file, '.charm')}-${createHash('sha256').update(zip).digest('hex').slice(0, 12)}`,
+  );
+  if (await stat(join(dir, 'metadata.yaml')).catch(() => undefined)) return dir;
   let entries: ReturnType<typeof unzipSync>;
   try {
-    entries = unzipSync(await readFile(file));
+    entries = unzipSync(zip);
   } catch (err) {
     throw new UsageError(`${file} is not a packed charm (a zip): ${(err as Error).message}`);
   }

@@ -244,7 +244,7 @@ async function destroy() {
   const units = Object.keys(state.units);
   console.log(
     units.length
-      ? `Destroyed the model in ${modelDir}: stopped ${units.join(', ')} and removed their machines, with every file and all registry data on them.`
+      ? `Destroyed the model in ${modelDir}: stopped ${units.join(', ')} and removed their machines' directories, every file on them (registry data in their filesystem storage included; object storage, S3 or Swift, is left as it is).`
       : `Destroyed the model in ${modelDir} (it had no units).`,
   );
 }

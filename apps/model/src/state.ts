@@ -90,6 +90,9 @@ export async function saveState(modelDir: string, state: ModelState): Promise<vo
   await rename(tmp, statePath(modelDir));
 }
 
+/** Each model's queue of this process's updates (a process works on one model). */
+const queues = new Map<string, Promise<unknown>>();
+
 /**
  * Reads, changes and saves the state under the model's lock, so the CLI and the hook tools its hooks run
  * (other processes) never lose each other's writes. `change` must not run hooks: their tools need the lock.
@@ -104,8 +107,6 @@ export function updateState<T>(modelDir: string, change: (state: ModelState) => 
   );
   return run;
 }
-const queues = new Map<string, Promise<unknown>>();
-
 async function lockedUpdate<T>(modelDir: string, change: (state: ModelState) => T | Promise<T>): Promise<T> {
   await mkdir(modelDir, { recursive: true });
   // Loaded here, not at the top: hook tools that only read (most calls) start faster without it.

@@ -37,6 +37,10 @@ export function callToolServer(
     const chunks: Buffer[] = [];
     // Written, not ended: the server closes the connection once it has answered.
     const socket = connect({ host: '127.0.0.1', port: server.port }, () => socket.write(request));
+    // A tool answers in milliseconds; a model that stopped answering fails the hook rather than hang it.
+    socket.setTimeout(60_000, () =>
+      socket.destroy(new Error(`${tool}: no answer from the model within 60 s`)),
+    );
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('error', reject);
     socket.on('end', () => {

@@ -2,7 +2,8 @@
  * The `website` relation (interface http) to a reverse proxy such as haproxy. Only the leader speaks for the
  * application: it publishes `services`, the YAML the haproxy charm renders (one service of the application's
  * units, the lowest-numbered unit primary and the others `backup`), and its own `hostname`/`port`. Followers
- * clear all of it, as Canonical's charm does (`validate_follower_reverseproxy`): haproxy's legacy renderer turns
+ * clear all of it (Canonical's charm, in `validate_follower_reverseproxy`, clears `hostname`, `port` and
+ * `all_services`; we clear `private-address` and `services` too): haproxy's legacy renderer turns
  * every unit that sends `port` and `private-address` but no `services` into an extra *active* server with no
  * health check, which would split uploads between units. A proxy's address becomes the net location clients
  * are told.
@@ -25,11 +26,12 @@ export interface Server {
 }
 
 /**
- * Health checks every second, down after two failures (within 2 s of a unit stopping), and at once when a
- * client's connection to it fails (`observe layer4`): the retry then goes to the backup.
+ * Health checks every second, down after two failures (within 2 s of a unit stopping), and as soon as two
+ * client connections to it fail (`observe layer4`; one transient error does not move uploads to a unit that
+ * may not share their storage): the retries then go to the backup.
  */
 const CHECK =
-  'check inter 1000 fastinter 500 downinter 1000 rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down maxconn 4096';
+  'check inter 1000 fastinter 500 downinter 1000 rise 2 fall 2 observe layer4 error-limit 2 on-error mark-down maxconn 4096';
 
 /**
  * The services YAML for haproxy. With TLS on, the proxy passes TLS through (mode tcp) and its health checks
@@ -53,8 +55,9 @@ export function servicesYaml(app: string, port: number, servers: Server[], tls =
         // primary is marked down (which observe layer4 does on the first refusal).
         'retries 3',
         'option redispatch 1',
-        // And in HTTP mode a request the unit took but never answered (its process died) is sent again:
-        // replaying a registry request is safe (content is addressed by digest, an upload's chunks by range).
+        // And in HTTP mode a small request (one that fits haproxy's buffer: a pull, a HEAD, a manifest, an
+        // upload's start or end) that a dying unit took but never answered is sent again; a pull or a
+        // digest-checked PUT may be replayed. A large PATCH is not: the client sees the failure.
         ...(tls ? [] : ['retry-on conn-failure empty-response']),
       ],
       servers: sorted.map((s, i) => [
@@ -85,6 +88,8 @@ export async function publishWebsite(
       'private-address': leader?.address ?? null,
       port: leader ? String(leader.port) : null,
       services: leader?.services ?? null,
+      // Never ours to send: apache2's key, which the renderer reads when `services` is absent.
+      all_services: null,
       // No longer sent: the proxy cannot use a CA it would have to write somewhere itself.
       tls_ca: null,
     });

@@ -14,6 +14,8 @@
  *   options go to both, the options haproxy allows only in a frontend go there, the rest to the backend;
  * - server options are copied as they are (nothing checks that a file they name exists), `{i}` becomes the
  *   server's index, and no other key (`tls_ca`, `hostname`) is read.
+ * Left out: apache2's `all_services` (read when a unit sends no `services`) and the `errorfiles`, `crts` and
+ * `backends` keys of a service, which no charm related in this model sends.
  */
 import { parse } from 'yaml';
 

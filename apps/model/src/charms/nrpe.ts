@@ -43,8 +43,7 @@ async function nrpe(ctx: CharmContext, machine: Machine) {
   const port = Number(config.server_port ?? 5666);
   const at = { host: address, port };
   if (event.name === 'update-status') {
-    if (await listening(address, port)) await backend.statusSet('active', `Ready on ${address}:${port}.`);
-    else await backend.statusSet('blocked', 'nagios-nrpe-server service inactive.');
+    await report(ctx, machine, await listening(address, port), at);
     return;
   }
   await machine.write('/etc/nagios/nrpe.d/.keep', '');
@@ -74,14 +73,28 @@ async function nrpe(ctx: CharmContext, machine: Machine) {
     changed: changed || (event.kind === 'hook' && !!event.relation),
   });
   await backend.openPort(port);
+  // As charm-nrpe: the principal learns the name Nagios knows its machine by.
+  const context = String(config.nagios_host_context ?? 'juju');
+  for (const id of await backend.relationIds('nrpe-external-master'))
+    for (const unit of await backend.relationList(id))
+      await backend.relationSet(id, {
+        nagios_host_context: context,
+        nagios_hostname: `${context}-${unit.replace('/', '-')}`,
+      });
+  await report(ctx, machine, serving, at);
+}
+
+/** Active only while the daemon answers and the nagios user can read the checks; blocked saying why otherwise. */
+async function report(
+  ctx: CharmContext,
+  machine: Machine,
+  serving: boolean,
+  at: { host: string; port: number },
+) {
   const hidden = await unreadable(machine);
-  if (!serving)
-    await backend.statusSet(
-      'blocked',
-      `nagios-nrpe-server is not answering on ${address}:${port}: ${await machine.services.lastWords(SERVICE, 1)}`,
-    );
-  else if (hidden) await backend.statusSet('blocked', hidden);
-  else await backend.statusSet('active', `Ready on ${address}:${port}.`);
+  if (!serving) await ctx.backend.statusSet('blocked', 'nagios-nrpe-server service inactive.');
+  else if (hidden) await ctx.backend.statusSet('blocked', hidden);
+  else await ctx.backend.statusSet('active', `Ready on ${at.host}:${at.port}.`);
 }
 
 const machine = Machine.fromEnv(process.env, 'nrpe');

@@ -6,12 +6,11 @@
  * unit's own address, reloaded (SIGUSR2) when it changes. A configuration haproxy refuses blocks the unit
  * with haproxy's own message (the real charm's hook fails there) and leaves the running one in place.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type Charm, dispatch, Machine } from '@regop/ops';
-import { execa } from 'execa';
 import { ensureServing } from './daemon.js';
+import { check, PROMETHEUS_PORT, render, STATS_SOCKET } from './haproxy-config.js';
 import {
   LegacyRenderError,
   type RemoteSettings,
@@ -21,44 +20,6 @@ import {
 
 const CONFIG = '/etc/haproxy/haproxy.cfg';
 const SERVICE = 'haproxy';
-const STATS_SOCKET = '/run/haproxy/admin.sock';
-const PROMETHEUS_PORT = 8404;
-
-/**
- * The real charm's global and defaults sections, with what the model changes said: its TLS cipher settings
- * and syslog target are left out (nothing here terminates TLS or logs to syslog), its Prometheus frontend is
- * bound to the unit's address (units share this host), and a stats socket is added for operators and tests to
- * see which servers haproxy has up (`show stat`).
- */
-function render(stanzas: string[], address: string, path: (p: string) => string): string {
-  return [
-    'global',
-    '    maxconn 4096',
-    // haproxy drops to its own user when started as root, as the real service does.
-    ...(process.getuid?.() === 0 ? ['    user haproxy', '    group haproxy'] : []),
-    `    stats socket ${path(STATS_SOCKET)} mode 600 level admin`,
-    '',
-    'defaults',
-    '    mode http',
-    '    option httplog',
-    '    option dontlognull',
-    '    retries 3',
-    '    timeout queue 20000',
-    '    timeout connect 5000',
-    '    timeout server 50000',
-    '',
-    'frontend prometheus',
-    `    bind ${address}:${PROMETHEUS_PORT}`,
-    '    mode http',
-    '    http-request use-service prometheus-exporter if { path /metrics }',
-    '    no log',
-    '',
-    ...stanzas.map((s) => `${s}\n`),
-    'backend default',
-    '    http-request return status 200 content-type "text/plain" string "Default page for the haproxy-operator charm"',
-    '',
-  ].join('\n');
-}
 
 /** Every unit's settings on every reverseproxy relation, as the charm reads them. */
 async function relationData(ctx: Parameters<Charm>[0]): Promise<RemoteSettings[]> {
@@ -68,26 +29,6 @@ async function relationData(ctx: Parameters<Charm>[0]): Promise<RemoteSettings[]
     for (const unit of await backend.relationList(id))
       units.push({ unit, data: await backend.relationGet(id, unit) });
   return units;
-}
-
-/** haproxy -c on the text: undefined when it passes, else haproxy's first alert. */
-async function check(text: string): Promise<string | undefined> {
-  const dir = await mkdtemp(join(tmpdir(), 'haproxy-check-'));
-  try {
-    await writeFile(join(dir, 'haproxy.cfg'), text);
-    const checked = await execa('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], {
-      reject: false,
-      all: true,
-    });
-    if (checked.exitCode === 0) return undefined;
-    const lines = (checked.all ?? '').trim().split('\n');
-    return (lines.find((l) => l.includes('ALERT')) ?? lines[0] ?? 'rejected').replace(
-      /^\[ALERT\]\s*(\(\d+\)\s*:\s*)?/,
-      '',
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 const haproxyCharm =
@@ -125,7 +66,7 @@ const haproxyCharm =
       await backend.statusSet('blocked', `haproxy refused the configuration: ${refused}`);
       return;
     }
-    await mkdir(machine.path('/run/haproxy'), { recursive: true });
+    await mkdir(machine.path(dirname(STATS_SOCKET)), { recursive: true });
     const changed = await machine.write(CONFIG, text);
     const installed = await machine.services.install({
       name: SERVICE,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCertificateAuthority, issueCertificate } from '@regop/auth';
+import { processAlive } from '@regop/ops';
 import { SWIFT_BINARIES, type Swift, startSwift, stopAll } from '@regop/peers';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -75,12 +76,6 @@ const backendServers = (cfg: string, backend: string) =>
     .split('\n')
     .filter((l) => l.trim().startsWith('server '))
     .map((l) => l.trim());
-
-/** Whether a process lives (a zombie does not: its state in /proc is Z). */
-const alive = async (pid: number) => {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  return stat !== undefined && !/^\S+ \(.*\) [ZX]/.test(stat);
-};
 
 /** haproxy's view of a backend's servers (`show stat` on the stats socket): name -> UP, DOWN, ... */
 const serverStates = (socket: string, backend: string) =>
@@ -205,7 +200,7 @@ describeWithPeers(
         let exited: number | undefined;
         let down: number | undefined;
         while (exited === undefined || down === undefined) {
-          if (exited === undefined && !(await alive(pid))) exited = Date.now();
+          if (exited === undefined && !(await processAlive(pid))) exited = Date.now();
           if (
             down === undefined &&
             (await serverStates(socket, 'docker-registry'))['docker-registry-0'] === 'DOWN'

@@ -1,15 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { processAlive } from '@regop/ops';
 
 /** SIGTERM, up to 10 s to exit, then SIGKILL: by PID, never by name. */
 async function stopPid(pid: number) {
@@ -18,8 +10,8 @@ async function stopPid(pid: number) {
   } catch {
     return;
   }
-  for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && (await processAlive(pid)); i++) await sleep(100);
+  if (await processAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 /**

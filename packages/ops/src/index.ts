@@ -12,6 +12,7 @@ export { HookToolsBackend } from './hook-tools.js';
 export { Machine } from './machine.js';
 export {
   ProcessServices,
+  processAlive,
   type ServiceDefinition,
   type ServiceManager,
   SystemdServices,

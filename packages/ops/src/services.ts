@@ -98,7 +98,7 @@ export class SystemdServices implements ServiceManager {
  * Whether a process lives: `kill(pid, 0)` succeeds for a zombie too (dead, not yet reaped by its parent), so
  * its state is read where /proc tells it.
  */
-async function alive(pid: number): Promise<boolean> {
+export async function processAlive(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (stat === undefined && PROC) return false;
   if (stat !== undefined) {
@@ -161,7 +161,7 @@ export class ProcessServices implements ServiceManager {
 
   private async pid(name: string): Promise<number | undefined> {
     const pid = Number.parseInt(await readFile(this.paths(name).pid, 'utf8').catch(() => ''), 10);
-    return Number.isFinite(pid) && (await alive(pid)) ? pid : undefined;
+    return Number.isFinite(pid) && (await processAlive(pid)) ? pid : undefined;
   }
 
   async running(name: string) {

@@ -5,6 +5,7 @@ import {
   type FileInfo,
   type FileWriter,
   InvalidOffsetError,
+  mapLimited,
   PathNotFoundError,
   type RedirectOptions,
   SkipDir,
@@ -27,8 +28,6 @@ const NAME = 'swift';
 const READ_AFTER_WRITE_TIMEOUT_MS = 15_000;
 /** Segments Swift's dlo middleware serves before it slows to one a second (its rate_limit_after_segment). */
 const DLO_SEGMENTS_AT_FULL_SPEED = 10;
-/** HEAD requests in flight when sizes of large objects in a listing are looked up. */
-const HEAD_CONCURRENCY = 16;
 
 /** A file of the store: a plain object, or a Dynamic Large Object whose manifest names its segments. */
 interface ObjectHead {
@@ -389,9 +388,8 @@ export class SwiftDriver implements StorageDriver {
     // Manifests list as 0 bytes: find their segments, and delete them after the manifests so no reader
     // sees a large object with holes.
     const segments: string[] = [];
-    await mapLimit(
+    await mapLimited(
       files.filter((f) => f.bytes === 0),
-      HEAD_CONCURRENCY,
       async (f) => {
         const res = await this.client.send('HEAD', f.name);
         await drain(res);
@@ -439,7 +437,7 @@ export class SwiftDriver implements StorageDriver {
       }
       return;
     }
-    await mapLimit(names, HEAD_CONCURRENCY, async (n) => {
+    await mapLimited(names, async (n) => {
       const res = await this.client.send('DELETE', n);
       await drain(res);
       if (res.statusCode >= 300 && res.statusCode !== 404) throw unexpected(`DELETE ${n}`, res);
@@ -484,9 +482,8 @@ export class SwiftDriver implements StorageDriver {
           ? { path: this.pathOf(e.name), size: 0, modTime: new Date(0), isDir: true }
           : { path: this.pathOf(e.name), size: e.bytes, modTime: e.lastModified, isDir: false },
     );
-    await mapLimit(
+    await mapLimited(
       infos.map((info, i) => [info, i] as const).filter(([info]) => !info.isDir && info.size === 0),
-      HEAD_CONCURRENCY,
       async ([info, i]) => {
         const head = await this.head(this.objectName(info.path));
         if (head) infos[i] = { ...info, size: head.size };
@@ -499,17 +496,4 @@ export class SwiftDriver implements StorageDriver {
   async close(): Promise<void> {
     await this.client.close();
   }
-}
-
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
 }

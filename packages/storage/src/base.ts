@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './driver.js';
-import { BackendUnavailableError, StorageError } from './errors.js';
+import { BackendUnavailableError, isPathNotFound, StorageError } from './errors.js';
+import { mapLimited } from './limit.js';
 import { checkPath } from './path.js';
 
 /** Socket-level failures: the backend, not the request, is at fault. */
@@ -24,6 +25,15 @@ export function isNetworkError(err: unknown): boolean {
   return typeof code === 'string' && NETWORK_ERRORS.has(code);
 }
 
+async function absentAsUndefined<T>(operation: Promise<T>): Promise<T | undefined> {
+  try {
+    return await operation;
+  } catch (err) {
+    if (isPathNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 /** Called once per driver operation with its duration, for metrics (distribution's storage action metric). */
 export type OperationObserver = (driver: string, action: string, seconds: number) => void;
 
@@ -37,8 +47,6 @@ export class BaseDriver implements StorageDriver {
   readonly name: string;
   readonly flatListing?: boolean;
   readonly copyTo?: StorageDriver['copyTo'];
-  readonly statMany?: StorageDriver['statMany'];
-  readonly getContentMany?: StorageDriver['getContentMany'];
   readonly redirectURL?: StorageDriver['redirectURL'];
   /** Set by whoever keeps metrics. */
   observer: OperationObserver | undefined;
@@ -51,18 +59,10 @@ export class BaseDriver implements StorageDriver {
   private constructor(readonly inner: StorageDriver) {
     this.name = inner.name;
     this.flatListing = inner.flatListing;
-    const { copyTo, statMany, getContentMany, redirectURL } = inner;
+    const { copyTo, redirectURL } = inner;
     if (copyTo) {
       this.copyTo = (path: string, dest: Writable, start: number, end: number) =>
         this.run('CopyTo', [path], () => copyTo.call(inner, path, dest, start, end));
-    }
-    if (statMany) {
-      this.statMany = (paths: readonly string[]) =>
-        this.run('StatMany', paths, () => statMany.call(inner, paths));
-    }
-    if (getContentMany) {
-      this.getContentMany = (paths: readonly string[]) =>
-        this.run('GetContentMany', paths, () => getContentMany.call(inner, paths));
     }
     if (redirectURL) {
       this.redirectURL = (path: string, options: RedirectOptions) =>
@@ -91,6 +91,26 @@ export class BaseDriver implements StorageDriver {
 
   stat(path: string): Promise<FileInfo> {
     return this.run('Stat', [path], () => this.inner.stat(path));
+  }
+
+  /** Many stats, undefined where a path is missing: the driver's batch call, or a stat each, some at a time. */
+  statMany(paths: readonly string[]): Promise<(FileInfo | undefined)[]> {
+    if (paths.length === 0) return Promise.resolve([]);
+    const { inner } = this;
+    return this.run('StatMany', paths, () =>
+      inner.statMany ? inner.statMany(paths) : mapLimited(paths, (p) => absentAsUndefined(inner.stat(p))),
+    );
+  }
+
+  /** Many small files' contents, undefined where one is missing (as statMany). */
+  getContentMany(paths: readonly string[]): Promise<(Buffer | undefined)[]> {
+    if (paths.length === 0) return Promise.resolve([]);
+    const { inner } = this;
+    return this.run('GetContentMany', paths, () =>
+      inner.getContentMany
+        ? inner.getContentMany(paths)
+        : mapLimited(paths, (p) => absentAsUndefined(inner.getContent(p))),
+    );
   }
 
   list(path: string): Promise<string[]> {

@@ -63,7 +63,8 @@ export interface StorageDriver {
   getContent(path: string): Promise<Buffer>;
   /**
    * Optional: the contents of many small files at once, undefined for each that does not exist, for a caller
-   * that reads thousands (garbage collection's manifests). Offered as statMany is.
+   * that reads thousands (garbage collection's manifests). Offered as statMany is; BaseDriver gives callers
+   * both for every driver.
    */
   getContentMany?(paths: readonly string[]): Promise<(Buffer | undefined)[]>;
   /**
@@ -77,7 +78,8 @@ export interface StorageDriver {
   stat(path: string): Promise<FileInfo>;
   /**
    * Optional: many stats at once, undefined for each path that does not exist, for a caller that makes thousands
-   * (garbage collection). A driver offers it when it answers them for much less than a stat() each costs.
+   * (garbage collection). A driver offers it when it answers them for much less than a stat() each costs;
+   * for the others BaseDriver makes a stat() each, some at a time.
    */
   statMany?(paths: readonly string[]): Promise<(FileInfo | undefined)[]>;
   /** Full paths of the direct children of a directory, sorted. */

@@ -32,7 +32,6 @@ export {
   type CollectOptions,
   type CollectResult,
   collectGarbage,
-  GarbageCollector,
   type GcEvent,
   type RetentionReport,
 } from './gc/collector.js';

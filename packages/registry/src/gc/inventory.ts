@@ -1,5 +1,5 @@
-import { type FileInfo, isPathNotFound, SkipDir, type StorageDriver } from '@regop/storage';
-import { listIfExists, readLink, statIfExists } from '../content/links.js';
+import { type BaseDriver, type FileInfo, mapLimited, SkipDir, type StorageDriver } from '@regop/storage';
+import { listIfExists, readLink } from '../content/links.js';
 import { paths, REPOSITORIES } from '../paths.js';
 import { Digest } from '../reference.js';
 
@@ -148,61 +148,17 @@ export async function inventoryBlobs(driver: StorageDriver): Promise<Map<string,
   return blobs;
 }
 
-const CONCURRENCY = 16;
-
-/** `fn` of every item, CONCURRENCY at a time; the results in the items' order. */
-async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-      while (next < items.length) {
-        const at = next++;
-        results[at] = await fn(items[at] as T);
-      }
-    }),
-  );
-  return results;
-}
-
-/** Runs `fn` over `items`, CONCURRENCY at a time. */
-export async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  await mapLimited(items, fn);
-}
-
-/** Stats of many paths, undefined where one is missing: in one call where the driver offers statMany. */
-function statAll(driver: StorageDriver, list: string[]): Promise<(FileInfo | undefined)[]> {
-  if (driver.statMany && list.length > 0) return driver.statMany(list);
-  return mapLimited(list, (path) => statIfExists(driver, path));
-}
-
-/** Contents of many files, undefined where one is missing: in one call where the driver offers getContentMany. */
-export function contentsOf(driver: StorageDriver, list: string[]): Promise<(Buffer | undefined)[]> {
-  if (driver.getContentMany && list.length > 0) return driver.getContentMany(list);
-  return mapLimited(list, async (path) => {
-    try {
-      return await driver.getContent(path);
-    } catch (err) {
-      if (!isPathNotFound(err)) throw err;
-      return undefined;
-    }
-  });
-}
-
 /**
  * Sizes and times of blobs (a stat each, unless the listing gave them); a blob whose data is gone is left out.
  */
-export async function blobInfos(driver: StorageDriver, blobs: StoredBlob[]): Promise<BlobInfo[]> {
+export async function blobInfos(driver: BaseDriver, blobs: StoredBlob[]): Promise<BlobInfo[]> {
   const known: BlobInfo[] = [];
   const unknown: Digest[] = [];
   for (const { digest, size, modTime } of blobs) {
     if (size !== undefined && modTime !== undefined) known.push({ digest, size, modTime });
     else unknown.push(digest);
   }
-  const infos = await statAll(
-    driver,
-    unknown.map((digest) => paths.blobData(digest)),
-  );
+  const infos = await driver.statMany(unknown.map((digest) => paths.blobData(digest)));
   unknown.forEach((digest, i) => {
     const info = infos[i];
     if (info) known.push({ digest, size: info.size, modTime: info.modTime });
@@ -215,12 +171,11 @@ export async function blobInfos(driver: StorageDriver, blobs: StoredBlob[]): Pro
  * that is gone.
  */
 export async function linkTimes(
-  driver: StorageDriver,
+  driver: BaseDriver,
   links: { repository: string; link: LayerLink }[],
 ): Promise<(Date | undefined)[]> {
   const unknown = links.filter(({ link }) => link.modTime === undefined);
-  const infos = await statAll(
-    driver,
+  const infos = await driver.statMany(
     unknown.map(({ repository, link }) => paths.layerLink(repository, link.digest)),
   );
   const read = new Map(unknown.map((l, i) => [l, infos[i]?.modTime]));

@@ -1,3 +1,7 @@
+import { type BaseDriver, isPathNotFound } from '@regop/storage';
+import { paths } from '../paths.js';
+import type { Digest } from '../reference.js';
+
 /** What a stored manifest points at. Lenient: it reads what distribution may have stored, schema1 included. */
 export interface ManifestReferences {
   blobs: string[];
@@ -24,4 +28,61 @@ export function manifestReferences(content: Buffer): ManifestReferences {
     children: digests(json.manifests),
     ...(subject && { subject }),
   };
+}
+
+/**
+ * The references of the manifests a run reads, each read once: a digest names its content, so what was read
+ * stays true for the whole run. Null marks one that is missing or not JSON.
+ */
+export class ManifestReader {
+  private readonly read = new Map<string, ManifestReferences | null>();
+
+  constructor(private readonly driver: BaseDriver) {}
+
+  /** Reads those not read yet, in one call where the driver batches. */
+  async readAll(digests: Digest[]): Promise<void> {
+    const unread = digests.filter((d) => !this.read.has(`${d}`));
+    const contents = await this.driver.getContentMany(unread.map((d) => paths.blobData(d)));
+    unread.forEach((digest, i) => {
+      const content = contents[i];
+      this.read.set(`${digest}`, content ? parsed(content) : null);
+    });
+  }
+
+  /** What was read of a manifest: null when it was not read or could not be. */
+  known(digest: string): ManifestReferences | null {
+    return this.read.get(digest) ?? null;
+  }
+
+  /**
+   * A manifest's references, read now unless read before; a quarantine of this run's is looked in too. One
+   * that could not be read before is tried again when `retry` says so.
+   */
+  async get(digest: Digest, options: { quarantine?: string; retry?: boolean } = {}) {
+    const key = `${digest}`;
+    const cached = this.read.get(key);
+    if (cached !== undefined && !(cached === null && options.retry)) return cached;
+    let refs: ManifestReferences | null = null;
+    const places = [paths.blobData(digest)];
+    if (options.quarantine) places.push(paths.gcQuarantine(options.quarantine, digest));
+    for (const path of places) {
+      try {
+        refs = parsed(await this.driver.getContent(path));
+        if (refs) break;
+      } catch (err) {
+        if (!isPathNotFound(err)) throw err;
+      }
+    }
+    this.read.set(key, refs);
+    return refs;
+  }
+}
+
+function parsed(content: Buffer): ManifestReferences | null {
+  try {
+    return manifestReferences(content);
+  } catch (err) {
+    if (err instanceof SyntaxError) return null;
+    throw err;
+  }
 }

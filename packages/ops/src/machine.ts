@@ -31,8 +31,17 @@ export class Machine {
     return this.root ? join(this.root, p) : p;
   }
 
+  /**
+   * A file's content; undefined only when it does not exist. Any other failure (a key the agent may not read, a
+   * directory where a file should be) is an error for the unit to report, not "no such file".
+   */
   async read(p: string): Promise<string | undefined> {
-    return readFile(this.path(p), 'utf8').catch(() => undefined);
+    try {
+      return await readFile(this.path(p), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** Writes a file when its content or mode differs; says whether it did. */

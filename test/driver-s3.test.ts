@@ -5,7 +5,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { SWIFT_BINARIES, startSwift } from '@regop/peers';
 import { runDriverContract } from '@regop/storage/contract';
 import { parseS3Options, S3Driver } from '@regop/storage-s3';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { startForwardProxy } from './support/forward-proxy.js';
 import { describeWithPeers } from './support/peers.js';
 
@@ -145,17 +145,5 @@ describeWithPeers(SWIFT_BINARIES, 's3 driver behind a forward proxy', () => {
       await forward.close();
       await swift.stop();
     }
-  });
-});
-
-describe('s3 driver options', () => {
-  it('names the key that is wrong', () => {
-    expect(() => parseS3Options({ region: 'r', bucket: 'b', chunksize: '1024' })).toThrow(
-      /storage\.s3\.chunksize: must be at least 5 MiB/,
-    );
-    expect(() => parseS3Options({ bucket: 'b' })).toThrow(/storage\.s3\.region/);
-    expect(parseS3Options({ region: 'r', bucket: 'b', secure: 'false', chunksize: '6291456' })).toMatchObject(
-      { secure: false, chunksize: 6291456 },
-    );
   });
 });

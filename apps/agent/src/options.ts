@@ -41,7 +41,10 @@ const retentionRules = str.transform((text, ctx) => {
   return rules as unknown[];
 });
 
-/** The charm's options as config-get reports them (names as in config.yaml). */
+/**
+ * The charm's options as config-get reports them (names as in config.yaml). Juju sends every option, with
+ * config.yaml's default where nobody set one, so the defaults live there alone.
+ */
 export const charmConfigSchema = z
   .object({
     'auth-basic-password': str,
@@ -56,7 +59,7 @@ export const charmConfigSchema = z
       'must be the URL of the registry to cache, such as https://registry-1.docker.io',
     ),
     'cache-username': str,
-    'debug-port': port.default(5001),
+    'debug-port': port,
     'gc-interval': str.refine(
       (v) => v === '' || (parseDuration(v) ?? 0) > 0,
       'must be a duration such as 24h or 30m (empty: no scheduled collection)',
@@ -65,21 +68,20 @@ export const charmConfigSchema = z
       (v) => v === '' || URL.canParse(v),
       'must be a URL such as https://registry.example.com/',
     ),
-    'log-level': z.enum(['error', 'warn', 'info', 'debug']).default('info'),
-    'prometheus-metrics': z.boolean().default(false),
+    'log-level': z.enum(['error', 'warn', 'info', 'debug']),
+    'prometheus-metrics': z.boolean(),
     'registry-image': str,
     'registry-name': z
       .string()
-      .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be a service name (lower-case letters, digits, . _ -)')
-      .default('registry'),
-    'registry-port': port.default(5000),
+      .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be a service name (lower-case letters, digits, . _ -)'),
+    'registry-port': port,
     'retention-rules': retentionRules,
     'registry-http-proxy': str,
     'registry-https-proxy': str,
-    'storage-cache': z.enum(['inmemory', 'disabled']).default('inmemory'),
-    'storage-delete': z.boolean().default(false),
-    'storage-redirect-disable': z.boolean().default(true),
-    'storage-read-only': z.boolean().default(false),
+    'storage-cache': z.enum(['inmemory', 'disabled']),
+    'storage-delete': z.boolean(),
+    'storage-redirect-disable': z.boolean(),
+    'storage-read-only': z.boolean(),
     'storage-swift-authurl': str,
     'storage-swift-container': str,
     'storage-swift-password': str,
@@ -97,40 +99,34 @@ export const charmConfigSchema = z
     'storage-s3-secretkey': str,
     'storage-s3-region': str,
     'storage-s3-regionendpoint': str,
-    'storage-s3-forcepathstyle': z.boolean().default(false),
+    'storage-s3-forcepathstyle': z.boolean(),
     'storage-s3-bucket': str,
-    'storage-s3-encrypt': z.boolean().default(false),
+    'storage-s3-encrypt': z.boolean(),
     'storage-s3-keyid': str,
-    'storage-s3-secure': z.boolean().default(true),
-    'storage-s3-skip-verify': z.boolean().default(false),
-    'storage-s3-skip-v4-auth': z.boolean().default(true),
+    'storage-s3-secure': z.boolean(),
+    'storage-s3-skip-verify': z.boolean(),
+    'storage-s3-skip-v4-auth': z.boolean(),
     'storage-s3-chunksize': z.coerce
       .number()
       .int()
-      .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)')
-      .default(10485760),
+      .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)'),
     'storage-s3-multipartcopychunksize': z.coerce
       .number()
       .int()
-      .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)')
-      .default(33554432),
-    'storage-s3-multipartcopymaxconcurrency': z.coerce
-      .number()
-      .int()
-      .min(1, 'must be at least 1')
-      .default(100),
-    'storage-s3-multipartcopythresholdsize': z.coerce
-      .number()
-      .int()
-      .min(0, 'must not be negative')
-      .default(33554432),
+      .min(5 * 1024 * 1024, 'must be at least 5 MiB (5242880)'),
+    'storage-s3-multipartcopymaxconcurrency': z.coerce.number().int().min(1, 'must be at least 1'),
+    'storage-s3-multipartcopythresholdsize': z.coerce.number().int().min(0, 'must not be negative'),
     'storage-s3-rootdirectory': str,
-    'storage-s3-storageclass': z
-      .enum(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'INTELLIGENT_TIERING', 'NONE'])
-      .default('STANDARD'),
+    'storage-s3-storageclass': z.enum([
+      'STANDARD',
+      'REDUCED_REDUNDANCY',
+      'STANDARD_IA',
+      'INTELLIGENT_TIERING',
+      'NONE',
+    ]),
     'storage-s3-useragent': str,
-    'storage-s3-usedualstack': z.boolean().default(false),
-    'storage-s3-accelerate': z.boolean().default(false),
+    'storage-s3-usedualstack': z.boolean(),
+    'storage-s3-accelerate': z.boolean(),
     'storage-s3-objectacl': str,
     'storage-s3-loglevel': str,
     nagios_context: str,

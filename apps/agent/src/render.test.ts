@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { formatImages, type ImageRow, parseImageOptions } from './actions/images.js';
 import { defaultTag, parseSource, platformCopyArgs } from './actions/push.js';
-import { type CharmConfig, charmConfigSchema, parseCharmConfig } from './options.js';
+import { parseCharmConfig } from './options.js';
 import { renderRegistryConfig, storageKind } from './render.js';
+import { CHARM_DEFAULTS, charmConfig as defaults } from './test-support.js';
 
-const defaults = (over: Record<string, unknown> = {}): CharmConfig => charmConfigSchema.parse(over);
 const render = (over: Record<string, unknown>) =>
   renderRegistryConfig(defaults(over), { bindAddress: '0.0.0.0', root: (p) => p, leader: true });
 
@@ -42,7 +42,8 @@ describe('config.yml rendering', () => {
       undefined,
     );
 
-    const problems = (raw: Record<string, unknown>) => parseCharmConfig(raw).problems;
+    const problems = (raw: Record<string, unknown>) =>
+      parseCharmConfig({ ...CHARM_DEFAULTS, ...raw }).problems;
     expect(problems({ 'gc-interval': 'daily' })).toEqual([
       {
         option: 'gc-interval',

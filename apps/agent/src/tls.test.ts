@@ -1,12 +1,12 @@
 import { createCertificateAuthority, issueCertificate } from '@regop/auth';
 import { describe, expect, it } from 'vitest';
-import { charmConfigSchema } from './options.js';
+import { charmConfig } from './test-support.js';
 import { checkTlsBlobs } from './tls.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const ca = createCertificateAuthority({ commonName: 'CA' });
 const server = issueCertificate(ca, { commonName: 'registry', altNames: ['10.0.0.5'] });
-const check = (blobs: Record<string, string>) => checkTlsBlobs(charmConfigSchema.parse(blobs));
+const check = (blobs: Record<string, string>) => checkTlsBlobs(charmConfig(blobs));
 
 describe('tls-*-blob checks', () => {
   it('accepts a certificate, its key and its CA, as PEM in base64', () => {

@@ -127,6 +127,21 @@ interface ActionSpec {
 }
 
 /**
+ * The config Juju gives a charm nobody configured: each option's default from its config.yaml (an option whose
+ * default is null is left out, as config-get leaves it).
+ */
+export async function configDefaults(charmDir: string): Promise<Record<string, unknown>> {
+  const config = parse(await readFile(join(charmDir, 'config.yaml'), 'utf8')) as {
+    options?: Record<string, OptionSpec>;
+  };
+  return Object.fromEntries(
+    Object.entries(config.options ?? {})
+      .filter(([, spec]) => spec.default !== undefined && spec.default !== null)
+      .map(([name, spec]) => [name, spec.default]),
+  );
+}
+
+/**
  * Runs a charm's hooks and actions against a MemoryBackend: the charm's code is what runs, only the hook
  * tools are replaced. Config and action parameters get their defaults from config.yaml and actions.yaml, as
  * Juju gives them.
@@ -146,11 +161,7 @@ export class Harness {
 
   static async create(charm: Charm, charmDir: string, unitName = 'app/0'): Promise<Harness> {
     const harness = new Harness(charm, charmDir, unitName);
-    const config = parse(await readFile(join(charmDir, 'config.yaml'), 'utf8')) as {
-      options?: Record<string, OptionSpec>;
-    };
-    for (const [name, spec] of Object.entries(config.options ?? {}))
-      if (spec.default !== undefined && spec.default !== null) harness.backend.config[name] = spec.default;
+    harness.backend.config = await configDefaults(charmDir);
     harness.actions =
       (parse(await readFile(join(charmDir, 'actions.yaml'), 'utf8').catch(() => '{}')) as Record<
         string,

@@ -7,7 +7,7 @@ export {
   eventFromEnv,
   type JujuEvent,
 } from './charm.js';
-export { Harness, MemoryBackend } from './harness.js';
+export { configDefaults, Harness, MemoryBackend } from './harness.js';
 export { HookToolsBackend } from './hook-tools.js';
 export { Machine } from './machine.js';
 export {

@@ -37,8 +37,9 @@ export async function garbageCollect(args: string[]): Promise<number> {
     throw new UsageError(`--format: text or json, not ${format}`, GC_USAGE);
   const config = await loadConfig(configPath);
   const retention = config.storage.maintenance?.garbagecollect?.retention;
-  const driver = await createDriver(config.storage);
   const dryRun = values['dry-run'] === true;
+  // A dry run only reads: it may look at a store that takes no writes.
+  const driver = await createDriver(config.storage, { readOnly: dryRun });
   // JSON is the whole output, for jq: no event lines.
   const quiet = values.quiet === true || format === 'json';
   const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -23,7 +23,6 @@ import { parseListenAddress } from './listen.js';
 import { configureLogging } from './logging.js';
 import { gcSchedule, purgeOptions } from './schedule.js';
 import { NO_ROUTE_SCHEMAS } from './schemaless.js';
-import { checkWritableRoot } from './storage-check.js';
 import { httpsOptions } from './tls-options.js';
 
 /**
@@ -93,9 +92,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
   checkSupported(config);
   const storage = config.storage;
   const readOnly = storage.maintenance?.readonly?.enabled === true;
-  if (!options.driver && storage.filesystem && !readOnly)
-    await checkWritableRoot(storage.filesystem.rootdirectory ?? '/var/lib/registry');
-  const driver = options.driver ?? (await createDriver(storage));
+  const driver = options.driver ?? (await createDriver(storage, { readOnly }));
   // A pull-through cache stores manifests before what they name, which it fetches when asked for.
   const validation: ManifestValidation | undefined = config.proxy
     ? { layers: 'none', indexChildren: 'none', config: false }

@@ -1,51 +1,39 @@
-import { ConfigError, type StorageConfig } from '@regop/registry';
-import { BaseDriver, InMemoryDriver, type StorageDriver } from '@regop/storage';
+import { ConfigError, type StorageConfig, storageDriverSection } from '@regop/registry';
+import {
+  BaseDriver,
+  type DriverContext,
+  type DriverDescriptor,
+  inmemory,
+  parseDriverOptions,
+} from '@regop/storage';
+import { filesystem } from '@regop/storage-fs/descriptor';
+import { s3 } from '@regop/storage-s3/descriptor';
+import { swift } from '@regop/storage-swift/descriptor';
 
 /**
- * The storage driver named by the config's storage section, its package loaded only then (the AWS SDK and the
- * Swift client cost a filesystem registry's start time and memory for nothing), behind the base wrapper.
- * Object stores are checked now, so a bad endpoint or credentials fail the start with the config key named.
+ * The storage drivers this registry provides, by the name a config's storage section gives them. Adding one
+ * is a package exporting its descriptor, and a line here.
  */
-export async function createDriver(storage: StorageConfig): Promise<BaseDriver> {
-  return BaseDriver.wrap(await namedDriver(storage));
-}
+export const DRIVERS = [filesystem, inmemory, s3, swift] as const satisfies readonly DriverDescriptor[];
 
-async function namedDriver(storage: StorageConfig): Promise<StorageDriver> {
-  if (storage.filesystem) {
-    const { FilesystemDriver } = await import('@regop/storage-fs');
-    return new FilesystemDriver({ rootDirectory: storage.filesystem.rootdirectory ?? '/var/lib/registry' });
-  }
-  // Everything is lost when the process ends, as with distribution's inmemory driver: for tests and trials.
-  if (storage.inmemory) return new InMemoryDriver();
-  if (storage.s3) {
-    const s3 = storage.s3;
-    return checked(async () => {
-      const { parseS3Options, S3Driver } = await import('@regop/storage-s3');
-      const driver = new S3Driver(parseS3Options(s3));
-      await driver.checkAccess();
-      return driver;
-    });
-  }
-  if (storage.swift) {
-    const swift = storage.swift;
-    return checked(async () => {
-      const { parseSwiftOptions, SwiftDriver } = await import('@regop/storage-swift');
-      const driver = new SwiftDriver(parseSwiftOptions(swift));
-      await driver.connect();
-      return driver;
-    });
-  }
-  const configured = Object.keys(storage).find((k) => ['gcs', 'azure', 'oss'].includes(k));
-  throw new ConfigError(
-    `storage.${configured}: this registry does not provide the ${configured} driver (use filesystem, inmemory, s3 or swift)`,
-  );
-}
+export type DriverName = (typeof DRIVERS)[number]['name'];
 
-/** Builds and checks an object-store driver; any failure is a config error (its message names the key). */
-async function checked(build: () => Promise<StorageDriver>): Promise<StorageDriver> {
+/**
+ * The storage driver the config's storage section names, behind the base wrapper: its parameters validated by
+ * its descriptor, and the backend checked where it can be, so a bad root, endpoint or credentials fail the start
+ * with the config key named.
+ */
+export async function createDriver(storage: StorageConfig, context: DriverContext): Promise<BaseDriver> {
+  const { name, parameters } = storageDriverSection(storage);
+  const descriptor: DriverDescriptor | undefined = DRIVERS.find((d) => d.name === name);
+  if (!descriptor)
+    throw new ConfigError(
+      `storage.${name}: this registry does not provide the ${name} driver (use ${DRIVERS.map((d) => d.name).join(', ')})`,
+    );
   try {
-    return await build();
+    const options = parseDriverOptions(name, descriptor.optionsSchema, parameters);
+    return BaseDriver.wrap(await descriptor.create(options, context));
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    throw err instanceof ConfigError ? err : new ConfigError((err as Error).message);
   }
 }

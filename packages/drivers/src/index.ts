@@ -1,1 +1,1 @@
-export { createDriver } from './drivers.js';
+export { createDriver, DRIVERS, type DriverName } from './drivers.js';

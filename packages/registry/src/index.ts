@@ -13,7 +13,9 @@ export {
   failureLimitSchema,
   type RegistryConfig,
   retentionRuleSchema,
+  STORAGE_SETTINGS,
   type StorageConfig,
+  storageDriverSection,
 } from './config/schema.js';
 export { type BlobDescriptor, BlobStore } from './content/blobs.js';
 export { compareNames } from './content/catalog.js';

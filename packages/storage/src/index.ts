@@ -1,4 +1,5 @@
 export { BaseDriver, isNetworkError, type OperationObserver } from './base.js';
+export type { DriverContext, DriverDescriptor } from './descriptor.js';
 export type {
   FileInfo,
   FileWriter,
@@ -17,7 +18,7 @@ export {
   PathNotFoundError,
   StorageError,
 } from './errors.js';
-export { InMemoryDriver } from './inmemory.js';
+export { InMemoryDriver, inmemory } from './inmemory.js';
 export { DEFAULT_CONCURRENCY, mapLimited } from './limit.js';
 export { boolOption, parseDriverOptions } from './options.js';
 export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';

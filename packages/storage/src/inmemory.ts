@@ -1,4 +1,6 @@
 import { Readable } from 'node:stream';
+import * as z from 'zod';
+import type { DriverDescriptor } from './descriptor.js';
 import {
   type FileInfo,
   type FileWriter,
@@ -134,3 +136,10 @@ class MemoryWriter extends FileWriterBase {
     this.remove();
   }
 }
+
+/** distribution's inmemory driver: everything is lost when the process ends. For tests and trials. */
+export const inmemory: DriverDescriptor = {
+  name: 'inmemory',
+  optionsSchema: z.strictObject({}),
+  create: async () => new InMemoryDriver(),
+};

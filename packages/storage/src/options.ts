@@ -18,8 +18,15 @@ export function parseDriverOptions<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(params);
   if (!result.success) {
+    const key = (path: PropertyKey[]) => [`storage.${driver}`, ...path.map(String)].join('.');
     throw new Error(
-      result.error.issues.map((i) => `storage.${driver}.${i.path.join('.')}: ${i.message}`).join('\n'),
+      result.error.issues
+        .map((i) =>
+          i.code === 'unrecognized_keys'
+            ? i.keys.map((k) => `${key([...i.path, k])}: unknown key`).join('\n')
+            : `${key(i.path)}: ${i.message}`,
+        )
+        .join('\n'),
     );
   }
   return result.data;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type * as z from 'zod';
-import { configSchema, IGNORED_SECTIONS, type RegistryConfig } from './schema.js';
+import { configSchema, IGNORED_SECTIONS, type RegistryConfig, STORAGE_SETTINGS } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -15,7 +15,6 @@ export class ConfigError extends Error {
 
 type Tree = Record<string, unknown>;
 const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
-const STORAGE_DRIVERS = ['filesystem', 'inmemory', 's3', 'swift', 'gcs', 'azure', 'oss'];
 
 /**
  * Applies `REGISTRY_SECTION_KEY=value` overrides as distribution does: each `_`-separated word is one level
@@ -32,7 +31,8 @@ export function applyEnvironment(raw: Tree, env: NodeJS.ProcessEnv): Tree {
     const value = parseYaml(env[key] as string) as unknown;
     if (words.length === 1 && words[0] === 'storage' && typeof value === 'string') {
       const storage = isTree(config.storage) ? config.storage : {};
-      for (const driver of STORAGE_DRIVERS) if (driver !== value) delete storage[driver];
+      for (const key of Object.keys(storage))
+        if (key !== value && !STORAGE_SETTINGS.includes(key)) delete storage[key];
       if (!isTree(storage[value])) storage[value] = {};
       config.storage = storage;
       continue;

@@ -41,76 +41,78 @@ export const retentionRuleSchema = z.strictObject({
   tagsolderthan: duration.optional(),
 });
 
-/** Storage driver parameters are a free-form map in distribution; each driver validates its own. */
+/**
+ * A storage driver's section: a free-form map in distribution, each driver validating its own (its descriptor's
+ * optionsSchema, in @regop/drivers' table). Any key of the storage section that is not one of its settings below
+ * names a driver.
+ */
 const driverParameters = z
   .record(z.string(), z.unknown())
   .nullable()
   .transform((v) => v ?? {});
 
-const filesystem = z
-  .strictObject({
-    rootdirectory: z.string().min(1).optional(),
-    maxthreads: z.number().int().min(25).optional(),
-  })
-  .nullable()
-  .transform((v) => v ?? {});
+const storageSettings = {
+  delete: enabledFlag.optional(),
+  maintenance: z
+    .strictObject({
+      uploadpurging: z
+        .strictObject({
+          enabled: bool.optional(),
+          age: duration.optional(),
+          interval: duration.optional(),
+          dryrun: bool.optional(),
+        })
+        .optional(),
+      readonly: enabledFlag.optional(),
+      // Scheduled collection (and retention) in `registry serve`, shaped like uploadpurging.
+      garbagecollect: z
+        .strictObject({
+          enabled: bool.optional(),
+          interval: duration.optional(),
+          dryrun: bool.optional(),
+          grace: duration.optional(),
+          deleteuntagged: bool.optional(),
+          retention: z.array(retentionRuleSchema).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  cache: z
+    .strictObject({
+      blobdescriptor: z.enum(['inmemory', 'redis']).optional(),
+      blobdescriptorsize: z.number().int().positive().optional(),
+    })
+    .optional(),
+  redirect: z.strictObject({ disable: bool.optional() }).optional(),
+};
+
+/** The storage section's keys that are settings, not a driver. */
+export const STORAGE_SETTINGS: readonly string[] = Object.keys(storageSettings);
 
 const storage = z
-  .strictObject({
-    filesystem: filesystem.optional(),
-    inmemory: driverParameters.optional(),
-    s3: driverParameters.optional(),
-    swift: driverParameters.optional(),
-    gcs: driverParameters.optional(),
-    azure: driverParameters.optional(),
-    oss: driverParameters.optional(),
-    delete: enabledFlag.optional(),
-    maintenance: z
-      .strictObject({
-        uploadpurging: z
-          .strictObject({
-            enabled: bool.optional(),
-            age: duration.optional(),
-            interval: duration.optional(),
-            dryrun: bool.optional(),
-          })
-          .optional(),
-        readonly: enabledFlag.optional(),
-        // Scheduled collection (and retention) in `registry serve`, shaped like uploadpurging.
-        garbagecollect: z
-          .strictObject({
-            enabled: bool.optional(),
-            interval: duration.optional(),
-            dryrun: bool.optional(),
-            grace: duration.optional(),
-            deleteuntagged: bool.optional(),
-            retention: z.array(retentionRuleSchema).optional(),
-          })
-          .optional(),
-      })
-      .optional(),
-    cache: z
-      .strictObject({
-        blobdescriptor: z.enum(['inmemory', 'redis']).optional(),
-        blobdescriptorsize: z.number().int().positive().optional(),
-      })
-      .optional(),
-    redirect: z.strictObject({ disable: bool.optional() }).optional(),
-  })
+  .object(storageSettings)
+  .catchall(driverParameters)
   .superRefine((s, ctx) => {
-    const drivers = (['filesystem', 'inmemory', 's3', 'swift', 'gcs', 'azure', 'oss'] as const).filter(
-      (d) => s[d] !== undefined,
-    );
+    const drivers = Object.keys(s).filter((k) => !STORAGE_SETTINGS.includes(k));
     if (drivers.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         message:
           drivers.length === 0
-            ? 'one storage driver must be configured (filesystem, inmemory, s3 or swift)'
+            ? 'one storage driver must be configured (such as filesystem: { rootdirectory: /var/lib/registry })'
             : `only one storage driver may be configured, found ${drivers.join(', ')}`,
       });
     }
   });
+
+/** The driver the storage section names (exactly one; the schema checked), and its parameters. */
+export function storageDriverSection(storage: StorageConfig): {
+  name: string;
+  parameters: Record<string, unknown>;
+} {
+  const name = Object.keys(storage).find((k) => !STORAGE_SETTINGS.includes(k)) as string;
+  return { name, parameters: (storage as Record<string, Record<string, unknown>>)[name] ?? {} };
+}
 
 const tls = z.strictObject({
   certificate: z.string().min(1).optional(),

@@ -1,6 +1,24 @@
 import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError } from '@regop/registry';
+import type { DriverDescriptor } from '@regop/storage';
+import * as z from 'zod';
+
+const optionsSchema = z.strictObject({
+  rootdirectory: z.string().min(1).default('/var/lib/registry'),
+  /** distribution's thread limit; here the process's UV_THREADPOOL_SIZE governs (the config loader says so). */
+  maxthreads: z.number().int().min(25).optional(),
+});
+
+/** storage.filesystem: the root is checked to take writes, unless the registry only reads. */
+export const filesystem: DriverDescriptor<typeof optionsSchema> = {
+  name: 'filesystem',
+  optionsSchema,
+  async create(options, { readOnly }) {
+    if (!readOnly) await checkWritableRoot(options.rootdirectory);
+    const { FilesystemDriver } = await import('./driver.js');
+    return new FilesystemDriver({ rootDirectory: options.rootdirectory });
+  },
+};
 
 /** File systems that hold no data, by statfs magic: Node's recursive mkdir loops for ever in /proc. */
 const PSEUDO_FS = new Map([
@@ -16,7 +34,7 @@ const PSEUDO_FS = new Map([
  * missing directories are made one at a time, so a failure names its real cause (a recursive mkdir says
  * ENOENT where the file system is read-only).
  */
-export async function checkWritableRoot(root: string): Promise<void> {
+async function checkWritableRoot(root: string): Promise<void> {
   const missing: string[] = [];
   let existing = resolve(root);
   while (!(await stat(existing).catch(() => undefined)) && dirname(existing) !== existing) {
@@ -25,7 +43,7 @@ export async function checkWritableRoot(root: string): Promise<void> {
   }
   const kind = PSEUDO_FS.get((await statfs(existing).catch(() => undefined))?.type ?? -1);
   if (kind)
-    throw new ConfigError(`storage.filesystem.rootdirectory: ${root} is on ${kind}, which cannot hold data`);
+    throw new Error(`storage.filesystem.rootdirectory: ${root} is on ${kind}, which cannot hold data`);
   const probe = join(root, `.regop-write-check-${process.pid}`);
   try {
     for (const dir of missing)
@@ -36,8 +54,6 @@ export async function checkWritableRoot(root: string): Promise<void> {
     await rm(probe, { force: true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(
-      `storage.filesystem.rootdirectory: cannot write to ${root} (${e.code ?? e.message})`,
-    );
+    throw new Error(`storage.filesystem.rootdirectory: cannot write to ${root} (${e.code ?? e.message})`);
   }
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { formatImages, type ImageRow, parseImageOptions } from './actions/images.js';
 import { defaultTag, parseSource, platformCopyArgs } from './actions/push.js';
 import { parseCharmConfig } from './options.js';
-import { renderRegistryConfig, storageKind } from './render.js';
+import { renderRegistryConfig } from './render.js';
+import { storageKind } from './storage.js';
 import { CHARM_DEFAULTS, charmConfig as defaults } from './test-support.js';
 
 const render = (over: Record<string, unknown>) =>

@@ -1,4 +1,5 @@
 import type { CharmConfig } from './options.js';
+import { charmStorage, defined } from './storage.js';
 
 /** Where the agent keeps the registry's files (below the machine root). */
 export const PATHS = {
@@ -21,61 +22,10 @@ export interface RenderContext {
   leader: boolean;
 }
 
-export type StorageKind = 'swift' | 's3' | 'filesystem';
-
-/** swift when an auth URL is set, s3 when a region and bucket are, else the filesystem (as Canonical's charm). */
-export function storageKind(config: CharmConfig): StorageKind {
-  if (config['storage-swift-authurl']) return 'swift';
-  if (config['storage-s3-region'] && config['storage-s3-bucket']) return 's3';
-  return 'filesystem';
-}
-
-const defined = (o: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== '' && v !== undefined));
-
 /** The registry's config.yml, mapping the charm options as Canonical's charm does. */
 export function renderRegistryConfig(config: CharmConfig, ctx: RenderContext): Record<string, unknown> {
-  const kind = storageKind(config);
-  const storage: Record<string, unknown> = {};
-  if (kind === 'swift') {
-    storage.swift = defined({
-      authurl: config['storage-swift-authurl'],
-      username: config['storage-swift-username'],
-      password: config['storage-swift-password'],
-      region: config['storage-swift-region'],
-      container: config['storage-swift-container'],
-      tenant: config['storage-swift-tenant'],
-      domain: config['storage-swift-domain'],
-    });
-  } else if (kind === 's3') {
-    storage.s3 = defined({
-      accesskey: config['storage-s3-accesskey'],
-      secretkey: config['storage-s3-secretkey'],
-      region: config['storage-s3-region'],
-      regionendpoint: config['storage-s3-regionendpoint'],
-      forcepathstyle: config['storage-s3-forcepathstyle'],
-      bucket: config['storage-s3-bucket'],
-      encrypt: config['storage-s3-encrypt'],
-      keyid: config['storage-s3-keyid'],
-      secure: config['storage-s3-secure'],
-      // Canonical's charm reads these two under other names and never writes objectacl: honoured here.
-      skipverify: config['storage-s3-skip-verify'],
-      v4auth: !config['storage-s3-skip-v4-auth'],
-      chunksize: config['storage-s3-chunksize'],
-      multipartcopychunksize: config['storage-s3-multipartcopychunksize'],
-      multipartcopymaxconcurrency: config['storage-s3-multipartcopymaxconcurrency'],
-      multipartcopythresholdsize: config['storage-s3-multipartcopythresholdsize'],
-      rootdirectory: config['storage-s3-rootdirectory'],
-      storageclass: config['storage-s3-storageclass'],
-      useragent: config['storage-s3-useragent'],
-      usedualstack: config['storage-s3-usedualstack'],
-      accelerate: config['storage-s3-accelerate'],
-      objectacl: config['storage-s3-objectacl'],
-      loglevel: config['storage-s3-loglevel'],
-    });
-  } else {
-    storage.filesystem = { rootdirectory: ctx.root(PATHS.data) };
-  }
+  const { driver, parameters } = charmStorage(config);
+  const storage: Record<string, unknown> = { [driver]: parameters(config, ctx.root(PATHS.data)) };
   if (config['storage-cache'] === 'inmemory') storage.cache = { blobdescriptor: 'inmemory' };
   storage.delete = { enabled: config['storage-delete'] };
   storage.maintenance = {

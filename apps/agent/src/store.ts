@@ -6,5 +6,6 @@ import { PATHS } from './render.js';
 /** The unit's registry content, opened on the storage its config.yml names (the engine's own API). */
 export async function openRegistry(machine: Machine): Promise<Registry> {
   const config = await loadConfig(machine.path(PATHS.config), {});
-  return new Registry(await createDriver(config.storage));
+  const readOnly = config.storage.maintenance?.readonly?.enabled === true;
+  return new Registry(await createDriver(config.storage, { readOnly }));
 }

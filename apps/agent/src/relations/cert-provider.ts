@@ -7,7 +7,8 @@
 import type { Backend } from '@regop/ops';
 import type { TlsFiles } from '../tls.js';
 import { checkTlsPems } from '../tls.js';
-import { remoteUnits } from './remote.js';
+import type { RelationModule } from './relation.js';
+import type { RemoteUnit } from './remote.js';
 
 export const CERT_PROVIDER = 'cert-provider';
 
@@ -32,23 +33,30 @@ const parseJson = (text: string | undefined): unknown => {
   }
 };
 
-/** Sends the request on every cert-provider relation, then reads and checks what came back. */
-export async function exchangeCertificate(
+/** Sends the request on every cert-provider relation (again on every hook: the SANs may have changed). */
+export async function requestCertificate(
   backend: Backend,
   unitName: string,
   request: CertificateRequest,
-  now = new Date(),
-): Promise<ProvidedCertificate> {
-  const ids = await backend.relationIds(CERT_PROVIDER);
+): Promise<void> {
   const name = unitName.replace('/', '_');
-  for (const id of ids)
+  for (const id of await backend.relationIds(CERT_PROVIDER))
     await backend.relationSet(id, {
       unit_name: name,
       common_name: request.commonName,
       sans: JSON.stringify(request.sans),
       certificate_name: name,
     });
-  const providers = await remoteUnits(backend, CERT_PROVIDER);
+}
+
+/** Reads and checks what the providers gave for this unit's request (its common name: its address). */
+export function readCertificate(
+  providers: RemoteUnit[],
+  unitName: string,
+  commonName: string,
+  now = new Date(),
+): ProvidedCertificate {
+  const name = unitName.replace('/', '_');
   if (providers.length === 0) return { state: 'none' };
   // easyrsa publishes the CA from its leader only, while any of its units may answer the request.
   const anyCa = providers.map((p) => p.data.ca).find(Boolean);
@@ -58,9 +66,7 @@ export async function exchangeCertificate(
     const processed = parseJson(data[`${name}.processed_requests`]);
     if (typeof processed === 'symbol')
       return { state: 'invalid', reason: `${name}.processed_requests from ${unit} is not JSON` };
-    const batch = (processed as Record<string, { cert?: string; key?: string }> | undefined)?.[
-      request.commonName
-    ];
+    const batch = (processed as Record<string, { cert?: string; key?: string }> | undefined)?.[commonName];
     if (!cert && batch) ({ cert, key } = batch);
     const ca = data.ca || anyCa;
     if (!cert || !key || !ca) continue;
@@ -74,3 +80,27 @@ export async function exchangeCertificate(
   }
   return { state: 'waiting', reason: `waiting for a certificate from ${providers[0]?.unit.split('/')[0]}` };
 }
+
+/**
+ * A certificate for the unit's address, with its public address, host name, http-host's host and the proxies'
+ * addresses as SANs. Bad data blocks the unit (the registry keeps its last good files); waiting for one matters
+ * only when the TLS blobs do not already give the unit its certificate.
+ */
+export const certProvider: RelationModule<ProvidedCertificate> = {
+  endpoint: CERT_PROVIDER,
+  gather: (remotes, facts) => readCertificate(remotes, facts.unitName, facts.address),
+  async publish(_state, { facts, relations }, _served, { backend }) {
+    const sans = [facts.address, facts.publicAddress, facts.hostName, ...relations.website.proxies];
+    if (facts.config['http-host']) sans.push(new URL(facts.config['http-host']).hostname);
+    await requestCertificate(backend, facts.unitName, {
+      commonName: facts.address,
+      sans: [...new Set(sans)].sort(),
+    });
+  },
+  status(state, unit) {
+    if (state.state === 'invalid') return { name: 'blocked', message: `cert-provider: ${state.reason}` };
+    if (state.state === 'waiting' && !unit.blobTls)
+      return { name: 'waiting', message: `cert-provider: ${state.reason}` };
+    return undefined;
+  },
+};

@@ -5,6 +5,7 @@
  * reaches the clients; unchanged settings do not wake them.
  */
 import type { Backend } from '@regop/ops';
+import type { RelationModule } from './relation.js';
 
 export const DOCKER_REGISTRY = 'docker-registry';
 
@@ -27,3 +28,22 @@ export async function publishClientConfig(backend: Backend, config: ClientConfig
       tls_ca: json(config.ca),
     });
 }
+
+/** Every related client is told the URL, the credentials and the CA. */
+export const dockerRegistry: RelationModule<{ clients: number }> = {
+  endpoint: DOCKER_REGISTRY,
+  gather: (remotes) => ({ clients: remotes.length }),
+  publish: (_state, _unit, served, { backend }) =>
+    publishClientConfig(backend, {
+      netloc: served.netloc,
+      url: served.url,
+      ...(served.basicAuth && { basicUser: served.basicAuth.user, basicPassword: served.basicAuth.password }),
+      ...(served.ca && { ca: served.ca }),
+    }),
+  // containerd (its charm) reaches a related registry by its net location over https whatever registry_url
+  // says: over plain HTTP its pulls fail, which the operator should see here rather than in a failed pod.
+  note: (state, served) =>
+    state.clients > 0 && !served.tlsOn
+      ? 'Clients on docker-registry need TLS (containerd uses https).'
+      : undefined,
+};

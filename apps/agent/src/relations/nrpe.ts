@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend, Machine } from '@regop/ops';
 import { stringify } from 'yaml';
-import { remoteUnits } from './remote.js';
+import { checkPlugin } from '../programs.js';
+import type { RelationModule } from './relation.js';
 
 export const NRPE = 'nrpe-external-master';
 export const CHECK_NAME = 'docker_registry';
@@ -20,7 +21,6 @@ export interface NrpeCheck {
   plugin: { dir: string; files: string[] };
   /** The plugin's arguments. */
   args: string[];
-  context: string;
   servicegroups: string;
 }
 
@@ -60,15 +60,23 @@ async function removeCanonicalCheck(machine: Machine, hostNames: string[]): Prom
   return removed;
 }
 
+/** The subordinates related, and the names Nagios knows this machine by. */
+export interface NrpeState {
+  relationIds: string[];
+  hostName: string;
+  hostContext: string;
+}
+
 /** Writes or removes the check's files as the relation is there or not; says whether anything changed. */
-export async function configureNrpe(backend: Backend, machine: Machine, check: NrpeCheck): Promise<boolean> {
-  const remotes = await remoteUnits(backend, NRPE);
-  // The subordinate may name the host and context Nagios knows this machine by.
-  const hostContext = remotes.map((r) => r.data.nagios_host_context).find(Boolean) || check.context || 'juju';
+export async function configureNrpe(
+  backend: Backend,
+  machine: Machine,
+  state: NrpeState,
+  check: NrpeCheck,
+): Promise<boolean> {
   const unitHost = check.unitName.replace('/', '-');
-  const hostName = remotes.map((r) => r.data.nagios_hostname).find(Boolean) || `${hostContext}-${unitHost}`;
-  const upgraded = await removeCanonicalCheck(machine, [...new Set([unitHost, hostName])]);
-  if (remotes.length === 0) {
+  const upgraded = await removeCanonicalCheck(machine, [...new Set([unitHost, state.hostName])]);
+  if (state.relationIds.length === 0) {
     const removed = await machine.remove(checkFile);
     return (await machine.remove(serviceFile(check.unitName))) || removed || upgraded;
   }
@@ -88,19 +96,47 @@ export async function configureNrpe(backend: Backend, machine: Machine, check: N
         MANAGED.trimEnd(),
         'define service {',
         '    use                             active-service',
-        `    host_name                       ${hostName}`,
-        `    service_description             ${hostName} Docker registry health check`,
+        `    host_name                       ${state.hostName}`,
+        `    service_description             ${state.hostName} Docker registry health check`,
         `    check_command                   check_nrpe!${CHECK_NAME}`,
-        `    servicegroups                   ${check.servicegroups || hostContext}`,
+        `    servicegroups                   ${check.servicegroups || state.hostContext}`,
         '}',
         '',
       ].join('\n'),
     )) || changed;
   changed ||= upgraded;
-  for (const id of new Set(remotes.map((r) => r.relationId)))
+  for (const id of state.relationIds)
     await backend.relationSet(id, {
       monitors: MONITORS,
       ...(changed && { timestamp: new Date().toISOString() }),
     });
   return changed;
 }
+
+/** The check of the registry that Nagios runs through the NRPE subordinate. */
+export const nrpe: RelationModule<NrpeState> = {
+  endpoint: NRPE,
+  gather(remotes, { unitName, config }) {
+    // The subordinate may name the host and context Nagios knows this machine by.
+    const hostContext =
+      remotes.map((r) => r.data.nagios_host_context).find(Boolean) || config.nagios_context || 'juju';
+    const hostName =
+      remotes.map((r) => r.data.nagios_hostname).find(Boolean) ||
+      `${hostContext}-${unitName.replace('/', '-')}`;
+    return { relationIds: [...new Set(remotes.map((r) => r.relationId))], hostName, hostContext };
+  },
+  async publish(state, { facts }, served, { backend, machine }) {
+    const { address, config } = facts;
+    await configureNrpe(backend, machine, state, {
+      unitName: facts.unitName,
+      plugin: checkPlugin(),
+      args: [
+        `--host=${address}`,
+        `--port=${served.port}`,
+        ...(served.tlsOn ? ['--ssl', ...(served.caPath ? [`--ca-file=${served.caPath}`] : [])] : []),
+        `--health-url=http://${address}:${config['debug-port']}/debug/health`,
+      ],
+      servicegroups: config.nagios_servicegroups,
+    });
+  },
+};

@@ -10,13 +10,14 @@
  */
 import type { Backend } from '@regop/ops';
 import { Document } from 'yaml';
-import { addressOf, byUnitNumber, remoteUnits } from './remote.js';
+import type { RelationModule } from './relation.js';
+import { addressOf, byUnitNumber, type RemoteUnit } from './remote.js';
 
 export const WEBSITE = 'website';
 
 /** The proxies related over website: their addresses, in unit order. */
-export async function proxyAddresses(backend: Backend): Promise<string[]> {
-  const units = (await remoteUnits(backend, WEBSITE)).sort((a, b) => byUnitNumber(a.unit, b.unit));
+export function proxiesOf(remotes: RemoteUnit[]): string[] {
+  const units = [...remotes].sort((a, b) => byUnitNumber(a.unit, b.unit));
   return [...new Set(units.map((u) => addressOf(u.data)).filter((a): a is string => !!a))];
 }
 
@@ -94,3 +95,18 @@ export async function publishWebsite(
       tls_ca: null,
     });
 }
+
+/** The proxies in front of the unit, and the leader's services for them (see above). */
+export const website: RelationModule<{ proxies: string[] }> = {
+  endpoint: WEBSITE,
+  gather: (remotes) => ({ proxies: proxiesOf(remotes) }),
+  publish(_state, { facts, relations }, served, { backend }) {
+    if (!facts.leader) return publishWebsite(backend, undefined);
+    const servers = [{ unit: facts.unitName, address: facts.address }, ...relations.peer.units];
+    return publishWebsite(backend, {
+      address: facts.address,
+      port: served.port,
+      services: servicesYaml(facts.appName, served.port, servers, served.tlsOn),
+    });
+  },
+};

@@ -1,4 +1,5 @@
-import { BackendUnavailableError } from '@regop/storage';
+import type { IncomingHttpHeaders } from 'node:http';
+import { BackendUnavailableError, mapLimited, StorageError } from '@regop/storage';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { authenticate, type SwiftAuth } from './auth.js';
 import type { SwiftOptions } from './options.js';
@@ -22,12 +23,27 @@ export interface SendOptions {
   /** Replayable, so a request refused for an expired token is sent again after logging in. */
   body?: Buffer | string;
   query?: Record<string, string>;
+  /** To the account rather than the container. */
+  account?: boolean;
+}
+
+export interface RequestOptions extends SendOptions {
+  /** Statuses besides 2xx that answer the request, or 'any' for a caller that reads the status itself. */
+  ok?: number[] | 'any';
+  /** 'absent': a 404 answers undefined (the object is not there), rather than failing. */
+  missing?: 'absent';
+}
+
+/** What a request whose body nobody reads answered. */
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
 }
 
 /** Encodes an object name for a URL, keeping its slashes. */
 export const encodeName = (name: string) => name.split('/').map(encodeURIComponent).join('/');
 
-export const header = (res: Dispatcher.ResponseData, name: string): string | undefined => {
+export const header = (res: { headers: IncomingHttpHeaders }, name: string): string | undefined => {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
@@ -38,10 +54,13 @@ export const drain = (res: Dispatcher.ResponseData) => res.body.dump();
 /**
  * The Swift API over undici: logs in lazily, sends each request with the current token and logs in again
  * once when a token is refused (they expire). Unreachable servers and 5xx answers throw
- * BackendUnavailableError; every other answer is the caller's to read.
+ * BackendUnavailableError. request() is for answers without a body to read (it drains them and checks the
+ * status); send() leaves a body the caller reads, and draining it, to the caller.
  */
 export class SwiftClient {
   readonly dispatcher: Dispatcher;
+  /** Objects one bulk delete may name; 0 where the cluster offers none (see deleteObjects). */
+  bulkDeleteMax = 0;
   private auth: SwiftAuth | undefined;
   private loggingIn: Promise<SwiftAuth> | undefined;
 
@@ -77,7 +96,7 @@ export class SwiftClient {
   async send(
     method: Dispatcher.HttpMethod,
     name: string,
-    options: SendOptions & { account?: boolean } = {},
+    options: SendOptions = {},
   ): Promise<Dispatcher.ResponseData> {
     for (let attempt = 0; ; attempt++) {
       const auth = await this.login(attempt > 0);
@@ -110,6 +129,64 @@ export class SwiftClient {
         );
       }
       return res;
+    }
+  }
+
+  /**
+   * A request whose answer has no body to read: drained, so its connection goes back to the pool. A status
+   * outside 2xx and `ok` throws a StorageError naming the request; with `missing: 'absent'` a 404 answers
+   * undefined.
+   */
+  async request(
+    method: Dispatcher.HttpMethod,
+    name: string,
+    options: RequestOptions & { missing: 'absent' },
+  ): Promise<Answer | undefined>;
+  async request(method: Dispatcher.HttpMethod, name: string, options?: RequestOptions): Promise<Answer>;
+  async request(
+    method: Dispatcher.HttpMethod,
+    name: string,
+    options: RequestOptions = {},
+  ): Promise<Answer | undefined> {
+    const res = await this.send(method, name, options);
+    await drain(res);
+    const { statusCode: status, headers } = res;
+    if (status === 404 && options.missing === 'absent') return undefined;
+    const { ok = [] } = options;
+    if (status >= 300 && ok !== 'any' && !ok.includes(status))
+      throw new StorageError(`swift: ${method} ${name || 'container'}: HTTP ${status}`, NAME);
+    return { status, headers };
+  }
+
+  /** Deletes objects, in bulk where the cluster allows it; objects already gone are not an error. */
+  async deleteObjects(names: string[]): Promise<void> {
+    if (this.bulkDeleteMax === 0) {
+      await mapLimited(names, (n) => this.request('DELETE', n, { ok: [404] }));
+      return;
+    }
+    const container = encodeURIComponent(this.options.container);
+    for (let i = 0; i < names.length; i += this.bulkDeleteMax) {
+      const body = names
+        .slice(i, i + this.bulkDeleteMax)
+        .map((n) => `/${container}/${encodeName(n)}`)
+        .join('\n');
+      const res = await this.send('POST', '', {
+        account: true,
+        query: { 'bulk-delete': '' },
+        headers: { 'content-type': 'text/plain', accept: 'application/json' },
+        body,
+      });
+      if (res.statusCode >= 300) {
+        await drain(res);
+        throw new StorageError(`swift: bulk delete: HTTP ${res.statusCode}`, NAME);
+      }
+      const result = (await res.body.json()) as { Errors?: [string, string][] };
+      const failed = (result.Errors ?? []).filter(([, status]) => !status.startsWith('404'));
+      if (failed.length > 0)
+        throw new StorageError(
+          `swift: bulk delete failed for ${failed.map((f) => f.join(' ')).join(', ')}`,
+          NAME,
+        );
     }
   }
 

@@ -1,6 +1,5 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type FileInfo,
   type FileWriter,
@@ -17,15 +16,13 @@ import {
   type WalkResult,
   walkFlatListing,
 } from '@regop/storage';
-import type { Dispatcher } from 'undici';
 import { drain, encodeName, header, type ListEntry, SwiftClient } from './client.js';
+import { LargeObjects, type Segment } from './large-objects.js';
 import { manifestPrefix, segmentName, trimSlashes } from './names.js';
 import type { SwiftOptions } from './options.js';
 import { SwiftWriter } from './writer.js';
 
 const NAME = 'swift';
-/** How long a new manifest may take to show all of its segments (distribution: 15 s). */
-const READ_AFTER_WRITE_TIMEOUT_MS = 15_000;
 /** Segments Swift's dlo middleware serves before it slows to one a second (its rate_limit_after_segment). */
 const DLO_SEGMENTS_AT_FULL_SPEED = 10;
 
@@ -37,8 +34,7 @@ interface ObjectHead {
   manifest: string | undefined;
 }
 
-const unexpected = (what: string, res: Dispatcher.ResponseData) =>
-  new StorageError(`swift: ${what}: HTTP ${res.statusCode}`, NAME);
+const unexpected = (what: string, status: number) => new StorageError(`swift: ${what}: HTTP ${status}`, NAME);
 
 /**
  * Stores each driver path as the object `<prefix>/files<path>` of one container, and what writers stream as
@@ -49,12 +45,13 @@ export class SwiftDriver implements StorageDriver {
   readonly name = NAME;
   readonly flatListing = true;
   readonly client: SwiftClient;
+  private readonly large: LargeObjects;
   private readonly filesRoot: string;
   private tempUrlKey: string | undefined;
-  private bulkDeleteMax = 0;
 
   constructor(readonly options: SwiftOptions) {
     this.client = new SwiftClient(options);
+    this.large = new LargeObjects(this.client);
     this.filesRoot = trimSlashes(`${options.prefix}/files`);
   }
 
@@ -65,21 +62,17 @@ export class SwiftDriver implements StorageDriver {
   async connect(): Promise<void> {
     await this.client.login();
     const container = this.options.container;
-    const head = await this.client.send('HEAD', '');
-    await drain(head);
-    if (head.statusCode === 404) {
-      const put = await this.client.send('PUT', '');
-      await drain(put);
-      if (put.statusCode >= 300)
-        throw new Error(
-          `storage.swift.container: cannot create container ${container} (HTTP ${put.statusCode})`,
-        );
-    } else if (head.statusCode >= 300) {
-      throw new Error(`storage.swift.container: cannot use container ${container} (HTTP ${head.statusCode})`);
+    const head = await this.client.request('HEAD', '', { ok: 'any' });
+    if (head.status === 404) {
+      const put = await this.client.request('PUT', '', { ok: 'any' });
+      if (put.status >= 300)
+        throw new Error(`storage.swift.container: cannot create container ${container} (HTTP ${put.status})`);
+    } else if (head.status >= 300) {
+      throw new Error(`storage.swift.container: cannot use container ${container} (HTTP ${head.status})`);
     }
     const info = await this.client.info();
     const bulk = info?.bulk_delete as { max_deletes_per_request?: number } | undefined;
-    this.bulkDeleteMax = bulk?.max_deletes_per_request ?? 0;
+    this.client.bulkDeleteMax = bulk?.max_deletes_per_request ?? 0;
     const tempurl = info?.tempurl as { methods?: string[] } | undefined;
     const tempUrlMethods = tempurl?.methods ?? this.options.tempurlmethods ?? [];
     if (tempUrlMethods.includes('GET')) this.tempUrlKey = await this.tempUrlSecret();
@@ -95,11 +88,7 @@ export class SwiftDriver implements StorageDriver {
     const onContainer = this.options.tempurlcontainerkey;
     const target = onContainer ? {} : { account: true };
     const meta = onContainer ? 'x-container-meta-temp-url-key' : 'x-account-meta-temp-url-key';
-    const stored = async () => {
-      const head = await this.client.send('HEAD', '', target);
-      await drain(head);
-      return header(head, meta);
-    };
+    const stored = async () => header(await this.client.request('HEAD', '', { ...target, ok: 'any' }), meta);
     const current = await stored();
     const { authurl, username, password, container } = this.options;
     const wanted =
@@ -109,10 +98,9 @@ export class SwiftDriver implements StorageDriver {
         .update(`regop temp url key\n${authurl}\n${username}\n${container}`)
         .digest('hex');
     if (wanted === current) return wanted;
-    const post = await this.client.send('POST', '', { ...target, headers: { [meta]: wanted } });
-    await drain(post);
+    const post = await this.client.request('POST', '', { ...target, headers: { [meta]: wanted }, ok: 'any' });
     // Only an admin of the account may set it; without it blobs are served by the registry itself.
-    if (post.statusCode >= 300) return undefined;
+    if (post.status >= 300) return undefined;
     return (await stored()) ?? wanted;
   }
 
@@ -125,53 +113,19 @@ export class SwiftDriver implements StorageDriver {
     return name.slice(this.filesRoot.length) || '/';
   }
 
-  /** A fresh segment prefix for a path: random, so a new upload never mixes with an old one. */
-  newSegmentsPath(path: string): string {
-    const hash = createHash('sha1').update(path).update(randomBytes(32)).digest('hex');
-    return trimSlashes(`${this.options.prefix}/segments/${hash.slice(0, 3)}/${hash.slice(3)}`);
-  }
-
   private async head(name: string): Promise<ObjectHead | undefined> {
-    const res = await this.client.send('HEAD', name);
-    await drain(res);
-    if (res.statusCode === 404) return undefined;
-    if (res.statusCode >= 300) throw unexpected(`HEAD ${name}`, res);
+    const res = await this.client.request('HEAD', name, { missing: 'absent' });
+    if (!res) return undefined;
     const manifest = header(res, 'x-object-manifest');
     let size = Number(header(res, 'content-length') ?? 0);
     // A large object is sized from the container listing, which may lag behind the segments just written:
     // count them directly rather than report 0.
-    if (manifest !== undefined && size === 0) size = await this.segmentsSize(manifest);
+    if (manifest !== undefined && size === 0) size = await this.large.size(manifest);
     const timestamp = Number(header(res, 'x-timestamp'));
     const modTime = Number.isFinite(timestamp)
       ? new Date(timestamp * 1000)
       : new Date(header(res, 'last-modified') ?? Date.now());
     return { size, modTime, manifest };
-  }
-
-  /**
-   * The segments below a prefix in order: the listing, completed by HEAD requests for the numbers after
-   * it (segments are written in sequence and each once, so HEAD is reliable where a listing may lag).
-   */
-  async segments(prefix: string): Promise<{ name: string; bytes: number }[]> {
-    const found: { name: string; bytes: number }[] = [];
-    for await (const entry of this.client.listing(`${prefix}/`))
-      if (entry.kind === 'object') found.push({ name: entry.name, bytes: entry.bytes });
-    const listed = new Set(found.map((s) => s.name));
-    for (let n = found.length + 1; ; n++) {
-      const name = segmentName(prefix, n);
-      if (listed.has(name)) continue;
-      const res = await this.client.send('HEAD', name);
-      await drain(res);
-      if (res.statusCode === 404) break;
-      if (res.statusCode >= 300) throw unexpected(`HEAD ${name}`, res);
-      found.push({ name, bytes: Number(header(res, 'content-length') ?? 0) });
-    }
-    return found.sort((a, b) => (a.name < b.name ? -1 : 1));
-  }
-
-  private async segmentsSize(manifest: string): Promise<number> {
-    const segments = await this.segments(manifestPrefix(manifest));
-    return segments.reduce((sum, s) => sum + s.bytes, 0);
   }
 
   async getContent(path: string): Promise<Buffer> {
@@ -181,12 +135,10 @@ export class SwiftDriver implements StorageDriver {
   }
 
   async putContent(path: string, content: Uint8Array | string): Promise<void> {
-    const res = await this.client.send('PUT', this.objectName(path), {
+    await this.client.request('PUT', this.objectName(path), {
       body: Buffer.from(content),
       headers: { 'content-type': 'application/octet-stream' },
     });
-    await drain(res);
-    if (res.statusCode >= 300) throw unexpected(`PUT ${path}`, res);
   }
 
   /**
@@ -218,19 +170,19 @@ export class SwiftDriver implements StorageDriver {
       }
     } else if (res.statusCode >= 300) {
       await drain(res);
-      throw unexpected(`GET ${path}`, res);
+      throw unexpected(`GET ${path}`, res.statusCode);
     } else if (manifest === undefined) {
       return res.body;
     } else {
       await drain(res);
     }
-    const segments = await this.segments(manifestPrefix(manifest));
+    const segments = await this.large.segments(manifestPrefix(manifest));
     const size = segments.reduce((sum, s) => sum + s.bytes, 0);
     if (offset > size) throw new InvalidOffsetError(path, offset, NAME);
     return Readable.from(this.readSegments(segments, offset));
   }
 
-  private async *readSegments(segments: { name: string; bytes: number }[], offset: number) {
+  private async *readSegments(segments: Segment[], offset: number) {
     let start = 0;
     for (const segment of segments) {
       const end = start + segment.bytes;
@@ -241,7 +193,7 @@ export class SwiftDriver implements StorageDriver {
         });
         if (res.statusCode >= 300) {
           await drain(res);
-          throw unexpected(`GET segment ${segment.name}`, res);
+          throw unexpected(`GET segment ${segment.name}`, res.statusCode);
         }
         try {
           yield* res.body;
@@ -263,7 +215,7 @@ export class SwiftDriver implements StorageDriver {
     const head = await this.head(name);
     if (!head) return undefined;
     if (head.manifest !== undefined) {
-      const segments = await this.segments(manifestPrefix(head.manifest));
+      const segments = await this.large.segments(manifestPrefix(head.manifest));
       if (segments.length > DLO_SEGMENTS_AT_FULL_SPEED) return undefined;
     }
     const url = new URL(await this.client.url(name));
@@ -279,56 +231,35 @@ export class SwiftDriver implements StorageDriver {
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const name = this.objectName(path);
     const existing = append ? await this.head(name) : undefined;
+    const writer = (prefix: string, written: { count: number; size: number }) =>
+      new SwiftWriter(this.client, this.large, name, prefix, written);
     if (!existing || existing.size === 0)
-      return new SwiftWriter(this, name, this.newSegmentsPath(path), { count: 0, size: 0 });
+      return writer(this.large.newSegmentsPath(path), { count: 0, size: 0 });
     if (existing.manifest !== undefined) {
       const prefix = manifestPrefix(existing.manifest);
-      const segments = await this.segments(prefix);
-      return new SwiftWriter(this, name, prefix, {
+      const segments = await this.large.segments(prefix);
+      return writer(prefix, {
         count: segments.length,
         size: segments.reduce((sum, s) => sum + s.bytes, 0),
       });
     }
     // A plain object becomes the first segment of a large object; it stays readable until the manifest
     // replaces it.
-    const prefix = this.newSegmentsPath(path);
+    const prefix = this.large.newSegmentsPath(path);
     await this.copyObject(name, segmentName(prefix, 1));
-    return new SwiftWriter(this, name, prefix, { count: 1, size: existing.size });
+    return writer(prefix, { count: 1, size: existing.size });
   }
 
   /** Server-side copy of a plain object. */
   private async copyObject(from: string, to: string): Promise<void> {
-    const res = await this.client.send('PUT', to, {
+    const copied = await this.client.request('PUT', to, {
       headers: {
         'x-copy-from': `/${encodeURIComponent(this.options.container)}/${encodeName(from)}`,
         'content-length': '0',
       },
+      missing: 'absent',
     });
-    await drain(res);
-    if (res.statusCode === 404) throw new PathNotFoundError(`/${from}`, NAME);
-    if (res.statusCode >= 300) throw unexpected(`copy ${from} to ${to}`, res);
-  }
-
-  /** Writes the manifest of a large object, then waits until Swift reports all of its bytes. */
-  async putManifest(name: string, segmentsPrefix: string, size: number): Promise<void> {
-    const res = await this.client.send('PUT', name, {
-      headers: {
-        'x-object-manifest': `${this.options.container}/${segmentsPrefix}`,
-        'content-type': 'application/octet-stream',
-        'content-length': '0',
-      },
-    });
-    await drain(res);
-    if (res.statusCode >= 300) throw unexpected(`PUT manifest ${name}`, res);
-    const deadline = Date.now() + READ_AFTER_WRITE_TIMEOUT_MS;
-    for (let wait = 100; ; wait *= 2) {
-      const head = await this.client.send('HEAD', name);
-      await drain(head);
-      if (head.statusCode < 300 && Number(header(head, 'content-length')) === size) return;
-      if (Date.now() + wait > deadline)
-        throw new StorageError(`swift: timed out waiting for the segments of ${name} to show up`, NAME);
-      await sleep(wait);
-    }
+    if (!copied) throw new PathNotFoundError(`/${from}`, NAME);
   }
 
   async stat(path: string): Promise<FileInfo> {
@@ -367,21 +298,16 @@ export class SwiftDriver implements StorageDriver {
     if (!source) throw new PathNotFoundError(sourcePath, NAME);
     // A large object moves by a new manifest naming the same segments.
     if (source.manifest !== undefined)
-      await this.putManifest(to, manifestPrefix(source.manifest), source.size);
+      await this.large.putManifest(to, manifestPrefix(source.manifest), source.size);
     else await this.copyObject(from, to);
-    const res = await this.client.send('DELETE', from);
-    await drain(res);
-    if (res.statusCode >= 300 && res.statusCode !== 404) throw unexpected(`DELETE ${from}`, res);
+    await this.client.request('DELETE', from, { ok: [404] });
   }
 
   async delete(path: string): Promise<void> {
     const name = this.objectName(path);
     const files: { name: string; bytes: number }[] = [];
-    if (path !== '/') {
-      const head = await this.client.send('HEAD', name);
-      await drain(head);
-      if (head.statusCode < 300) files.push({ name, bytes: 0 });
-    }
+    if (path !== '/' && (await this.client.request('HEAD', name, { ok: 'any' })).status < 300)
+      files.push({ name, bytes: 0 });
     for await (const entry of this.client.listing(`${name}/`))
       if (entry.kind === 'object') files.push({ name: entry.name, bytes: entry.bytes });
     if (files.length === 0) throw new PathNotFoundError(path, NAME);
@@ -391,57 +317,16 @@ export class SwiftDriver implements StorageDriver {
     await mapLimited(
       files.filter((f) => f.bytes === 0),
       async (f) => {
-        const res = await this.client.send('HEAD', f.name);
-        await drain(res);
-        const manifest = header(res, 'x-object-manifest');
+        const manifest = header(
+          await this.client.request('HEAD', f.name, { ok: 'any' }),
+          'x-object-manifest',
+        );
         if (manifest !== undefined)
-          for (const s of await this.segments(manifestPrefix(manifest))) segments.push(s.name);
+          for (const s of await this.large.segments(manifestPrefix(manifest))) segments.push(s.name);
       },
     );
-    await this.deleteObjects(files.map((f) => f.name));
-    await this.deleteObjects(segments);
-  }
-
-  /** Deletes an object and the segments under a prefix (a cancelled writer's, whose manifest may not exist). */
-  async deleteLargeObject(name: string, segmentsPrefix: string): Promise<void> {
-    await this.deleteObjects([name]);
-    await this.deleteObjects((await this.segments(segmentsPrefix)).map((s) => s.name));
-  }
-
-  /** Deletes objects, in bulk where the cluster allows it; objects already gone are not an error. */
-  private async deleteObjects(names: string[]): Promise<void> {
-    if (this.bulkDeleteMax > 0) {
-      const container = encodeURIComponent(this.options.container);
-      for (let i = 0; i < names.length; i += this.bulkDeleteMax) {
-        const body = names
-          .slice(i, i + this.bulkDeleteMax)
-          .map((n) => `/${container}/${encodeName(n)}`)
-          .join('\n');
-        const res = await this.client.send('POST', '', {
-          account: true,
-          query: { 'bulk-delete': '' },
-          headers: { 'content-type': 'text/plain', accept: 'application/json' },
-          body,
-        });
-        if (res.statusCode >= 300) {
-          await drain(res);
-          throw unexpected('bulk delete', res);
-        }
-        const result = (await res.body.json()) as { Errors?: [string, string][] };
-        const failed = (result.Errors ?? []).filter(([, status]) => !status.startsWith('404'));
-        if (failed.length > 0)
-          throw new StorageError(
-            `swift: bulk delete failed for ${failed.map((f) => f.join(' ')).join(', ')}`,
-            NAME,
-          );
-      }
-      return;
-    }
-    await mapLimited(names, async (n) => {
-      const res = await this.client.send('DELETE', n);
-      await drain(res);
-      if (res.statusCode >= 300 && res.statusCode !== 404) throw unexpected(`DELETE ${n}`, res);
-    });
+    await this.client.deleteObjects(files.map((f) => f.name));
+    await this.client.deleteObjects(segments);
   }
 
   async walk(path: string, fn: WalkFn, options: WalkOptions = {}): Promise<void> {

@@ -1,6 +1,6 @@
-import { ChunkedWriter, StorageError } from '@regop/storage';
-import { drain } from './client.js';
-import type { SwiftDriver } from './driver.js';
+import { ChunkedWriter } from '@regop/storage';
+import type { SwiftClient } from './client.js';
+import type { LargeObjects } from './large-objects.js';
 import { segmentName } from './names.js';
 
 /**
@@ -12,43 +12,37 @@ export class SwiftWriter extends ChunkedWriter {
   private count: number;
 
   constructor(
-    private readonly driver: SwiftDriver,
+    private readonly client: SwiftClient,
+    private readonly large: LargeObjects,
     private readonly name: string,
     private readonly segmentsPrefix: string,
     existing: { count: number; size: number },
   ) {
-    super(driver.options.chunksize, existing.size);
+    super(client.options.chunksize, existing.size);
     this.count = existing.count;
   }
 
   protected override async writeChunk(body: Buffer): Promise<void> {
-    const name = segmentName(this.segmentsPrefix, this.count + 1);
-    const res = await this.driver.client.send('PUT', name, {
+    await this.client.request('PUT', segmentName(this.segmentsPrefix, this.count + 1), {
       body,
       headers: { 'content-type': 'application/octet-stream' },
     });
-    await drain(res);
-    if (res.statusCode >= 300)
-      throw new StorageError(`swift: PUT segment ${name}: HTTP ${res.statusCode}`, 'swift');
     this.count += 1;
   }
 
   protected override async finish(tail: Buffer): Promise<void> {
     if (tail.length > 0) await this.writeChunk(tail);
     if (this.count > 0) {
-      await this.driver.putManifest(this.name, this.segmentsPrefix, this.size);
+      await this.large.putManifest(this.name, this.segmentsPrefix, this.size);
       return;
     }
     // Nothing written: an empty plain object (an empty large object would read as "segments missing").
-    const res = await this.driver.client.send('PUT', this.name, { body: Buffer.alloc(0) });
-    await drain(res);
-    if (res.statusCode >= 300)
-      throw new StorageError(`swift: PUT ${this.name}: HTTP ${res.statusCode}`, 'swift');
+    await this.client.request('PUT', this.name, { body: Buffer.alloc(0) });
   }
 
   async cancel(): Promise<void> {
     this.markDone();
     this.destroy();
-    await this.driver.deleteLargeObject(this.name, this.segmentsPrefix);
+    await this.large.delete(this.name, this.segmentsPrefix);
   }
 }

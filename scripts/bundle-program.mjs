@@ -10,22 +10,36 @@
  * version), or `bundleProgram` from a script.
  */
 import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, extname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 /** Native modules are not bundled: they are loaded from node_modules (pack.mjs copies them beside the programs). */
 export const NATIVE = ['@node-rs/bcrypt'];
 
+/**
+ * Worker threads' modules, which esbuild does not follow from `new Worker(url)`: each is a second entry of every
+ * bundle, written at OUTDIR/<name>.js, where the code that starts it looks (content/running-hash.ts).
+ */
+const WORKERS = {
+  'hashing-worker': fileURLToPath(
+    new URL('../packages/registry/src/content/hashing-worker.js', import.meta.url),
+  ),
+};
+
 export async function bundleProgram(entry, outdir, version) {
   const entries = [entry].flat();
   // Chunks are named by their content: those of an earlier build would pile up.
   await rm(join(outdir, 'chunks'), { recursive: true, force: true });
+  // One program is main.js; several (the model's peer charms) keep their names and share chunks.
+  const programs =
+    entries.length === 1
+      ? { main: entries[0] }
+      : Object.fromEntries(entries.map((e) => [basename(e, extname(e)), e]));
   await build({
-    entryPoints: entries,
+    entryPoints: { ...programs, ...WORKERS },
     outdir,
-    // One program is main.js; several (the model's peer charms) keep their names and share chunks.
-    entryNames: entries.length === 1 ? 'main' : '[name]',
+    entryNames: '[name]',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { DigestAlgorithm } from '../reference.js';
 
@@ -10,25 +11,15 @@ const IN_FLIGHT = 4;
 const KEEP_FREE = 8;
 
 /**
- * The hashing thread's code. Inline rather than a file of its own because the registry ships as one bundle
- * (esbuild, see scripts/bundle-program.mjs), which does not follow a worker's entry point. Messages run in order:
- * `buffer` adds `length` bytes to upload `id`'s hash and is sent back for reuse; `done` answers the digest;
- * `drop` forgets the hash.
+ * The hashing thread's module: beside this one in the sources and the package's build; in a program's bundle
+ * (this code in main.js or in chunks/) at the bundle's top, where scripts/bundle-program.mjs writes it.
  */
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const hashes = new Map();
-parentPort.on('message', ({ id, algorithm, buffer, length, done, drop }) => {
-  if (drop) return void hashes.delete(id);
-  let hash = hashes.get(id);
-  if (!hash) hashes.set(id, (hash = createHash(algorithm)));
-  if (length > 0) hash.update(new Uint8Array(buffer, 0, length));
-  if (!done) return parentPort.postMessage({ buffer }, [buffer]);
-  hashes.delete(id);
-  parentPort.postMessage({ id, hex: hash.digest('hex'), buffer }, [buffer]);
-});
-`;
+function workerFile(): URL {
+  const candidates = ['./hashing-worker.js', '../hashing-worker.js'].map((p) => new URL(p, import.meta.url));
+  const found = candidates.find((url) => existsSync(url));
+  if (!found) throw new Error(`the hashing thread's module is missing (looked for ${candidates.join(', ')})`);
+  return found;
+}
 
 interface Message {
   id?: number;
@@ -89,8 +80,8 @@ class HashingThread {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    // No inherited flags: under --input-type=module the source would be run as a module, without require.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    // No inherited flags (a test runner's loaders have nothing to do there).
+    const worker = new Worker(workerFile(), { execArgv: [] });
     this.generation++;
     // Idle, it must not keep a draining server alive (see send).
     worker.unref();

@@ -29,6 +29,43 @@ interface HashState {
   offset: number;
 }
 
+/**
+ * Uploads' running hashes between their requests. A request takes its upload's hash out and owns it: it puts it
+ * back when the upload goes on from where the hash is, and otherwise the hash is disposed of (its part on the
+ * hashing thread too) by whoever holds it, in one place, whatever failed.
+ */
+class RunningHashes {
+  private readonly between = new Map<string, HashState>();
+
+  /** The upload's hash, taken out (it is the caller's to put back or dispose of). */
+  take(id: string): HashState | undefined {
+    const state = this.between.get(id);
+    this.between.delete(id);
+    return state;
+  }
+
+  /**
+   * The hash to go on with at `offset`: the upload's own, or a new one for an upload with nothing before
+   * (one resumed elsewhere or after a restart with data already is hashed from its data at commit).
+   */
+  resume(id: string, algorithm: DigestAlgorithm, offset: number): HashState | undefined {
+    const state = this.take(id);
+    if (state?.offset === offset && state.algorithm === algorithm) return state;
+    state?.hash.dispose();
+    return offset === 0 ? { algorithm, hash: new RunningHash(algorithm), offset: 0 } : undefined;
+  }
+
+  /** Puts a hash back for the upload's next request. */
+  keep(id: string, state: HashState): void {
+    this.between.set(id, state);
+  }
+
+  /** The upload is gone: its hash too. */
+  forget(id: string): void {
+    this.take(id)?.hash.dispose();
+  }
+}
+
 /** How long an upload may lack its data file before purging takes it for an interrupted commit. */
 const DATALESS_GRACE_MS = 10 * 60_000;
 
@@ -40,7 +77,7 @@ const DATALESS_GRACE_MS = 10 * 60_000;
  */
 export class UploadService {
   private readonly lock = new KeyedLock();
-  private readonly hashes = new Map<string, HashState>();
+  private readonly hashes = new RunningHashes();
 
   constructor(
     private readonly driver: StorageDriver,
@@ -145,10 +182,7 @@ export class UploadService {
           !(await statIfExists(this.driver, paths.uploadData(name, id)));
         if (when && (when < olderThan || interrupted)) {
           purged.push(dir);
-          if (!dryRun) {
-            this.dropHash(id);
-            await deleteIfExists(this.driver, dir);
-          }
+          if (!dryRun) await this.remove(name, id);
         }
       }
     }
@@ -191,14 +225,34 @@ export class UploadService {
         uploadSize: offset,
       });
     }
-    let state = this.hashes.get(id);
-    if (!state || state.offset !== offset || state.algorithm !== algorithm) {
-      // Resumed elsewhere or after a restart: hash from scratch only if nothing precedes this chunk.
-      this.dropHash(id);
-      state = offset === 0 ? { algorithm, hash: new RunningHash(algorithm), offset: 0 } : undefined;
-      if (state) this.hashes.set(id, state);
+    const hashing = this.hashes.resume(id, algorithm, offset);
+    try {
+      const size = await this.write(body, hashing, writer, final, id);
+      if (range && range.end - range.start + 1 !== size - offset) {
+        throw new RegistryError(
+          'RANGE_INVALID',
+          `Content-Range covers ${range.end - range.start + 1} bytes, got ${size - offset}`,
+          { uploadSize: size },
+        );
+      }
+      // Kept only while it covers every byte of the upload: commit reads the data back otherwise.
+      if (hashing?.offset === size) this.hashes.keep(id, hashing);
+      else hashing?.hash.dispose();
+      return { id, size };
+    } catch (err) {
+      hashing?.hash.dispose();
+      throw err;
     }
-    const hashing = state;
+  }
+
+  /** Streams a request's body into the upload's data, hashing it; the data's size after. */
+  private async write(
+    body: Readable,
+    hashing: HashState | undefined,
+    writer: FileWriter,
+    final: boolean,
+    id: string,
+  ): Promise<number> {
     const hasher = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         if (!hashing) return cb(null, chunk);
@@ -221,25 +275,12 @@ export class UploadService {
       // Not the final chunk: the writer is closed, not committed, so an object store keeps its upload open.
       await pipeline(body, hasher, writer, { end: !final });
     } catch (err) {
-      this.dropHash(id);
       if (storageFailure)
         throw new RegistryError('UNAVAILABLE', `storage failed during the upload: ${storageFailure.message}`);
       throw new RegistryError('BLOB_UPLOAD_INVALID', `upload interrupted: ${(err as Error).message}`);
     }
     if (final) await this.commitWriter(writer, id);
-    const size = writer.size;
-    if (range && range.end - range.start + 1 !== size - offset) {
-      this.dropHash(id);
-      throw new RegistryError(
-        'RANGE_INVALID',
-        `Content-Range covers ${range.end - range.start + 1} bytes, got ${size - offset}`,
-        {
-          uploadSize: size,
-        },
-      );
-    }
-    if (hashing?.offset !== size) this.dropHash(id);
-    return { id, size };
+    return writer.size;
   }
 
   /** Commits the data written by earlier requests (a PUT without a body; commit has found the data). */
@@ -253,7 +294,7 @@ export class UploadService {
     try {
       await writer.commit();
     } catch (err) {
-      this.dropHash(id);
+      this.hashes.forget(id);
       throw new RegistryError(
         'UNAVAILABLE',
         `storage failed to complete the upload: ${(err as Error).message}`,
@@ -268,8 +309,7 @@ export class UploadService {
     algorithm: DigestAlgorithm,
     size: number,
   ): Promise<Digest> {
-    const state = this.hashes.get(id);
-    this.hashes.delete(id);
+    const state = this.hashes.take(id);
     if (state && state.algorithm === algorithm && state.offset === size) {
       // Undefined if the hashing thread died meanwhile: then the data is hashed as stored, below.
       const hex = await state.hash.digest().catch(() => undefined);
@@ -289,14 +329,8 @@ export class UploadService {
   }
 
   private async remove(name: string, id: string): Promise<void> {
-    this.dropHash(id);
+    this.hashes.forget(id);
     await deleteIfExists(this.driver, paths.uploadDir(name, id));
-  }
-
-  /** Forgets an upload's running hash (its part on the hashing thread too). */
-  private dropHash(id: string): void {
-    this.hashes.get(id)?.hash.dispose();
-    this.hashes.delete(id);
   }
 
   private checkId(id: string): void {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { Readable } from 'node:stream';
+import { mapLimited } from '@regop/storage';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 128 });
 
@@ -109,10 +110,9 @@ export async function pool(
   concurrency: number,
   task: (i: number) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await task(next++);
-    }),
+  await mapLimited(
+    Array.from({ length: count }, (_, i) => i),
+    task,
+    concurrency,
   );
 }

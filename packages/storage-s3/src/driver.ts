@@ -28,6 +28,7 @@ import {
   type FileWriter,
   InvalidOffsetError,
   isNetworkError,
+  mapLimited,
   PathNotFoundError,
   type RedirectOptions,
   SkipDir,
@@ -451,28 +452,25 @@ export class S3Driver implements StorageDriver {
     );
     const chunk = this.options.multipartcopychunksize;
     const count = Math.ceil(size / chunk);
-    const parts: Part[] = new Array(count);
-    let next = 0;
     try {
-      await Promise.all(
-        Array.from({ length: Math.min(this.options.multipartcopymaxconcurrency, count) }, async () => {
-          while (next < count) {
-            const i = next++;
-            const start = i * chunk;
-            const end = Math.min(size, start + chunk) - 1;
-            const res = await this.client.send(
-              new UploadPartCopyCommand({
-                Bucket: this.bucket,
-                Key: to,
-                UploadId,
-                PartNumber: i + 1,
-                CopySource: this.copySource(from),
-                CopySourceRange: `bytes=${start}-${end}`,
-              }),
-            );
-            parts[i] = { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag ?? '' };
-          }
-        }),
+      const parts: Part[] = await mapLimited(
+        Array.from({ length: count }, (_, i) => i),
+        async (i) => {
+          const start = i * chunk;
+          const end = Math.min(size, start + chunk) - 1;
+          const res = await this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: to,
+              UploadId,
+              PartNumber: i + 1,
+              CopySource: this.copySource(from),
+              CopySourceRange: `bytes=${start}-${end}`,
+            }),
+          );
+          return { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag ?? '' };
+        },
+        this.options.multipartcopymaxconcurrency,
       );
       await this.client.send(
         new CompleteMultipartUploadCommand({

@@ -117,8 +117,20 @@ describeWithPeers(
     };
     const unitLog = (n: number) =>
       readFile(join(m.dir, `units/docker-registry-${n}/var/log/regop/registry.log`), 'utf8');
-    const checkNrpe = (unit: number) =>
-      execa(CHECK_NRPE, ['-H', addresses[unit] as string, '-c', 'docker_registry'], { reject: false });
+    /**
+     * check_nrpe on a unit, asked again while nrpe itself refuses the connection: a reload (SIGHUP, sent when
+     * the principal touches the relation's timestamp) closes and reopens its socket, and the nrpe charm, like
+     * `systemctl reload`, does not wait for that. What is checked is the registry's answer through nrpe.
+     */
+    const checkNrpe = async (unit: number) => {
+      for (let attempt = 1; ; attempt++) {
+        const run = await execa(CHECK_NRPE, ['-H', addresses[unit] as string, '-c', 'docker_registry'], {
+          reject: false,
+        });
+        if (run.stdout !== '' || !/Connection refused/.test(run.stderr) || attempt === 40) return run;
+        await sleep(250);
+      }
+    };
 
     /** The --config arguments of applications sharing the one Swift container. */
     const sharedSwift = () =>

@@ -19,7 +19,7 @@ export interface Applied {
 }
 
 /** http-host's host and port, else the proxy's address, else the unit's, with the registry port. */
-export function netLocation(unit: UnitState): string {
+function netLocation(unit: UnitState): string {
   const { config, address } = unit.facts;
   if (config['http-host']) return new URL(config['http-host']).host;
   return `${unit.relations.website.proxies[0] ?? address}:${config['registry-port']}`;

@@ -13,7 +13,6 @@ export {
   failureLimitSchema,
   type RegistryConfig,
   retentionRuleSchema,
-  STORAGE_SETTINGS,
   type StorageConfig,
   storageDriverSection,
 } from './config/schema.js';

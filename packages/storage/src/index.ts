@@ -19,7 +19,7 @@ export {
   StorageError,
 } from './errors.js';
 export { InMemoryDriver, inmemory } from './inmemory.js';
-export { DEFAULT_CONCURRENCY, mapLimited } from './limit.js';
+export { mapLimited } from './limit.js';
 export { boolOption, parseDriverOptions } from './options.js';
 export { basename, checkPath, dirname, isValidPath, joinPath } from './path.js';
 export { repeatStream } from './streams.js';

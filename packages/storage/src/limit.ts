@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 
 /** How many requests a batch keeps in flight, unless its caller says otherwise. */
-export const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_CONCURRENCY = 16;
 
 /** `fn` of every item, at most `concurrency` at a time; the results in the items' order. */
 export function mapLimited<T, R>(

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type * as z from 'zod';
-import { configSchema, IGNORED_SECTIONS, type RegistryConfig, STORAGE_SETTINGS } from './schema.js';
+import { configSchema, driverKeys, IGNORED_SECTIONS, type RegistryConfig } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -31,8 +31,7 @@ export function applyEnvironment(raw: Tree, env: NodeJS.ProcessEnv): Tree {
     const value = parseYaml(env[key] as string) as unknown;
     if (words.length === 1 && words[0] === 'storage' && typeof value === 'string') {
       const storage = isTree(config.storage) ? config.storage : {};
-      for (const key of Object.keys(storage))
-        if (key !== value && !STORAGE_SETTINGS.includes(key)) delete storage[key];
+      for (const driver of driverKeys(storage)) if (driver !== value) delete storage[driver];
       if (!isTree(storage[value])) storage[value] = {};
       config.storage = storage;
       continue;

@@ -86,14 +86,17 @@ const storageSettings = {
   redirect: z.strictObject({ disable: bool.optional() }).optional(),
 };
 
-/** The storage section's keys that are settings, not a driver. */
-export const STORAGE_SETTINGS: readonly string[] = Object.keys(storageSettings);
+const STORAGE_SETTINGS: readonly string[] = Object.keys(storageSettings);
+
+/** The keys of a storage section that name a driver: every one that is not a setting. */
+export const driverKeys = (storage: object): string[] =>
+  Object.keys(storage).filter((k) => !STORAGE_SETTINGS.includes(k));
 
 const storage = z
   .object(storageSettings)
   .catchall(driverParameters)
   .superRefine((s, ctx) => {
-    const drivers = Object.keys(s).filter((k) => !STORAGE_SETTINGS.includes(k));
+    const drivers = driverKeys(s);
     if (drivers.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -110,7 +113,7 @@ export function storageDriverSection(storage: StorageConfig): {
   name: string;
   parameters: Record<string, unknown>;
 } {
-  const name = Object.keys(storage).find((k) => !STORAGE_SETTINGS.includes(k)) as string;
+  const name = driverKeys(storage)[0] as string;
   return { name, parameters: (storage as Record<string, Record<string, unknown>>)[name] ?? {} };
 }
 

@@ -7,7 +7,7 @@
 import { BaseDriver, type StorageDriver } from '@regop/storage';
 import { StorageLease } from './lease.js';
 import { mark } from './mark.js';
-import { type Plan, planned, policyOf, retentionReports } from './plan.js';
+import { type Plan, planned, policyOf } from './plan.js';
 import { ManifestReader } from './references.js';
 import { recoverQuarantines, sweep } from './sweep.js';
 import type { CollectOptions, CollectResult, GcEvent } from './types.js';
@@ -38,10 +38,7 @@ export async function collectGarbage(
     const plan = await markNow();
     const swept = await sweep(plan, { driver: store, lease, manifests, emit });
     return {
-      ...planned(plan, references),
-      ...swept,
-      dryRun: false,
-      retention: retentionReports(plan, swept, references),
+      ...planned(plan, references, swept),
       lease: { owner: lease.owner, heldFrom, heldUntil: new Date().toISOString() },
     };
   } finally {

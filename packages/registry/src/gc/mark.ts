@@ -52,8 +52,7 @@ export async function mark(
   const [stored] = await Promise.all([inventoryBlobs(driver), readTagsAndManifests()]);
 
   const references = (digest: string) => manifests.known(digest);
-  const marking = markRevisions(inventory.revisions, tagged, policy, references);
-  for (const event of marking.marks) emit(event);
+  const marking = markRevisions(inventory.revisions, tagged, policy, references, emit);
 
   const unmarked = await blobInfos(
     driver,

@@ -5,6 +5,7 @@ import {
   keptRevisions,
   linksToGone,
   linksToOld,
+  type Mark,
   markRevisions,
   type Plan,
   planned,
@@ -96,11 +97,13 @@ describe('the plan: marking', () => {
         ],
       ],
     ]);
+    const marks: Mark[] = [];
     const marking = markRevisions(
       new Map([['app', [revision('app', 5), revision('old', 10)]]]),
       tagged,
       p,
       manifests,
+      (m) => marks.push(m),
     );
     // v2 is beyond keeplast but young: it stays.
     expect(marking.removedTags.map((t) => t.removed.tag)).toEqual(['v1']);
@@ -109,7 +112,7 @@ describe('the plan: marking', () => {
     expect(marking.rules).toEqual(new Map([['app', 0]]));
     expect(marking.manifestsMarked).toBe(1);
     expect(names(marking.marked)).toEqual(['app', `${d('config-a')}`, `${d('layer-a')}`].sort());
-    expect(marking.marks.map((m) => m.kind)).toEqual(['mark-manifest', 'mark-blob', 'mark-blob']);
+    expect(marks.map((m) => m.kind)).toEqual(['mark-manifest', 'mark-blob', 'mark-blob']);
   });
 
   it('decides again with the tags as they are now: a revision tagged since the mark stays', () => {

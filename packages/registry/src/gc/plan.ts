@@ -7,7 +7,7 @@ import { Digest } from '../reference.js';
 import { addTo, type BlobInfo, type Dated, type LayerLink, type RepositoryInventory } from './inventory.js';
 import type { ManifestReferences } from './references.js';
 import { type CompiledRule, compileRules, type RemovedTag, type TaggedManifest } from './retention.js';
-import type { CollectOptions, CollectResult, RetentionReport } from './types.js';
+import type { CollectOptions, CollectResult, RetentionReport, Swept } from './types.js';
 
 /** A manifest revision in a repository. */
 export interface Revision {
@@ -68,10 +68,16 @@ export interface Plan extends Marking {
   linksRead: Map<string, Date | undefined>;
 }
 
+/** A manifest or blob marked, as the run's events tell it. */
+export interface Mark {
+  kind: 'mark-manifest' | 'mark-blob';
+  repository: string;
+  digest: string;
+}
+
 /** One repository's marking: the tags retention removes and the revisions kept and not. */
 export interface Marking {
-  /** Manifests and blobs kept revisions reach, marked in this order (for the run's events). */
-  marks: { kind: 'mark-manifest' | 'mark-blob'; repository: string; digest: string }[];
+  /** Manifests and blobs kept revisions reach. */
   marked: Set<string>;
   manifestsMarked: number;
   /** Revisions nothing kept reaches: the sweep deletes them (deciding again first). */
@@ -81,15 +87,18 @@ export interface Marking {
   rules: Map<string, number>;
 }
 
-/** Marks what every repository keeps: retention applied, then everything kept revisions reach. */
+/**
+ * Marks what every repository keeps: retention applied, then everything kept revisions reach. Each mark is told
+ * to `onMark` as it is made (not kept: a store's marks are as many as its blobs).
+ */
 export function markRevisions(
   revisions: Map<string, Dated[]>,
   tagged: Map<string, TaggedManifest[]>,
   policy: Policy,
   references: References,
+  onMark: (mark: Mark) => void = () => {},
 ): Marking {
   const marking: Marking = {
-    marks: [],
     marked: new Set(),
     manifestsMarked: 0,
     unreached: [],
@@ -121,11 +130,11 @@ export function markRevisions(
         continue;
       }
       marking.manifestsMarked++;
-      marking.marks.push({ kind: 'mark-manifest', repository, digest });
+      onMark({ kind: 'mark-manifest', repository, digest });
       marking.marked.add(digest);
       const refs = references(digest);
       for (const blob of [...(refs?.blobs ?? []), ...(refs?.children ?? [])]) {
-        if (!marking.marked.has(blob)) marking.marks.push({ kind: 'mark-blob', repository, digest: blob });
+        if (!marking.marked.has(blob)) onMark({ kind: 'mark-blob', repository, digest: blob });
         marking.marked.add(blob);
       }
     }
@@ -259,22 +268,33 @@ export function linksToGone(plan: Plan, quarantined: ReadonlySet<string>): Revis
 export const byDigest = <T extends { digest: string }>(list: T[]) =>
   list.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 
-/** The plan as a report: what a dry run returns, and what a real run starts from. */
-export function planned(plan: Plan, references: References): CollectResult {
+/** What a dry run would delete: the plan's unreached revisions and candidates. */
+function wouldSweep(plan: Plan): Swept {
   const blobsDeleted = byDigest(plan.candidates.map((c) => ({ digest: `${c.digest}`, size: c.size })));
-  const manifestsDeleted = plan.unreached.map((u) => ({ repository: u.repository, digest: `${u.digest}` }));
   return {
-    dryRun: true,
-    repositories: new Set([...plan.inventory.revisions.keys(), ...plan.inventory.layers.keys()]).size,
-    manifestsMarked: plan.manifestsMarked,
-    blobsMarked: [...plan.marked].filter((d) => plan.stored.has(d)).length,
-    manifestsDeleted,
+    manifestsDeleted: plan.unreached.map((u) => ({ repository: u.repository, digest: `${u.digest}` })),
     blobsDeleted,
     bytesFreed: blobsDeleted.reduce((n, b) => n + b.size, 0),
     blobsRestored: 0,
-    keptForGrace: { blobs: plan.young.length, bytes: plan.young.reduce((n, b) => n + b.size, 0) },
     layerLinksRemoved: 0,
-    retention: retentionReports(plan, { manifestsDeleted, blobsDeleted }, references),
+  };
+}
+
+/** The run's report: of the plan alone (a dry run), or of what the sweep did. */
+export function planned(plan: Plan, references: References, swept?: Swept): CollectResult {
+  const done = swept ?? wouldSweep(plan);
+  return {
+    dryRun: swept === undefined,
+    repositories: new Set([...plan.inventory.revisions.keys(), ...plan.inventory.layers.keys()]).size,
+    manifestsMarked: plan.manifestsMarked,
+    blobsMarked: [...plan.marked].filter((d) => plan.stored.has(d)).length,
+    manifestsDeleted: done.manifestsDeleted,
+    blobsDeleted: done.blobsDeleted,
+    bytesFreed: done.bytesFreed,
+    blobsRestored: done.blobsRestored,
+    keptForGrace: { blobs: plan.young.length, bytes: plan.young.reduce((n, b) => n + b.size, 0) },
+    layerLinksRemoved: done.layerLinksRemoved,
+    retention: retentionReports(plan, done, references),
   };
 }
 
@@ -283,7 +303,7 @@ export function planned(plan: Plan, references: References): CollectResult {
  * freed blobs that only its removed manifests used (a blob several repositories' removals freed counts in the
  * total only).
  */
-export function retentionReports(
+function retentionReports(
   plan: Pick<Plan, 'removedTags' | 'rules'>,
   deleted: Pick<CollectResult, 'manifestsDeleted' | 'blobsDeleted'>,
   references: References,

@@ -34,7 +34,7 @@ import { addTo, type BlobInfo, currentTags, linkTimes, listRepositories } from '
 import type { StorageLease } from './lease.js';
 import { byDigest, linksToGone, type Plan, type Revision, stillUnreached, subjectDigest } from './plan.js';
 import type { ManifestReader } from './references.js';
-import type { CollectResult, GcEvent } from './types.js';
+import type { GcEvent, Swept } from './types.js';
 
 export interface Sweeper {
   driver: BaseDriver;
@@ -42,12 +42,6 @@ export interface Sweeper {
   manifests: ManifestReader;
   emit: (event: GcEvent) => void;
 }
-
-/** What the sweep did, as the run reports it. */
-export type Swept = Pick<
-  CollectResult,
-  'manifestsDeleted' | 'blobsDeleted' | 'bytesFreed' | 'blobsRestored' | 'layerLinksRemoved'
->;
 
 const QUARANTINED = /^([a-z0-9]+)\/([0-9a-f]+)(?:\/data)?$/;
 

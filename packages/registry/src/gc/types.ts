@@ -46,6 +46,12 @@ export interface CollectResult {
   lease?: { owner: string; heldFrom: string; heldUntil: string };
 }
 
+/** What a sweep did (or a dry run would do), as the run reports it. */
+export type Swept = Pick<
+  CollectResult,
+  'manifestsDeleted' | 'blobsDeleted' | 'bytesFreed' | 'blobsRestored' | 'layerLinksRemoved'
+>;
+
 export interface RetentionReport {
   repository: string;
   /** The governing rule's position in the configured list. */

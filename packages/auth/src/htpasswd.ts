@@ -144,6 +144,12 @@ export class HtpasswdAccessController implements AccessController {
     if (info && info.mtimeMs !== this.loadedMtime) await this.load().catch(() => {});
   }
 
+  /** Whether the file (as it is now) lists the user: a refresh token outlives a password check. */
+  async knows(user: string): Promise<boolean> {
+    await this.refresh();
+    return this.entries.users.has(user);
+  }
+
   private challenge(message: string): AuthFailure {
     return new AuthFailure('UNAUTHORIZED', message, `Basic realm=${quote(this.options.realm)}`);
   }

@@ -1,6 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { type Access, AuthFailure, parseScope, quote } from './access.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { jwtVerify } from 'jose';
+import { type Access, AuthFailure, formatScope, parseScope, quote } from './access.js';
 import type { Acl } from './acl.js';
 import type { HtpasswdAccessController } from './htpasswd.js';
 import { signJwt } from './jwt.js';
@@ -20,6 +21,8 @@ export interface TokenIssuerOptions {
 }
 
 const MAX_SCOPES = 50;
+/** How long a refresh token (a signed-in browser, a docker login's identity token) stays good: a day. */
+const REFRESH_SECONDS = 24 * 60 * 60;
 
 /**
  * The Docker token endpoint (GET /token?service=&scope=...), as docker and skopeo call it: credentials are
@@ -34,37 +37,10 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
   if (!leaf) throw new Error('token issuer: no certificate given');
   const header = { x5c: chain.map((c) => c.raw.toString('base64')), kid: libtrustKeyId(leaf.publicKey) };
 
-  fastify.get('/token', async (request, reply) => {
-    const query = request.query as Record<string, string | string[] | undefined>;
-    const service = query.service;
-    if (service !== options.service) {
-      return reply
-        .code(400)
-        .send({ errors: [{ code: 'UNSUPPORTED', message: `unknown service ${JSON.stringify(service)}` }] });
-    }
-    let account: string | undefined;
-    if (request.headers.authorization) {
-      try {
-        if (!options.users)
-          throw new AuthFailure(
-            'UNAUTHORIZED',
-            'this issuer has no users',
-            `Basic realm=${quote(options.realm)}`,
-          );
-        account = (await options.users.authorize({ headers: request.headers, address: request.ip }, [])).user;
-      } catch (err) {
-        if (!(err instanceof AuthFailure)) throw err;
-        if (err.challenge) reply.header('www-authenticate', err.challenge);
-        if (err.retryAfterSeconds) reply.header('retry-after', err.retryAfterSeconds);
-        return reply.code(err.status).send({ errors: [{ code: err.code, message: err.message }] });
-      }
-    }
-    const scopes = ([] as string[])
-      .concat(query.scope ?? [])
-      .flatMap((s) => s.split(' '))
-      .filter(Boolean);
-    if (scopes.length > MAX_SCOPES)
-      return reply.code(400).send({ errors: [{ code: 'UNSUPPORTED', message: 'too many scopes' }] });
+  const signingKey = leaf.publicKey;
+
+  /** A token for `scopes`, each cut down to what the ACL allows `account` (undefined: anonymous). */
+  const issue = async (account: string | undefined, scopes: string[]) => {
     const access: Access[] = [];
     for (const scope of scopes) {
       const wanted = parseScope(scope);
@@ -87,11 +63,133 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
       options.keyPem,
       header,
     );
+    return { token, issuedAt: new Date(now * 1000).toISOString(), scope: access.map(formatScope).join(' ') };
+  };
+
+  const splitScopes = (scope: string | string[] | undefined) =>
+    ([] as string[])
+      .concat(scope ?? [])
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
+
+  const unknownService = (reply: FastifyReply, service: unknown) =>
+    reply
+      .code(400)
+      .send({ errors: [{ code: 'UNSUPPORTED', message: `unknown service ${JSON.stringify(service)}` }] });
+  const tooManyScopes = (reply: FastifyReply) =>
+    reply.code(400).send({ errors: [{ code: 'UNSUPPORTED', message: 'too many scopes' }] });
+
+  /** Basic credentials checked against the users; the failure as an answer when they do not pass. */
+  const signIn = async (request: FastifyRequest, reply: FastifyReply, authorization: string) => {
+    try {
+      if (!options.users)
+        throw new AuthFailure(
+          'UNAUTHORIZED',
+          'this issuer has no users',
+          `Basic realm=${quote(options.realm)}`,
+        );
+      const grant = await options.users.authorize({ headers: { authorization }, address: request.ip }, []);
+      return { account: grant.user };
+    } catch (err) {
+      if (!(err instanceof AuthFailure)) throw err;
+      if (err.challenge) reply.header('www-authenticate', err.challenge);
+      if (err.retryAfterSeconds) reply.header('retry-after', err.retryAfterSeconds);
+      reply.code(err.status).send({ errors: [{ code: err.code, message: err.message }] });
+      return undefined;
+    }
+  };
+
+  fastify.get('/token', async (request, reply) => {
+    const query = request.query as Record<string, string | string[] | undefined>;
+    if (query.service !== options.service) return unknownService(reply, query.service);
+    let account: string | undefined;
+    if (request.headers.authorization) {
+      const signedIn = await signIn(request, reply, request.headers.authorization);
+      if (!signedIn) return reply;
+      account = signedIn.account;
+    }
+    const scopes = splitScopes(query.scope);
+    if (scopes.length > MAX_SCOPES) return tooManyScopes(reply);
+    const { token, issuedAt } = await issue(account, scopes);
     return reply.send({
       token,
       access_token: token,
       expires_in: options.expiresInSeconds,
-      issued_at: new Date(now * 1000).toISOString(),
+      issued_at: issuedAt,
+    });
+  });
+
+  /**
+   * The OAuth2 form of the endpoint (distribution's token spec, oauth.md): `grant_type=password` signs in and,
+   * with `access_type=offline`, returns a refresh token; `grant_type=refresh_token` trades one for an access
+   * token without the password again (docker's identity tokens; the registry's web UI keeps one in a cookie).
+   * A refresh token is a JWT signed by this issuer with an audience of its own, so no registry takes it as access.
+   */
+  fastify.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+  const refreshAudience = `${options.service} refresh`;
+  const oauthError = (reply: FastifyReply, status: number, error: string, description: string) =>
+    reply.code(status).send({ error, error_description: description });
+
+  fastify.post('/token', async (request, reply) => {
+    const form = (request.body ?? {}) as Record<string, string | undefined>;
+    if (form.service !== options.service) return unknownService(reply, form.service);
+    if (!form.client_id) return oauthError(reply, 400, 'invalid_request', 'client_id is required');
+    const scopes = splitScopes(form.scope);
+    if (scopes.length > MAX_SCOPES) return tooManyScopes(reply);
+    let account: string;
+    if (form.grant_type === 'password') {
+      if (!form.username || !form.password)
+        return oauthError(reply, 400, 'invalid_request', 'username and password are required');
+      const basic = `Basic ${Buffer.from(`${form.username}:${form.password}`).toString('base64')}`;
+      const signedIn = await signIn(request, reply, basic);
+      if (!signedIn?.account) return reply;
+      account = signedIn.account;
+    } else if (form.grant_type === 'refresh_token') {
+      const subject = await jwtVerify(form.refresh_token ?? '', signingKey, {
+        issuer: options.issuer,
+        audience: refreshAudience,
+      }).then(
+        (verified) => verified.payload.sub,
+        () => undefined,
+      );
+      if (!subject || !(await options.users?.knows(subject)))
+        return oauthError(
+          reply,
+          401,
+          'invalid_grant',
+          'the refresh token is not valid (expired, or its user is gone)',
+        );
+      account = subject;
+    } else {
+      return oauthError(reply, 400, 'unsupported_grant_type', 'grant_type must be password or refresh_token');
+    }
+    const { token, issuedAt, scope } = await issue(account, scopes);
+    const now = Math.floor(Date.now() / 1000);
+    const refresh =
+      form.grant_type === 'password' && form.access_type === 'offline'
+        ? await signJwt(
+            {
+              iss: options.issuer,
+              sub: account,
+              aud: refreshAudience,
+              exp: now + REFRESH_SECONDS,
+              iat: now,
+              jti: randomBytes(16).toString('hex'),
+            },
+            options.keyPem,
+            header,
+          )
+        : undefined;
+    return reply.send({
+      access_token: token,
+      scope,
+      expires_in: options.expiresInSeconds,
+      issued_at: issuedAt,
+      ...(refresh && { refresh_token: refresh }),
     });
   });
 }

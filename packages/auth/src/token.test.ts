@@ -296,4 +296,71 @@ describe('token issuer', () => {
     expect(wrong.headers['www-authenticate']).toBe('Basic realm="issuer"');
     expect((await app.inject(`/token?service=elsewhere&scope=x`)).statusCode).toBe(400);
   });
+
+  it('signs in with the OAuth2 password grant and trades the refresh token for scoped access', async () => {
+    const htpasswd = join(dir, 'oauth.htpasswd');
+    const sha = (p: string) => `{SHA}${createHash('sha1').update(p).digest('base64')}`;
+    await writeFile(htpasswd, `carol:${sha('carol-pass')}\n`);
+    const users = new HtpasswdAccessController({ realm: 'issuer', path: htpasswd });
+    await users.load();
+    const app = Fastify();
+    await app.register(tokenIssuer, {
+      issuer: ISSUER,
+      service: SERVICE,
+      certificateChainPem: signer.certPem,
+      keyPem: signer.keyPem,
+      users,
+      acl: Acl.parse('- account: carol\n  name: "team/*"\n  actions: [pull]\n'),
+      expiresInSeconds: 300,
+      realm: 'issuer',
+    });
+    const post = (form: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ service: SERVICE, client_id: 'test', ...form }).toString(),
+      });
+
+    const signedIn = await post({
+      grant_type: 'password',
+      username: 'carol',
+      password: 'carol-pass',
+      access_type: 'offline',
+    });
+    expect(signedIn.statusCode).toBe(200);
+    const refresh = signedIn.json().refresh_token as string;
+    expect(refresh).toMatch(/^ey/);
+    // A refresh token is not access: the registry refuses it.
+    expect(
+      await controller.authorize({ headers: { authorization: `Bearer ${refresh}` } }, pull).catch((e) => e),
+    ).toBeInstanceOf(AuthFailure);
+
+    const traded = await post({
+      grant_type: 'refresh_token',
+      refresh_token: refresh,
+      scope: 'repository:team/app:pull repository:other/app:pull',
+    });
+    expect(traded.statusCode).toBe(200);
+    expect(traded.json()).toMatchObject({ scope: 'repository:team/app:pull', expires_in: 300 });
+    expect(traded.json().refresh_token).toBeUndefined();
+    expect(
+      await controller.authorize(
+        { headers: { authorization: `Bearer ${traded.json().access_token}` } },
+        pull,
+      ),
+    ).toEqual({ user: 'carol' });
+
+    expect((await post({ grant_type: 'password', username: 'carol', password: 'nope' })).statusCode).toBe(
+      401,
+    );
+    expect((await post({ grant_type: 'refresh_token', refresh_token: `${refresh}x` })).json()).toMatchObject({
+      error: 'invalid_grant',
+    });
+    expect((await post({ grant_type: 'client_credentials' })).json().error).toBe('unsupported_grant_type');
+    // The user removed from the file: the refresh token she holds stops working.
+    await writeFile(htpasswd, '');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await post({ grant_type: 'refresh_token', refresh_token: refresh })).statusCode).toBe(401);
+  });
 });

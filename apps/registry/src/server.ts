@@ -17,6 +17,7 @@ import {
 import type { StorageDriver } from '@regop/storage';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { accessControllerFor } from './auth.js';
+import { VERSION } from './cli.js';
 import { configureDebugServer } from './debug-server.js';
 import { Health, healthChecks } from './health.js';
 import { parseListenAddress } from './listen.js';
@@ -182,8 +183,14 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     done(null, payload);
   });
 
-  // Load balancers probe the root.
-  app.get('/', async (_request, reply) => reply.header('content-type', 'text/plain').send(''));
+  const ui = config.ui?.enabled
+    ? { path: config.ui.path ?? '/ui', title: config.ui.title ?? 'Container registry' }
+    : undefined;
+  // Load balancers probe the root; with the UI on, a browser asking for a page is sent to it.
+  app.get('/', async (request, reply) => {
+    if (ui && /\btext\/html\b/.test(request.headers.accept ?? '')) return reply.redirect(ui.path, 302);
+    return reply.header('content-type', 'text/plain').send('');
+  });
   // Events go to notifications.endpoints, each queued in memory and retried, never slowing a request.
   const endpoints = config.notifications?.endpoints ?? [];
   const notifier = endpoints.some((e) => !e.disabled)
@@ -205,6 +212,26 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     ...(config.http?.headers && { headers: config.http.headers }),
     ...(accessController && { accessController }),
   });
+
+  if (ui) {
+    // Loaded only when the config turns the UI on.
+    const { registryUi } = await import('@regop/ui');
+    const token = config.auth?.token;
+    await app.register(registryUi, {
+      registry,
+      ...ui,
+      status: {
+        version: VERSION,
+        readOnly,
+        storage: driver.name,
+        ...(config.proxy && { proxyOf: config.proxy.remoteurl }),
+      },
+      ...(accessController && { accessController }),
+      ...(token && { signIn: { realm: token.realm, service: token.service } }),
+      ...(config.http?.host && { host: config.http.host }),
+      trustForwarded: config.http?.relativeurls === true,
+    });
+  }
 
   const addr = config.http?.addr ?? ':5000';
   const { host, port } = parseListenAddress(addr, 'http.addr');

@@ -18,6 +18,7 @@ export {
 } from './config/schema.js';
 export { type BlobDescriptor, BlobStore } from './content/blobs.js';
 export { compareNames } from './content/catalog.js';
+export type { DescriptorJson } from './content/manifest-model.js';
 export {
   MAX_MANIFEST_BYTES,
   ManifestService,
@@ -26,7 +27,7 @@ export {
 } from './content/manifests.js';
 export { MediaType } from './content/media-types.js';
 export { Registry, type RegistryOptions } from './content/registry.js';
-export { TagStore } from './content/tags.js';
+export { type TagPush, TagStore } from './content/tags.js';
 export { UploadService } from './content/uploads.js';
 export { ERROR_CODES, type ErrorCode, RegistryError } from './errors.js';
 export {
@@ -57,4 +58,11 @@ export {
 export { paths, ROOT } from './paths.js';
 export { PullThroughCache } from './proxy/cache.js';
 export { Upstream, type UpstreamOptions, UpstreamUnavailable } from './proxy/upstream.js';
-export { Digest, type DigestAlgorithm, parseName, parseReference, parseTag } from './reference.js';
+export {
+  Digest,
+  type DigestAlgorithm,
+  parseName,
+  parseReference,
+  parseTag,
+  type Reference,
+} from './reference.js';

@@ -286,6 +286,20 @@ const notifications = z.strictObject({
     .optional(),
 });
 
+/** This registry's own section (distribution has none): the read-only web UI that `registry serve` offers. */
+const ui = z.strictObject({
+  enabled: bool.optional(),
+  path: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._~-]+)+$/, {
+      message:
+        'must be a path such as /ui: segments of letters, digits, ".", "_", "~" or "-", no trailing slash',
+    })
+    .refine((p) => !/^\/(v2|debug)(\/|$)/.test(p), { message: 'must not be under /v2 or /debug' })
+    .optional(),
+  title: z.string().min(1).max(200).optional(),
+});
+
 /** Sections of distribution's config that this registry accepts and, for now, does not act on. */
 export const IGNORED_SECTIONS = ['redis', 'reporting', 'middleware', 'compatibility'] as const;
 
@@ -308,6 +322,7 @@ export const configSchema = z.strictObject({
   middleware: z.unknown().optional(),
   validation: validation.optional(),
   compatibility: z.unknown().optional(),
+  ui: ui.optional(),
 });
 
 export type RegistryConfig = z.output<typeof configSchema>;

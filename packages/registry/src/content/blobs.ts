@@ -43,6 +43,16 @@ export class BlobStore {
     return found;
   }
 
+  /**
+   * A small blob's bytes (an image config) as seen from a repository; only its size when it is larger than
+   * `maxBytes`, so a hostile or huge blob is never read whole to be shown.
+   */
+  async content(name: string, digest: Digest, maxBytes: number): Promise<{ size: number; content?: Buffer }> {
+    const { size } = await this.stat(name, digest);
+    if (size > maxBytes) return { size };
+    return { size, content: await this.driver.getContent(paths.blobData(digest)) };
+  }
+
   /** Writes bytes `start`..`end` (inclusive) of a blob into `dest`, without ending it. */
   async sendTo(digest: Digest, dest: Writable, start: number, end: number): Promise<void> {
     const path = paths.blobData(digest);

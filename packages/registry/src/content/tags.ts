@@ -1,12 +1,17 @@
-import type { StorageDriver } from '@regop/storage';
+import type { BaseDriver } from '@regop/storage';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import type { Digest } from '../reference.js';
 import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from './links.js';
 
+export interface TagPush {
+  tag: string;
+  pushed: Date;
+}
+
 /** Tags: `_manifests/tags/<tag>/current/link` names the manifest, `index/` remembers every one it named. */
 export class TagStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(private readonly driver: BaseDriver) {}
 
   async repositoryExists(name: string): Promise<boolean> {
     return (await statIfExists(this.driver, paths.repository(name)))?.isDir === true;
@@ -38,6 +43,21 @@ export class TagStore {
     const dirs = await listIfExists(this.driver, paths.tagsDir(name));
     if (dirs.length === 0 && !(await this.repositoryExists(name))) throw unknownName(name);
     return dirs.map((d) => d.slice(d.lastIndexOf('/') + 1)).sort();
+  }
+
+  /**
+   * Every tag with the time it was last pushed (its current link's, as retention reads it), newest first: one
+   * listing and one batch of stats, whatever the number of tags.
+   */
+  async pushed(name: string): Promise<TagPush[]> {
+    const tags = await this.list(name);
+    const infos = await this.driver.statMany(tags.map((tag) => paths.tagCurrentLink(name, tag)));
+    const found: TagPush[] = [];
+    tags.forEach((tag, i) => {
+      const info = infos[i];
+      if (info && !info.isDir) found.push({ tag, pushed: info.modTime });
+    });
+    return found.sort((a, b) => b.pushed.getTime() - a.pushed.getTime() || (a.tag < b.tag ? -1 : 1));
   }
 
   /** Tags whose current link names `digest`. */

@@ -49,6 +49,9 @@ footer { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line)
 :target { background: var(--soft); }
 `;
 
+/** A box of layers: the page's icon, so browsers do not ask for a /favicon.ico the registry does not have. */
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path fill="#0b61c4" d="M2 3h12v3H2zM2 7h12v3H2zM2 11h12v3H2z"/></svg>`;
+
 export interface Asset {
   /** The content-hashed name it is served under, e.g. ui.3f2a9c01b7d4.css. */
   name: string;
@@ -66,5 +69,6 @@ function asset(base: string, extension: string, type: string, text: string): Ass
 /** The stylesheet and the script, built with the program and named by their content, so they cache for good. */
 export const ASSETS = {
   style: asset('ui', 'css', 'text/css; charset=utf-8', STYLE),
+  icon: asset('ui', 'svg', 'image/svg+xml', ICON),
   script: asset('ui', 'js', 'text/javascript; charset=utf-8', `(${clientMain.toString()})();\n`),
 };

@@ -44,8 +44,9 @@ export function page(frame: Frame): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${frame.pageTitle} · ${frame.title}</title>
+<link rel="icon" href="${root}/assets/${ASSETS.icon.name}" type="image/svg+xml">
 <link rel="stylesheet" href="${root}/assets/${ASSETS.style.name}">
 <script defer src="${root}/assets/${ASSETS.script.name}"></script>
 </head>

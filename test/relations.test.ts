@@ -366,6 +366,43 @@ describeWithPeers(
       await model('config', 'docker-registry', '--reset', 'auth-basic-user,auth-basic-password');
     });
 
+    it('the public mirror with ui-enabled shows what it holds through haproxy, its links naming the proxy', async () => {
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${layout}:v1`,
+        `docker://${proxy}/mirror/browse:v1`,
+      );
+      await model('config', 'public', 'ui-enabled=true', 'ui-title=Public mirror', 'registry-port=5080');
+      await model('relate', 'public:website', 'haproxy:reverseproxy');
+      const front = `${proxy.split(':')[0]}:5080`;
+      const publicAddress = (await m.unit('public/0'))['public-address'];
+      expect((await m.unit('public/0'))['workload-status'].message).toBe(
+        `Ready at ${publicAddress}:5080 (http, proxied, read-only). UI at http://${front}/ui.`,
+      );
+      let page: Response | undefined;
+      for (let i = 0; i < 40 && page?.status !== 200; i++) {
+        page = await fetch(`http://${front}/ui/repositories/mirror/browse`).catch(() => undefined);
+        if (page?.status !== 200) await sleep(250);
+      }
+      expect(page?.status).toBe(200);
+      const html = await (page as Response).text();
+      expect(html).toContain('<a class="title" href="/ui">Public mirror</a>');
+      expect(html).toContain('href="/ui/repositories/mirror/browse/_manifests/v1"');
+      // The pull commands name the host the browser used: the proxy's frontend.
+      expect(html).toContain(`skopeo copy --src-tls-verify=false docker://${front}/mirror/browse:v1`);
+      expect(html).toContain('read-only');
+      const browser = await fetch(`http://${front}/`, {
+        headers: { accept: 'text/html' },
+        redirect: 'manual',
+      });
+      expect([browser.status, browser.headers.get('location')]).toEqual([302, '/ui']);
+      // haproxy's own check (GET / without Accept: text/html) still finds the unit up.
+      expect((await m.unit('haproxy/0'))['workload-status'].current).toBe('active');
+      await model('unrelate', 'public:website', 'haproxy:reverseproxy');
+      await model('config', 'public', '--reset', 'ui-enabled,ui-title,registry-port');
+    });
+
     it('serves HTTPS from easyrsa certificates, through haproxy too, and configures a registry client', async () => {
       await model('deploy', 'easyrsa');
       await model('relate', 'docker-registry:cert-provider', 'easyrsa:client');

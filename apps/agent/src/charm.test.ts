@@ -90,6 +90,19 @@ describe('docker-registry charm hooks', () => {
     expect(await pidOf()).toBe(pid);
   });
 
+  it('ui-enabled serves the web UI and the status says where', async () => {
+    await harness.config({ 'ui-enabled': true, 'ui-title': 'Public <mirror>' });
+    expect(harness.backend.status.message).toBe(
+      `Ready at 127.0.0.1:${port} (http). UI at http://127.0.0.1:${port}/ui.`,
+    );
+    const page = await fetch(`http://127.0.0.1:${port}/ui`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>Repositories · Public &lt;mirror&gt;</title>');
+    await harness.config({ 'ui-enabled': false, 'ui-title': 'Container registry' });
+    expect(harness.backend.status.message).toBe(`Ready at 127.0.0.1:${port} (http).`);
+    expect((await fetch(`http://127.0.0.1:${port}/ui`)).status).toBe(404);
+  });
+
   it('restarts on a change, writing htpasswd (bcrypt, 0600) only with both user and password', async () => {
     const pid = await pidOf();
     await harness.config({ 'auth-basic-password': 's3cret-value' });

@@ -90,6 +90,8 @@ export const charmConfigSchema = z
     'storage-swift-username': str,
     'storage-swift-domain': str,
     'tls-ca-blob': str,
+    'ui-enabled': z.boolean(),
+    'ui-title': str.refine((v) => v.length <= 200, 'must be at most 200 characters'),
     'tls-cert-blob': str,
     'tls-key-blob': str,
     'tls-ca-path': str,

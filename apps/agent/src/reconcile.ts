@@ -7,6 +7,7 @@
 import type { CharmContext, Machine } from '@regop/ops';
 import { type Applied, apply } from './apply.js';
 import { relationEntries } from './relations/index.js';
+import { UI_PATH } from './render.js';
 import { configurable, gather, type UnitState } from './state.js';
 import { mostSevere, type Status } from './status.js';
 
@@ -46,7 +47,12 @@ export function statuses(unit: UnitState, { served, failure }: Applied): Status[
     ...(unit.facts.config['storage-read-only'] ? ['read-only'] : []),
   ];
   const notes = relations.map(([relation, module]) => module.note?.(unit.relations[relation], served));
-  const ready = [`Ready at ${unit.facts.address}:${served.port} (${suffix.join(', ')}).`, ...notes];
+  const ready = [
+    `Ready at ${unit.facts.address}:${served.port} (${suffix.join(', ')}).`,
+    // Where people browse it: behind a proxy, the proxy's address (http-host's when set).
+    unit.facts.config['ui-enabled'] ? `UI at ${served.url}${UI_PATH}.` : undefined,
+    ...notes,
+  ];
   said.push({ name: 'active', message: ready.filter(Boolean).join(' ') });
   return said.filter((s): s is Status => s !== undefined);
 }

@@ -139,6 +139,17 @@ describe('config.yml rendering', () => {
   });
 });
 
+describe('the web UI', () => {
+  it('is off unless ui-enabled, and carries ui-title', () => {
+    expect(render({}).ui).toBeUndefined();
+    expect(render({ 'ui-enabled': true, 'ui-title': 'Public mirror' }).ui).toEqual({
+      enabled: true,
+      path: '/ui',
+      title: 'Public mirror',
+    });
+  });
+});
+
 describe('push action references', () => {
   it('reads registry references, OCI layouts and docker archives', () => {
     expect(parseSource('127.0.0.1:5001/upstream/only:v2')).toMatchObject({

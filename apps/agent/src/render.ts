@@ -11,6 +11,9 @@ export const PATHS = {
   images: '/var/lib/regop-agent/images',
 } as const;
 
+/** Where the web UI is served (ui-enabled). */
+export const UI_PATH = '/ui';
+
 export interface RenderContext {
   /** Address to listen on: the unit's own in the local model, every interface on a machine. */
   bindAddress: string;
@@ -80,5 +83,8 @@ export function renderRegistryConfig(config: CharmConfig, ctx: RenderContext): R
       },
     },
     health: { storagedriver: { enabled: true, interval: '10s', threshold: 3 } },
+    ...(config['ui-enabled'] && {
+      ui: { enabled: true, path: UI_PATH, ...(config['ui-title'] && { title: config['ui-title'] }) },
+    }),
   };
 }

@@ -20,6 +20,7 @@ import {
   startRegistry,
   storageConfig,
 } from './servers.js';
+import { benchUi } from './ui.js';
 
 const USAGE = `Usage: pnpm bench [--s3 | --swift] [--rounds N] [--big-mib N] [--only TEXT]
        pnpm bench --url URL [--vs URL2] [--rounds N] [--big-mib N] [--only TEXT]
@@ -27,6 +28,7 @@ const USAGE = `Usage: pnpm bench [--s3 | --swift] [--rounds N] [--big-mib N] [--
        pnpm bench --model [--rounds N]
        pnpm bench --auth [--rounds N]
        pnpm bench --proxy [--rounds N]
+       pnpm bench --ui [--swift]
 
 Without --url, starts this registry and docker-registry (2.8, from the docker-registry package) side by side,
 each on its own store: a directory, or with --s3 / --swift its own bucket or container on a test OpenStack Swift
@@ -46,7 +48,9 @@ relating haproxy and easyrsa, and status (built and through pnpm), each in a fre
 measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab).
 --proxy pulls an image of four 64 MiB layers through a pull-through cache of a docker-registry upstream, cold
 and warm, this registry against docker-registry in proxy mode, beside pulls from the upstream and from this
-registry directly, and the blob bytes each cache fetched from the upstream (from its access log).`;
+registry directly, and the blob bytes each cache fetched from the upstream (from its access log).
+--ui times the web UI's first page of repositories and of a repository's tags, on stores of 10 and of 10,000
+repositories and tags (with --swift, on a test OpenStack Swift): the first request and the median after it.`;
 
 const MiB = 1024 * 1024;
 const median = (values: number[]) =>
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
       model: { type: 'boolean' },
       auth: { type: 'boolean' },
       proxy: { type: 'boolean' },
+      ui: { type: 'boolean' },
       s3: { type: 'boolean' },
       swift: { type: 'boolean' },
       'gc-manifests': { type: 'string', default: '1000' },
@@ -92,6 +97,10 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\n| metric | this registry | docker-registry | A vs B |\n| --- | --- | --- | --- |\n${rows}\nmedians of ${values.rounds} rounds\n`,
     );
+    return;
+  }
+  if (values.ui) {
+    process.stdout.write(await benchUi(values.swift ? 'swift' : 'filesystem'));
     return;
   }
   if (values.gc) {

@@ -216,6 +216,39 @@ describe('the web UI', () => {
     ).toBe(200);
   });
 
+  it('names the host the browser used in pull commands; a proxy’s only when relativeurls says one is in front', async () => {
+    const page = async (server: FastifyInstance) =>
+      (
+        await server.inject({
+          url: '/ui/repositories/team/app/_manifests/v1',
+          headers: {
+            host: 'unit.internal:5000',
+            'x-forwarded-host': 'registry.example.org',
+            'x-forwarded-proto': 'https',
+          },
+        })
+      ).body;
+    const direct = await app();
+    await pushImage(direct, 'team/app', 'v1', {});
+    expect(await page(direct)).toContain('docker pull unit.internal:5000/team/app:v1');
+    expect(await page(direct)).toContain('podman pull --tls-verify=false unit.internal:5000/team/app:v1');
+    const proxied = await app({ trustForwarded: true });
+    await pushImage(proxied, 'team/app', 'v1', {});
+    expect(await page(proxied)).toContain('podman pull registry.example.org/team/app:v1');
+    const named = await app({ host: 'https://registry.example.com:8443/', trustForwarded: true });
+    await pushImage(named, 'team/app', 'v1', {});
+    expect(await page(named)).toContain('docker pull registry.example.com:8443/team/app:v1');
+  });
+
+  it('says a pull-through cache shows what it has cached, and the status line never names paths', async () => {
+    const cache = await app({
+      status: { version: '9.9.9', readOnly: true, storage: 'swift', proxyOf: 'https://registry-1.docker.io' },
+    });
+    const body = (await cache.inject('/ui')).body;
+    expect(body).toContain('A pull-through cache of <span class="mono">https://registry-1.docker.io</span>');
+    expect(body).toContain('regop 9.9.9 · read-only · storage: swift · pull-through cache');
+  });
+
   it('answers 404 for what is not there and serves its assets for good', async () => {
     expect((await server.inject('/ui/repositories/no/such')).statusCode).toBe(404);
     expect((await server.inject('/ui/repositories/Bad..Name')).statusCode).toBe(404);

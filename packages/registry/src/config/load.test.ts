@@ -86,6 +86,9 @@ notifications:
     ['no version', BASE.replace('version: 0.1', ''), /version: /],
     ['bad YAML', 'version: [', /not valid YAML/],
     ['a bad log level', `${BASE}log:\n  level: loud\n`, /log\.level: /],
+    ['an unknown ui key', `${BASE}ui:\n  enabled: true\n  colour: blue\n`, /ui\.colour: unknown key/],
+    ['a ui path under /v2', `${BASE}ui:\n  path: /v2/ui\n`, /ui\.path: must not be under \/v2/],
+    ['a ui path not a path', `${BASE}ui:\n  path: ui/\n`, /ui\.path: must be a path such as \/ui/],
   ];
   it.each(invalid)('names the key for %s', (_what, text, message) => {
     expect(() => parseConfigText(text)).toThrow(ConfigError);

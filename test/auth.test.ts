@@ -9,7 +9,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { insecure, inspect, makeOciImage, ociManifestDigest, refusedCopy, skopeo } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { REGISTRY_MAIN, startDockerRegistry, startOurRegistry } from './support/registries.js';
+import {
+  REGISTRY_MAIN,
+  startDockerRegistry,
+  startOurRegistry,
+  startTokenServer,
+} from './support/registries.js';
 
 const KiB = 1024;
 let dir: string;
@@ -140,49 +145,27 @@ describeWithPeers(
   ['skopeo', 'umoci', 'htpasswd', 'docker-registry'],
   'token authentication through the issuer',
   () => {
-    let tokens: string;
     let tokenUrl: string;
     let authConfig: Record<string, unknown>;
     let root: string;
     let host: string;
 
     beforeAll(async () => {
-      tokens = join(dir, 'tokens');
-      const port = await freePort();
-      await execa(process.execPath, [
-        REGISTRY_MAIN,
-        'token-server',
-        'init',
-        tokens,
-        '--addr',
-        `127.0.0.1:${port}`,
-        '--service',
+      const tokens = await startTokenServer(
+        join(dir, 'tokens'),
         'registry.test',
-      ]);
-      await execa('htpasswd', ['-B', '-c', '-b', join(tokens, 'htpasswd'), 'alice', 'alice-pw']);
-      await execa('htpasswd', ['-B', '-b', join(tokens, 'htpasswd'), 'bob', 'bob-pw']);
-      await writeFile(
-        join(tokens, 'acl.yml'),
-        stringify([
+        [
+          ['alice', 'alice-pw'],
+          ['bob', 'bob-pw'],
+        ],
+        [
           { account: 'alice', name: '**', actions: ['pull', 'push'] },
           { account: 'bob', name: 'team/**', actions: ['pull'] },
           { anonymous: true, name: 'public/*', actions: ['pull'] },
-        ]),
+        ],
       );
-      tokenUrl = `http://127.0.0.1:${port}`;
-      await startServer(process.execPath, [REGISTRY_MAIN, 'token-server', join(tokens, 'token-server.yml')], {
-        url: tokenUrl,
-        readyPath: '/token?service=registry.test',
-        name: 'token-server',
-      });
-      authConfig = {
-        token: {
-          realm: `${tokenUrl}/token`,
-          service: 'registry.test',
-          issuer: 'regop-token-issuer',
-          rootcertbundle: join(tokens, 'root.crt'),
-        },
-      };
+      tokenUrl = tokens.url;
+      authConfig = tokens.auth;
       root = join(dir, 'token-data');
       const registry = await startOurRegistry({
         root,

@@ -1,16 +1,15 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type Server, startServer, stopAll } from '@regop/peers';
+import { type Server, stopAll } from '@regop/peers';
 import { mapLimited } from '@regop/storage';
 import { execa } from 'execa';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { pushBlob, pushImage, sha256 } from './support/http.js';
 import { insecure, makeMultiArchLayout, makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { REGISTRY_MAIN, REPO_ROOT, startOurRegistry } from './support/registries.js';
+import { REPO_ROOT, startOurRegistry, startTokenServer } from './support/registries.js';
 
 /** Debian's chromium, driven without a browser download; flags keep it from reaching for the network. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -347,43 +346,21 @@ describeWithPeers(['skopeo', 'umoci', 'htpasswd', CHROMIUM], 'the web UI in a re
 
   it('with token auth: signs in through the issuer and shows a user only what the ACL lets them pull', async () => {
     problems.length = 0;
-    const tokens = join(dir, 'tokens');
-    const port = await freePort();
-    await execa(process.execPath, [
-      REGISTRY_MAIN,
-      'token-server',
-      'init',
-      tokens,
-      '--addr',
-      `127.0.0.1:${port}`,
-    ]);
-    await execa('htpasswd', ['-B', '-c', '-b', join(tokens, 'htpasswd'), 'alice', 'alice-pw']);
-    await writeFile(
-      join(tokens, 'acl.yml'),
-      stringify([
+    const tokens = await startTokenServer(
+      join(dir, 'tokens'),
+      'registry',
+      [['alice', 'alice-pw']],
+      [
         { account: 'alice', name: 'team/*', actions: ['pull'] },
         { anonymous: true, name: 'library/*', actions: ['pull'] },
-      ]),
+      ],
     );
-    const tokenUrl = `http://127.0.0.1:${port}`;
-    await startServer(process.execPath, [REGISTRY_MAIN, 'token-server', join(tokens, 'token-server.yml')], {
-      url: tokenUrl,
-      readyPath: '/token?service=registry',
-      name: 'token-server',
-    });
     const guarded = await startOurRegistry({
       root,
       dir: join(dir, 'token'),
       extra: {
         ui: { enabled: true },
-        auth: {
-          token: {
-            realm: `${tokenUrl}/token`,
-            service: 'registry',
-            issuer: 'regop-token-issuer',
-            rootcertbundle: join(tokens, 'root.crt'),
-          },
-        },
+        auth: tokens.auth,
       },
     });
     const context = await browser.newContext();

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { freePort, type Server, startServer } from '@regop/peers';
+import { execa } from 'execa';
 import { stringify } from 'yaml';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -61,4 +62,57 @@ export async function startDockerRegistry(options: RegistryOptions): Promise<Ser
     name: 'docker-registry',
     ...(options.env && { env: options.env }),
   });
+}
+
+export interface TokenServer {
+  /** The issuer's base URL; its realm is `${url}/token`. */
+  url: string;
+  /** The `auth.token` section registries trusting it are given. */
+  auth: { token: { realm: string; service: string; issuer: string; rootcertbundle: string } };
+  /** The directory `token-server init` wrote (keys, htpasswd, acl.yml). */
+  dir: string;
+}
+
+/**
+ * `registry token-server` as a user sets it up: `init` in `dir`, `users` added with htpasswd -B, `acl` written,
+ * and the server started (stopped by stopAll).
+ */
+export async function startTokenServer(
+  dir: string,
+  service: string,
+  users: [string, string][],
+  acl: object[],
+): Promise<TokenServer> {
+  const port = await freePort();
+  await execa(process.execPath, [
+    REGISTRY_MAIN,
+    'token-server',
+    'init',
+    dir,
+    '--addr',
+    `127.0.0.1:${port}`,
+    '--service',
+    service,
+  ]);
+  for (const [i, [user, password]] of users.entries())
+    await execa('htpasswd', ['-B', ...(i === 0 ? ['-c'] : []), '-b', join(dir, 'htpasswd'), user, password]);
+  await writeFile(join(dir, 'acl.yml'), stringify(acl));
+  const url = `http://127.0.0.1:${port}`;
+  await startServer(process.execPath, [REGISTRY_MAIN, 'token-server', join(dir, 'token-server.yml')], {
+    url,
+    readyPath: `/token?service=${service}`,
+    name: 'token-server',
+  });
+  return {
+    url,
+    dir,
+    auth: {
+      token: {
+        realm: `${url}/token`,
+        service,
+        issuer: 'regop-token-issuer',
+        rootcertbundle: join(dir, 'root.crt'),
+      },
+    },
+  };
 }

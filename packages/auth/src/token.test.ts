@@ -231,15 +231,38 @@ describe('token access controller', () => {
   });
 });
 
+/** An issuer app for `users` (an htpasswd file of SHA1 entries, fast to check) under `acl`. */
+async function issuerApp(file: string, users: Record<string, string>, acl: string) {
+  const htpasswd = join(dir, file);
+  const sha = (p: string) => `{SHA}${createHash('sha1').update(p).digest('base64')}`;
+  await writeFile(
+    htpasswd,
+    Object.entries(users)
+      .map(([user, password]) => `${user}:${sha(password)}\n`)
+      .join(''),
+  );
+  const controller = new HtpasswdAccessController({ realm: 'issuer', path: htpasswd });
+  await controller.load();
+  const app = Fastify();
+  await app.register(tokenIssuer, {
+    issuer: ISSUER,
+    service: SERVICE,
+    certificateChainPem: signer.certPem,
+    keyPem: signer.keyPem,
+    users: controller,
+    acl: Acl.parse(acl),
+    expiresInSeconds: 300,
+    realm: 'issuer',
+  });
+  return { app, htpasswd };
+}
+
 describe('token issuer', () => {
   it('issues tokens cut down to the ACL, which the controller accepts', async () => {
-    const htpasswd = join(dir, 'issuer.htpasswd');
-    // alice:alice-pass, bob:bob-pass (SHA1 entries keep the test fast)
-    const sha = (p: string) => `{SHA}${createHash('sha1').update(p).digest('base64')}`;
-    await writeFile(htpasswd, `alice:${sha('alice-pass')}\nbob:${sha('bob-pass')}\n`);
-    const users = new HtpasswdAccessController({ realm: 'issuer', path: htpasswd });
-    await users.load();
-    const acl = Acl.parse(`
+    const { app } = await issuerApp(
+      'issuer.htpasswd',
+      { alice: 'alice-pass', bob: 'bob-pass' },
+      `
 - account: alice
   name: "team/**"
   actions: [pull, push]
@@ -249,18 +272,8 @@ describe('token issuer', () => {
 - anonymous: true
   name: "public/*"
   actions: [pull]
-`);
-    const app = Fastify();
-    await app.register(tokenIssuer, {
-      issuer: ISSUER,
-      service: SERVICE,
-      certificateChainPem: signer.certPem,
-      keyPem: signer.keyPem,
-      users,
-      acl,
-      expiresInSeconds: 300,
-      realm: 'issuer',
-    });
+`,
+    );
     const ask = async (scope: string, user?: [string, string]) => {
       const headers = user
         ? { authorization: `Basic ${Buffer.from(user.join(':')).toString('base64')}` }
@@ -298,22 +311,11 @@ describe('token issuer', () => {
   });
 
   it('signs in with the OAuth2 password grant and trades the refresh token for scoped access', async () => {
-    const htpasswd = join(dir, 'oauth.htpasswd');
-    const sha = (p: string) => `{SHA}${createHash('sha1').update(p).digest('base64')}`;
-    await writeFile(htpasswd, `carol:${sha('carol-pass')}\n`);
-    const users = new HtpasswdAccessController({ realm: 'issuer', path: htpasswd });
-    await users.load();
-    const app = Fastify();
-    await app.register(tokenIssuer, {
-      issuer: ISSUER,
-      service: SERVICE,
-      certificateChainPem: signer.certPem,
-      keyPem: signer.keyPem,
-      users,
-      acl: Acl.parse('- account: carol\n  name: "team/*"\n  actions: [pull]\n'),
-      expiresInSeconds: 300,
-      realm: 'issuer',
-    });
+    const { app, htpasswd } = await issuerApp(
+      'oauth.htpasswd',
+      { carol: 'carol-pass' },
+      '- account: carol\n  name: "team/*"\n  actions: [pull]\n',
+    );
     const post = (form: Record<string, string>) =>
       app.inject({
         method: 'POST',

@@ -22,6 +22,14 @@ export const paths = {
   tagsDir: (name: string) => `${repo(name)}/_manifests/tags`,
   tagDir: (name: string, tag: string) => `${repo(name)}/_manifests/tags/${tag}`,
   tagCurrentLink: (name: string, tag: string) => `${repo(name)}/_manifests/tags/${tag}/current/link`,
+  /** The tag whose current link `path` is (a listing's key), undefined for any other path. */
+  tagOfCurrentLink: (name: string, path: string): string | undefined => {
+    const prefix = `${repo(name)}/_manifests/tags/`;
+    const suffix = '/current/link';
+    if (!path.startsWith(prefix) || !path.endsWith(suffix)) return undefined;
+    const tag = path.slice(prefix.length, -suffix.length);
+    return tag.includes('/') ? undefined : tag;
+  },
   tagIndexLink: (name: string, tag: string, d: Digest) =>
     `${repo(name)}/_manifests/tags/${tag}/index/${digestDir(d)}/link`,
   uploadsDir: (name: string) => `${repo(name)}/_uploads`,

@@ -1,4 +1,4 @@
-import type { BaseDriver } from '@regop/storage';
+import { type BaseDriver, PathNotFoundError } from '@regop/storage';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import type { Digest } from '../reference.js';
@@ -46,17 +46,34 @@ export class TagStore {
   }
 
   /**
-   * Every tag with the time it was last pushed (its current link's, as retention reads it), newest first: one
-   * listing and one batch of stats, whatever the number of tags.
+   * Every tag with the time it was last pushed (its current link's, as retention reads it), newest first. On an
+   * object store one listing of the tags carries every time (a request per thousand keys, where a stat each
+   * would be a request each); elsewhere, one listing and one batch of stats.
    */
   async pushed(name: string): Promise<TagPush[]> {
-    const tags = await this.list(name);
-    const infos = await this.driver.statMany(tags.map((tag) => paths.tagCurrentLink(name, tag)));
     const found: TagPush[] = [];
-    tags.forEach((tag, i) => {
-      const info = infos[i];
-      if (info && !info.isDir) found.push({ tag, pushed: info.modTime });
-    });
+    if (this.driver.flatListing) {
+      await this.driver
+        .walk(
+          paths.tagsDir(name),
+          (info) => {
+            const tag = info.isDir ? undefined : paths.tagOfCurrentLink(name, info.path);
+            if (tag !== undefined) found.push({ tag, pushed: info.modTime });
+          },
+          { unordered: true },
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof PathNotFoundError)) throw err;
+        });
+      if (found.length === 0 && !(await this.repositoryExists(name))) throw unknownName(name);
+    } else {
+      const tags = await this.list(name);
+      const infos = await this.driver.statMany(tags.map((tag) => paths.tagCurrentLink(name, tag)));
+      tags.forEach((tag, i) => {
+        const info = infos[i];
+        if (info && !info.isDir) found.push({ tag, pushed: info.modTime });
+      });
+    }
     return found.sort((a, b) => b.pushed.getTime() - a.pushed.getTime() || (a.tag < b.tag ? -1 : 1));
   }
 

@@ -30,8 +30,12 @@ export interface RegistryUiOptions {
 
 /** Rows per page of repositories and of tags. */
 export const PAGE_SIZE = 50;
-/** Catalog names read per step of a repository page, and at most per request before it offers "Next". */
-const CATALOG_STEP = 100;
+/**
+ * Catalog names read per step of the repositories page: one more than a page shows whether there is a next,
+ * and a search reads wider steps. At most CATALOG_SCAN names are read per request before it offers "Next".
+ */
+const CATALOG_STEP = PAGE_SIZE + 1;
+const SEARCH_STEP = 200;
 const CATALOG_SCAN = 5_000;
 const SESSION_COOKIE = 'regop_ui_session';
 const SESSION_SECONDS = 24 * 60 * 60;
@@ -196,9 +200,10 @@ export async function registryUi(fastify: FastifyInstance, options: RegistryUiOp
     let scanned = 0;
     let more = true;
     while (names.length < PAGE_SIZE && scanned < CATALOG_SCAN) {
-      const batch = await content.catalog(CATALOG_STEP, cursor);
+      const step = needle ? SEARCH_STEP : CATALOG_STEP;
+      const batch = await content.catalog(step, cursor);
       scanned += batch.length;
-      if (batch.length < CATALOG_STEP) more = false;
+      if (batch.length < step) more = false;
       const candidates = needle ? batch.filter((n) => n.toLowerCase().includes(needle)) : batch;
       const refused = await viewer.pull(candidates);
       let taken = batch.length ? (batch[batch.length - 1] as string) : cursor;

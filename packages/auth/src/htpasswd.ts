@@ -44,6 +44,8 @@ export function verifierFor(hash: string): Verifier | string {
 
 export interface HtpasswdEntries {
   users: Map<string, Verifier>;
+  /** Each accepted user's stored hash (never logged). */
+  hashes: Map<string, string>;
   /** The highest bcrypt cost in the file (0 without bcrypt entries): what an unknown user must cost too. */
   bcryptCost: number;
   /** Lines refused, with the reason (users named, hashes never). */
@@ -52,6 +54,7 @@ export interface HtpasswdEntries {
 
 export function parseHtpasswd(text: string): HtpasswdEntries {
   const users = new Map<string, Verifier>();
+  const hashes = new Map<string, string>();
   const refused: string[] = [];
   let bcryptCost = 0;
   for (const [i, raw] of text.split(/\r?\n/).entries()) {
@@ -66,11 +69,14 @@ export function parseHtpasswd(text: string): HtpasswdEntries {
     const hash = line.slice(colon + 1);
     const verifier = verifierFor(hash);
     if (typeof verifier === 'string') refused.push(`line ${i + 1} (user ${user}): ${verifier}`);
-    else users.set(user, verifier);
+    else {
+      users.set(user, verifier);
+      hashes.set(user, hash);
+    }
     const cost = /^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1];
     if (cost && typeof verifier !== 'string') bcryptCost = Math.max(bcryptCost, Number(cost));
   }
-  return { users, refused, bcryptCost };
+  return { users, hashes, refused, bcryptCost };
 }
 
 /** Splits `Authorization: Basic base64(user:password)`; undefined when absent or malformed. */
@@ -101,7 +107,7 @@ export const DEFAULT_FAILURE_LIMIT: FailureLimitOptions = { burst: 10, perMinute
  * re-read when it changes. Any valid user gets any access (as distribution's does).
  */
 export class HtpasswdAccessController implements AccessController {
-  private entries: HtpasswdEntries = { users: new Map(), refused: [], bcryptCost: 0 };
+  private entries: HtpasswdEntries = { users: new Map(), hashes: new Map(), refused: [], bcryptCost: 0 };
   /** Checked for unknown users, so they cost what a wrong password costs (user enumeration by timing). */
   private decoy: Verifier = async () => false;
   private loadedMtime = -1;
@@ -144,10 +150,16 @@ export class HtpasswdAccessController implements AccessController {
     if (info && info.mtimeMs !== this.loadedMtime) await this.load().catch(() => {});
   }
 
-  /** Whether the file (as it is now) lists the user: a refresh token outlives a password check. */
-  async knows(user: string): Promise<boolean> {
+  /**
+   * A fingerprint of the user's entry as the file has it now (a hash of the stored hash), undefined when the
+   * file no longer lists the user: a refresh token carries it, so a new password or a removed user ends it.
+   */
+  async fingerprint(user: string): Promise<string | undefined> {
     await this.refresh();
-    return this.entries.users.has(user);
+    const hash = this.entries.hashes.get(user);
+    return hash === undefined
+      ? undefined
+      : createHash('sha256').update(`${user}:${hash}`).digest('base64url');
   }
 
   private challenge(message: string): AuthFailure {

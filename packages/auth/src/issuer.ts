@@ -1,6 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { jwtVerify } from 'jose';
+import * as z from 'zod';
 import { type Access, AuthFailure, formatScope, parseScope, quote } from './access.js';
 import type { Acl } from './acl.js';
 import type { HtpasswdAccessController } from './htpasswd.js';
@@ -21,6 +22,19 @@ export interface TokenIssuerOptions {
 }
 
 const MAX_SCOPES = 50;
+/** The OAuth2 form's fields (urlencoded, or JSON): each a string when given. */
+const oauthForm = z
+  .object({
+    grant_type: z.string(),
+    service: z.string(),
+    client_id: z.string(),
+    scope: z.string(),
+    username: z.string(),
+    password: z.string(),
+    refresh_token: z.string(),
+    access_type: z.string(),
+  })
+  .partial();
 /** How long a refresh token (a signed-in browser, a docker login's identity token) stays good: a day. */
 const REFRESH_SECONDS = 24 * 60 * 60;
 
@@ -135,7 +149,15 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
     reply.code(status).send({ error, error_description: description });
 
   fastify.post('/token', async (request, reply) => {
-    const form = (request.body ?? {}) as Record<string, string | undefined>;
+    const parsed = oauthForm.safeParse(request.body ?? {});
+    if (!parsed.success)
+      return oauthError(
+        reply,
+        400,
+        'invalid_request',
+        `${parsed.error.issues[0]?.path.join('.')}: must be a string`,
+      );
+    const form = parsed.data;
     if (form.service !== options.service) return unknownService(reply, form.service);
     if (!form.client_id) return oauthError(reply, 400, 'invalid_request', 'client_id is required');
     const scopes = splitScopes(form.scope);
@@ -149,21 +171,23 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
       if (!signedIn?.account) return reply;
       account = signedIn.account;
     } else if (form.grant_type === 'refresh_token') {
-      const subject = await jwtVerify(form.refresh_token ?? '', signingKey, {
+      const claims = await jwtVerify(form.refresh_token ?? '', signingKey, {
         issuer: options.issuer,
         audience: refreshAudience,
       }).then(
-        (verified) => verified.payload.sub,
+        (verified) => verified.payload as { sub?: string; pwf?: string },
         () => undefined,
       );
-      if (!subject || !(await options.users?.knows(subject)))
+      // The user's entry must be the one the token was issued for: a new password or a removed user ends it.
+      const current = claims?.sub ? await options.users?.fingerprint(claims.sub) : undefined;
+      if (!claims?.sub || current === undefined || current !== claims.pwf)
         return oauthError(
           reply,
           401,
           'invalid_grant',
-          'the refresh token is not valid (expired, or its user is gone)',
+          'the refresh token is not valid (expired, or its user or password changed)',
         );
-      account = subject;
+      account = claims.sub;
     } else {
       return oauthError(reply, 400, 'unsupported_grant_type', 'grant_type must be password or refresh_token');
     }
@@ -176,6 +200,7 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
               iss: options.issuer,
               sub: account,
               aud: refreshAudience,
+              pwf: await options.users?.fingerprint(account),
               exp: now + REFRESH_SECONDS,
               iat: now,
               jti: randomBytes(16).toString('hex'),

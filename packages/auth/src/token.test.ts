@@ -360,9 +360,16 @@ describe('token issuer', () => {
       error: 'invalid_grant',
     });
     expect((await post({ grant_type: 'client_credentials' })).json().error).toBe('unsupported_grant_type');
-    // The user removed from the file: the refresh token she holds stops working.
-    await writeFile(htpasswd, '');
+    // A new password for the user ends the sessions signed in with the old one.
     await new Promise((r) => setTimeout(r, 1100));
+    await writeFile(htpasswd, `carol:{SHA}${createHash('sha1').update('new-pass').digest('base64')}\n`);
     expect((await post({ grant_type: 'refresh_token', refresh_token: refresh })).statusCode).toBe(401);
+    // A form whose fields are not strings is refused, not a 500.
+    const odd = await app.inject({
+      method: 'POST',
+      url: '/token',
+      payload: { service: SERVICE, scope: [1, 2] },
+    });
+    expect(odd.statusCode).toBe(400);
   });
 });

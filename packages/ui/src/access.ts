@@ -51,6 +51,15 @@ export class TokenClient {
   async signIn(username: string, password: string): Promise<string | undefined> {
     const response = await this.post({ grant_type: 'password', username, password, access_type: 'offline' });
     if (response.status === 401 || response.status === 403) return undefined;
+    if (response.status === 429) {
+      const seconds = Number(response.headers.get('retry-after')) || 60;
+      throw new AuthFailure(
+        'TOOMANYREQUESTS',
+        `too many failed sign-ins; try again in ${seconds}s`,
+        undefined,
+        seconds,
+      );
+    }
     const body = await this.json(response);
     if (!response.ok || typeof body.refresh_token !== 'string')
       throw new IssuerUnavailable(

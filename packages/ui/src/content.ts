@@ -1,4 +1,5 @@
 import { Digest, type Reference, type Registry, type TagPush } from '@regop/registry';
+import { mapLimited } from '@regop/storage';
 import { LRUCache } from 'lru-cache';
 import * as z from 'zod';
 import { platformName } from './format.js';
@@ -69,8 +70,10 @@ export type ConfigView = z.infer<typeof configView>;
 
 /** Configs larger than this are not read to be shown (distribution caps what it reads of a manifest at 4 MiB). */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-/** Referrers listed on an image's page; past it the page says how many more there are. */
+/** Referrers listed on an image's page; past it the page says there are more. */
 export const MAX_REFERRERS = 500;
+/** Children of an index read to size a tag's row. */
+const MAX_CHILDREN = 64;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
@@ -185,15 +188,19 @@ export class UiContent {
     if (m.manifests) {
       let size = 0;
       let partial = false;
-      await Promise.all(
-        m.manifests.map(async (child) => {
+      // A pushed index may name thousands of children: a row reads at most MAX_CHILDREN, a few at a time.
+      if (m.manifests.length > MAX_CHILDREN) partial = true;
+      await mapLimited(
+        m.manifests.slice(0, MAX_CHILDREN),
+        async (child) => {
           const stored = await this.registry.manifests
             .get(name, digestRef(child.digest))
             .catch(() => undefined);
           const view = stored && parseJson(stored.content, manifestView, 'manifest');
           if (view?.ok) size += imageSize(view.value);
           else partial = true;
-        }),
+        },
+        8,
       );
       const platforms = m.manifests
         .filter((d) => d.platform && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest')
@@ -236,21 +243,38 @@ export class UiContent {
     return detail;
   }
 
-  /** Referrers of a manifest, grouped by artifact type, at most MAX_REFERRERS of them; and how many there are. */
-  async referrers(name: string, digest: string): Promise<{ groups: ReferrerGroup[]; total: number }> {
+  /**
+   * Referrers of a manifest, grouped by artifact type: at most MAX_REFERRERS of them, `more` when there are
+   * others (the rest are not read), and `unreadable` when one could not be read (the others are still shown).
+   */
+  async referrers(
+    name: string,
+    digest: string,
+  ): Promise<{ groups: ReferrerGroup[]; total: number; more: boolean; unreadable?: string }> {
     const groups = new Map<string, Descriptor[]>();
     let total = 0;
-    for await (const referrer of this.registry.manifests.referrers(name, Digest.parse(digest))) {
-      total++;
-      if (total > MAX_REFERRERS) continue;
-      const type = referrer.artifactType ?? referrer.mediaType;
-      groups.set(type, [...(groups.get(type) ?? []), referrer]);
+    let more = false;
+    let unreadable: string | undefined;
+    try {
+      for await (const referrer of this.registry.manifests.referrers(name, Digest.parse(digest))) {
+        if (total === MAX_REFERRERS) {
+          more = true;
+          break;
+        }
+        total++;
+        const type = referrer.artifactType ?? referrer.mediaType;
+        groups.set(type, [...(groups.get(type) ?? []), referrer]);
+      }
+    } catch (err) {
+      unreadable = (err as Error).message;
     }
     return {
       groups: [...groups]
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([artifactType, referrers]) => ({ artifactType, referrers })),
       total,
+      more,
+      ...(unreadable && { unreadable }),
     };
   }
 

@@ -249,6 +249,48 @@ describe('the web UI', () => {
     expect(body).toContain('regop 9.9.9 · read-only · storage: swift · pull-through cache');
   });
 
+  it('with token sign-in, answers odd requests with a clear page, never a 500', async () => {
+    const refuseAll: AccessController = {
+      async authorize() {
+        throw new AuthFailure('UNAUTHORIZED', 'authentication required', 'Bearer realm="x"');
+      },
+    };
+    // An issuer nobody answers at.
+    const signed = await app({
+      accessController: refuseAll,
+      signIn: { realm: 'http://127.0.0.1:9/token', service: 'registry' },
+    });
+    await pushImage(signed, 'team/app', 'v1', {});
+    const down = await signed.inject({ url: '/ui', headers: { cookie: 'regop_ui_session=%E0%A4%A' } });
+    expect(down.statusCode).toBe(503);
+    expect(down.body).toContain('the token issuer at http://127.0.0.1:9/token did not answer');
+    const form = (origin?: string) =>
+      signed.inject({
+        method: 'POST',
+        url: '/ui/sign-in',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          host: 'reg:5000',
+          ...(origin && { origin }),
+        },
+        payload: 'username=&password=&next=%2Fui%2F%00',
+      });
+    expect((await form('not a url')).statusCode).toBe(403);
+    expect((await form('http://evil.example')).statusCode).toBe(403);
+    const refused = await form('http://reg:5000');
+    expect(refused.statusCode).toBe(401);
+    expect(refused.body).toContain('<input type="hidden" name="next" value="/ui">');
+    const multipart = await signed.inject({
+      method: 'POST',
+      url: '/ui/sign-in',
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      payload: '--x--',
+    });
+    expect(multipart.statusCode).toBe(415);
+    const signIn = await signed.inject('/ui/sign-in?next=https://evil.example/');
+    expect(signIn.body).toContain('name="next" value="/ui"');
+  });
+
   it('answers 404 for what is not there and serves its assets for good', async () => {
     expect((await server.inject('/ui/repositories/no/such')).statusCode).toBe(404);
     expect((await server.inject('/ui/repositories/Bad..Name')).statusCode).toBe(404);

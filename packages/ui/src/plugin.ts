@@ -1,4 +1,5 @@
 import { type AccessController, AuthFailure } from '@regop/auth/access';
+import { FailureLimiter } from '@regop/auth/limiter';
 import { parseName, parseReference, type Registry, RegistryError } from '@regop/registry';
 import { BackendUnavailableError } from '@regop/storage';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -36,8 +37,10 @@ export const PAGE_SIZE = 50;
  */
 const CATALOG_STEP = PAGE_SIZE + 1;
 const SEARCH_STEP = 200;
-const CATALOG_SCAN = 5_000;
+const CATALOG_SCAN = 2_000;
 const SESSION_COOKIE = 'regop_ui_session';
+/** Failed sign-ins per client: fewer than the issuer's own per-address budget (10, then 10 a minute). */
+const SIGN_IN_LIMIT = { burst: 5, perMinute: 5 };
 const SESSION_SECONDS = 24 * 60 * 60;
 
 /** No inline script or style, no framing, nothing fetched from elsewhere: a hostile value cannot run. */
@@ -56,7 +59,13 @@ const first = (value: string | string[] | undefined) =>
 function cookie(request: FastifyRequest, name: string): string | undefined {
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 }
@@ -130,7 +139,8 @@ export async function registryUi(fastify: FastifyInstance, options: RegistryUiOp
   const safeNext = (next: unknown) =>
     typeof next === 'string' &&
     (next === root || next.startsWith(`${root}/`) || next.startsWith(`${root}?`)) &&
-    !/[\\\s]/.test(next)
+    // Printable ASCII only, no backslash: what a Location header may carry, and no way off this site.
+    /^[\x21-\x5b\x5d-\x7e]+$/.test(next)
       ? next
       : root;
 
@@ -168,6 +178,14 @@ export async function registryUi(fastify: FastifyInstance, options: RegistryUiOp
         body: problemBody(error.message.slice(0, MAX_NAME_SHOWN * 2)),
       });
     }
+    const clientError = (error as { statusCode?: number }).statusCode;
+    if (clientError !== undefined && clientError >= 400 && clientError < 500)
+      return send(request, reply, viewer, {
+        status: clientError,
+        heading: 'Bad request',
+        pageTitle: 'Bad request',
+        body: problemBody(String((error as Error).message).slice(0, 300)),
+      });
     const unavailable = error instanceof IssuerUnavailable || error instanceof BackendUnavailableError;
     request.log.error({ err: error }, unavailable ? 'ui: a backend is unavailable' : 'ui: unexpected error');
     return send(request, reply, viewer, {
@@ -319,12 +337,22 @@ export async function registryUi(fastify: FastifyInstance, options: RegistryUiOp
   });
 
   if (!tokens) return;
-  /** A form posted from another site is refused: a browser names the page's origin in Origin. */
+  const signInFailures = new FailureLimiter(SIGN_IN_LIMIT);
+  /**
+   * A form posted from another site is refused: a browser names the page's origin in Origin, which must be
+   * this site as the browser reached it (directly, or by the name a trusted proxy in front forwards).
+   */
   const sameOrigin = (request: FastifyRequest) => {
     const origin = request.headers.origin;
-    return origin === undefined || origin === 'null'
-      ? origin === undefined
-      : new URL(origin).host === request.headers.host;
+    if (origin === undefined) return true;
+    try {
+      const { host, protocol } = new URL(origin);
+      return (
+        protocol === `${protocolOf(request)}:` && (host === request.headers.host || host === hostOf(request))
+      );
+    } catch {
+      return false;
+    }
   };
   fastify.get(`${root}/sign-in`, async (request, reply) =>
     send(request, reply, undefined, {
@@ -343,8 +371,21 @@ export async function registryUi(fastify: FastifyInstance, options: RegistryUiOp
         pageTitle: 'Sign in',
         body: problemBody('A sign-in must come from this site.'),
       });
+    // The issuer sees every sign-in through the UI as coming from this registry, so the UI limits each
+    // client's failures itself, below the issuer's own budget, before passing them on.
+    const wait = signInFailures.waitMs(request.ip);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      throw new AuthFailure(
+        'TOOMANYREQUESTS',
+        `too many failed sign-ins; try again in ${seconds}s`,
+        undefined,
+        seconds,
+      );
+    }
     const session =
       form.username && form.password ? await tokens.signIn(form.username, form.password) : undefined;
+    if (!session) signInFailures.fail(request.ip);
     if (!session)
       return send(request, reply, undefined, {
         status: 401,

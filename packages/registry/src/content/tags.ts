@@ -47,8 +47,9 @@ export class TagStore {
 
   /**
    * Every tag with the time it was last pushed (its current link's, as retention reads it), newest first. On an
-   * object store one listing of the tags carries every time (a request per thousand keys, where a stat each
-   * would be a request each); elsewhere, one listing and one batch of stats.
+   * object store one listing of the tags carries every time: a request per thousand keys (each tag's current
+   * link and one index link per digest it has named), where a stat each would be a request each. Elsewhere, one
+   * listing and one batch of stats.
    */
   async pushed(name: string): Promise<TagPush[]> {
     const found: TagPush[] = [];

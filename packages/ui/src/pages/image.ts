@@ -13,7 +13,7 @@ export interface ImageView {
   /** The tag or digest the page was asked for. */
   reference: string;
   detail: ManifestDetail;
-  referrers: { groups: ReferrerGroup[]; total: number };
+  referrers: { groups: ReferrerGroup[]; total: number; more: boolean; unreadable?: string };
   host: string;
   insecure: boolean;
 }
@@ -110,10 +110,13 @@ function platformsSection(v: ImageView, children: Descriptor[]): Html {
 const SIGNATURE = /signature|cosign|notation|\.sig\b/i;
 
 function referrersSection(v: ImageView): Html {
-  const { groups, total } = v.referrers;
+  const { groups, total, more, unreadable } = v.referrers;
+  const problem = unreadable
+    ? html`<p class="warn">Some referrers could not be read: ${clip(unreadable, 300)}</p>`
+    : '';
   if (total === 0)
-    return html`<h2>Referrers</h2><p class="muted">No signature, SBOM or attestation refers to this manifest.</p>`;
-  return html`<h2>Referrers <span class="muted">(${total})</span></h2>
+    return html`<h2>Referrers</h2>${problem}<p class="muted">No signature, SBOM or attestation refers to this manifest.</p>`;
+  return html`<h2>Referrers <span class="muted">(${total}${more ? '+' : ''})</span></h2>${problem}
 ${groups.map(
   (
     g,
@@ -125,7 +128,7 @@ ${groups.map(
     ) => html`<tr><td class="mono"><a href="${manifestHref(v.root, v.name, r.digest)}">${shortDigest(r.digest)}</a></td>
 <td>${annotations(r.annotations)}</td><td class="num">${bytes(r.size)}</td></tr>`,
   )}</tbody></table>`,
-)}${total > groups.reduce((n, g) => n + g.referrers.length, 0) ? html`<p class="note">Only the first ${groups.reduce((n, g) => n + g.referrers.length, 0)} are listed.</p>` : ''}`;
+)}${more ? html`<p class="note">Only the first ${total} are listed.</p>` : ''}`;
 }
 
 function annotations(values: Record<string, string> | undefined): Html {

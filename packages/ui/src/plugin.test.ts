@@ -166,7 +166,7 @@ describe('the web UI', () => {
     expect(rows(last.body)).toHaveLength(21);
     const filtered = await paged.inject('/ui/repositories/many/tags?q=T11');
     expect(rows(filtered.body).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `t11${i}`));
-  });
+  }, 30_000);
 
   it('pages repositories by the catalog and searches them by substring, ignoring case', async () => {
     const listed = await app();
@@ -183,7 +183,7 @@ describe('the web UI', () => {
     expect(second.body).not.toContain('rel="next"');
     const found = await listed.inject('/ui?q=R5');
     expect(names(found.body)).toEqual(Array.from({ length: 10 }, (_, i) => `lib/r5${i}`));
-  });
+  }, 30_000);
 
   it('shows only what the access controller lets the viewer pull, and answers as the API would', async () => {
     const onlyTeam: AccessController = {

@@ -59,7 +59,7 @@ function configSection(config: NonNullable<ManifestDetail['config']>, layers: De
     const index = h.empty_layer ? undefined : layer++;
     const size = index === undefined ? undefined : layers[index]?.size;
     return html`<tr><td class="mono">${clip(h.created_by ?? h.comment ?? '', LIMITS.value)}</td>
-<td class="num">${index === undefined ? html`<span class="muted">no layer</span>` : html`<a href="#layer-${index + 1}">${size === undefined ? `layer ${index + 1}` : bytes(size)}</a>`}</td>
+<td class="num">${index === undefined ? html`<span class="muted">no layer</span>` : size === undefined ? html`<span class="warn">layer ${index + 1} is not in the manifest</span>` : html`<a href="#layer-${index + 1}">${bytes(size)}</a>`}</td>
 <td>${when(h.created ? new Date(h.created) : undefined)}</td></tr>`;
   });
   return html`${pairs(shown, 'facts')}

@@ -1,7 +1,16 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { AccessController, FailureLimitOptions } from '@regop/auth';
 import { ConfigError, type failureLimitSchema, type RegistryConfig } from '@regop/registry';
 import type * as z from 'zod';
+
+/** A file the config names, read now; a ConfigError naming the key when it cannot be. */
+export async function readConfigured(path: string, key: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
 
 /** The failed-login limit a `ratelimit` section asks for (defaults: 10 at once, 10 more a minute). */
 export function failureLimit(
@@ -27,9 +36,39 @@ export async function accessControllerFor(
   if (!auth) return undefined;
   if (auth.silly)
     throw new ConfigError('auth.silly: a test-only scheme of distribution; use htpasswd or token');
-  if (auth.htpasswd && auth.token) throw new ConfigError('auth: configure htpasswd or token, not both');
+  if ([auth.htpasswd, auth.token, auth.ldap].filter(Boolean).length > 1)
+    throw new ConfigError('auth: configure one of htpasswd, token and ldap');
   // @regop/auth (node-forge, the JWT code) is loaded only when the config names an auth method.
-  const { HtpasswdAccessController, TokenAccessController } = await import('@regop/auth');
+  const { HtpasswdAccessController, LdapAccessController, TokenAccessController } = await import(
+    '@regop/auth'
+  );
+  if (auth.ldap) {
+    const ldap = auth.ldap;
+    const bindPassword =
+      ldap.bindpassword ??
+      (await readConfigured(ldap.bindpasswordfile as string, 'auth.ldap.bindpasswordfile')).trim();
+    const ca = ldap.cacert ? await readConfigured(ldap.cacert, 'auth.ldap.cacert') : undefined;
+    if (ldap.insecureskipverify)
+      warn(
+        "auth.ldap.insecureskipverify: the directory's certificate is not verified; anyone between may read passwords",
+      );
+    return new LdapAccessController({
+      realm: ldap.realm,
+      urls: ldap.url,
+      ...(ldap.starttls && { starttls: true }),
+      ...(ca && { ca }),
+      ...(ldap.insecureskipverify && { insecureSkipVerify: true }),
+      bindDn: ldap.binddn,
+      bindPassword,
+      userBase: ldap.userbase,
+      userFilter: ldap.userfilter ?? '(uid={username})',
+      timeoutMs: ldap.timeout ?? 5_000,
+      cacheTtlMs: ldap.cache?.ttl ?? 60_000,
+      rateLimit: failureLimit(ldap.ratelimit),
+      onLimited: logLimited(warn),
+      onUnavailable: warn,
+    });
+  }
   if (auth.htpasswd) {
     const { realm, path, ratelimit } = auth.htpasswd;
     const controller = new HtpasswdAccessController({

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   Acl,
@@ -11,7 +11,7 @@ import { ConfigError, failureLimitSchema, parseDuration } from '@regop/registry'
 import Fastify from 'fastify';
 import { parse, stringify } from 'yaml';
 import * as z from 'zod';
-import { failureLimit, logLimited } from './auth.js';
+import { failureLimit, logLimited, readConfigured } from './auth.js';
 import { parseCommandLine, UsageError } from './cli.js';
 import { parseListenAddress } from './listen.js';
 import { NO_ROUTE_SCHEMAS } from './schemaless.js';
@@ -29,14 +29,6 @@ const configSchema = z.strictObject({
   ratelimit: failureLimitSchema.optional(),
   acl: z.string().min(1),
 });
-
-async function readConfigured(path: string, key: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${path}: ${(err as Error).message}`);
-  }
-}
 
 async function serveTokens(configPath: string): Promise<number> {
   const result = configSchema.safeParse(parse(await readConfigured(configPath, 'CONFIG')));

@@ -36,11 +36,12 @@ export interface Grant {
 
 /**
  * A refused request: 401 UNAUTHORIZED with a challenge for the client to answer, 403 DENIED when
- * credentials were fine but do not allow the access, or 429 TOOMANYREQUESTS after too many failed attempts.
+ * credentials were fine but do not allow the access, 429 TOOMANYREQUESTS after too many failed attempts, or
+ * 503 UNAVAILABLE when what checks credentials (a directory) cannot be reached.
  */
 export class AuthFailure extends Error {
   constructor(
-    readonly code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS',
+    readonly code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS' | 'UNAVAILABLE',
     message: string,
     readonly challenge?: string,
     /** With TOOMANYREQUESTS: when the client may try again. */
@@ -50,10 +51,12 @@ export class AuthFailure extends Error {
     this.name = 'AuthFailure';
   }
 
-  get status(): 401 | 403 | 429 {
-    return this.code === 'UNAUTHORIZED' ? 401 : this.code === 'DENIED' ? 403 : 429;
+  get status(): 401 | 403 | 429 | 503 {
+    return STATUS[this.code];
   }
 }
+
+const STATUS = { UNAUTHORIZED: 401, DENIED: 403, TOOMANYREQUESTS: 429, UNAVAILABLE: 503 } as const;
 
 /** Decides, per request, whether the access it needs is granted (distribution's auth.AccessController). */
 export interface AccessController {

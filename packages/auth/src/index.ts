@@ -18,6 +18,7 @@ export {
 export { type TokenIssuerOptions, tokenIssuer } from './issuer.js';
 export { SUPPORTED_ALGORITHMS, signJwt } from './jwt.js';
 export { libtrustKeyId, parseBundle, verifyChain } from './keys.js';
+export { LdapAccessController, type LdapOptions } from './ldap.js';
 export { FailureLimiter, type FailureLimitOptions } from './limiter.js';
 export {
   type CertificateOptions,

@@ -86,6 +86,16 @@ notifications:
     ['no version', BASE.replace('version: 0.1', ''), /version: /],
     ['bad YAML', 'version: [', /not valid YAML/],
     ['a bad log level', `${BASE}log:\n  level: loud\n`, /log\.level: /],
+    [
+      'an ldap url of another scheme',
+      `${BASE}auth:\n  ldap: { realm: r, url: http://dir, binddn: cn=x, bindpassword: p, userbase: dc=x }\n`,
+      /auth\.ldap\.url: must be ldap:\/\/HOST/,
+    ],
+    [
+      'an ldap filter without the user name',
+      `${BASE}auth:\n  ldap: { realm: r, url: ldap://dir, binddn: cn=x, bindpassword: p, userbase: dc=x, userfilter: "(uid=alice)" }\n`,
+      /auth\.ldap\.userfilter: must be a filter in parentheses naming \{username\}/,
+    ],
     ['an unknown ui key', `${BASE}ui:\n  enabled: true\n  colour: blue\n`, /ui\.colour: unknown key/],
     ['a ui path under /v2', `${BASE}ui:\n  path: /v2/ui\n`, /ui\.path: must not be under \/v2/],
     ['a ui path not a path', `${BASE}ui:\n  path: ui/\n`, /ui\.path: must be a path such as \/ui/],

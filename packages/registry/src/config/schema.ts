@@ -158,6 +158,36 @@ export const failureLimitSchema = z.strictObject({
   disabled: bool.optional(),
 });
 
+const ldapUrl = z.string().refine((u) => /^ldaps?:\/\/[^/\s]+\/?$/.test(u), {
+  message: 'must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]',
+});
+
+/** This registry's own: basic auth against an LDAP directory (distribution has no such section). */
+const ldap = z
+  .strictObject({
+    realm: z.string().min(1),
+    url: z.union([ldapUrl, z.array(ldapUrl).min(1)]).transform((u) => [u].flat()),
+    starttls: bool.optional(),
+    cacert: z.string().min(1).optional(),
+    insecureskipverify: bool.optional(),
+    binddn: z.string().min(1),
+    bindpassword: z.string().min(1).optional(),
+    bindpasswordfile: z.string().min(1).optional(),
+    userbase: z.string().min(1),
+    userfilter: z
+      .string()
+      .refine((f) => f.startsWith('(') && f.endsWith(')') && f.includes('{username}'), {
+        message: 'must be a filter in parentheses naming {username}, such as (uid={username})',
+      })
+      .optional(),
+    timeout: duration.optional(),
+    cache: z.strictObject({ ttl: duration.optional() }).optional(),
+    ratelimit: failureLimitSchema.optional(),
+  })
+  .refine((l) => (l.bindpassword === undefined) !== (l.bindpasswordfile === undefined), {
+    message: 'give bindpassword or bindpasswordfile (one of them)',
+  });
+
 const auth = z
   .strictObject({
     htpasswd: z
@@ -179,6 +209,7 @@ const auth = z
         signingalgorithms: z.array(z.string()).optional(),
       })
       .optional(),
+    ldap: ldap.optional(),
     silly: z.record(z.string(), z.unknown()).optional(),
   })
   .nullable();

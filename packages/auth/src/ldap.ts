@@ -1,0 +1,156 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
+import { Client, Filter, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
+import { LRUCache } from 'lru-cache';
+import pLimit from 'p-limit';
+import { type AccessController, AuthFailure, type AuthRequest, type Grant, quote } from './access.js';
+import { basicCredentials, DEFAULT_FAILURE_LIMIT } from './htpasswd.js';
+import { FailureLimiter, type FailureLimitOptions } from './limiter.js';
+
+export interface LdapOptions {
+  realm: string;
+  /** ldap:// or ldaps:// URLs, tried in order: the next when one cannot be reached. */
+  urls: string[];
+  /** Upgrade ldap:// connections with StartTLS before sending any credentials. */
+  starttls?: boolean;
+  /** PEM certificates the directory's certificate must chain to (default: the system's). */
+  ca?: string;
+  /** Accept any certificate (the registry warns at start). */
+  insecureSkipVerify?: boolean;
+  /** The service account that searches for users. */
+  bindDn: string;
+  bindPassword: string;
+  userBase: string;
+  /** `{username}` is replaced by the user name, escaped (RFC 4515). */
+  userFilter: string;
+  /** Each directory operation's limit; past it the server is taken as down. */
+  timeoutMs: number;
+  /** How long verified credentials are remembered (as an HMAC), also while the directory is down. */
+  cacheTtlMs: number;
+  rateLimit?: FailureLimitOptions | false;
+  onLimited?: (info: { address?: string; user: string; retryAfterSeconds: number }) => void;
+  /** A server that could not be reached or answered wrongly: named, for the log. */
+  onUnavailable?: (message: string) => void;
+}
+
+/** Conversations with the directory at once: binds queue beyond it instead of opening ever more connections. */
+const CONNECTIONS = 8;
+
+/**
+ * Basic credentials checked against an LDAP directory: the service account finds the user's entry, then the
+ * user's own bind with the given password decides. An empty password is refused before anything is asked (a
+ * bind with a DN and no password is an "unauthenticated bind", which servers accept); a name matching several
+ * entries is refused; an unknown user costs a bind too (of a DN that does not exist), so it answers as a wrong
+ * password does, in the same time.
+ */
+export class LdapAccessController implements AccessController {
+  private readonly verified: LRUCache<string, true>;
+  private readonly cacheKey = randomBytes(32);
+  private readonly limiter: FailureLimiter | undefined;
+  private readonly queue = pLimit(CONNECTIONS);
+  private readonly tls: ConnectionOptions;
+
+  constructor(private readonly options: LdapOptions) {
+    this.verified = new LRUCache({ max: 4096, ttl: options.cacheTtlMs });
+    if (options.rateLimit !== false)
+      this.limiter = new FailureLimiter(options.rateLimit ?? DEFAULT_FAILURE_LIMIT);
+    this.tls = {
+      ...(options.ca && { ca: options.ca }),
+      rejectUnauthorized: options.insecureSkipVerify !== true,
+    };
+  }
+
+  private challenge(message: string): AuthFailure {
+    return new AuthFailure('UNAUTHORIZED', message, `Basic realm=${quote(this.options.realm)}`);
+  }
+
+  async authorize(request: AuthRequest, _access: unknown[]): Promise<Grant> {
+    const header = request.headers.authorization;
+    if (!header) throw this.challenge('authentication required');
+    const credentials = basicCredentials(header);
+    if (!credentials) throw this.challenge('malformed Basic credentials');
+    if (!credentials.password || !credentials.user) throw this.challenge('invalid username or password');
+    const key = createHmac('sha256', this.cacheKey)
+      .update(`${credentials.user}\0${credentials.password}`)
+      .digest('base64');
+    if (this.verified.get(key)) return { user: credentials.user };
+    const keys = [...(request.address ? [`address ${request.address}`] : []), `user ${credentials.user}`];
+    const waitMs = Math.max(0, ...keys.map((k) => this.limiter?.waitMs(k) ?? 0));
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new AuthFailure(
+        'TOOMANYREQUESTS',
+        `too many failed logins; try again in ${seconds}s`,
+        undefined,
+        seconds,
+      );
+    }
+    const ok = await this.queue(() => this.check(credentials.user, credentials.password));
+    if (!ok) {
+      if (keys.map((k) => this.limiter?.fail(k)).some(Boolean)) {
+        const retryAfterSeconds = Math.ceil(
+          Math.max(...keys.map((k) => this.limiter?.waitMs(k) ?? 0)) / 1000,
+        );
+        this.options.onLimited?.({
+          ...(request.address && { address: request.address }),
+          user: credentials.user,
+          retryAfterSeconds,
+        });
+      }
+      throw this.challenge('invalid username or password');
+    }
+    this.verified.set(key, true);
+    return { user: credentials.user };
+  }
+
+  /** Whether the directory takes the password for the user; UNAVAILABLE when no server could say. */
+  private async check(user: string, password: string): Promise<boolean> {
+    const problems: string[] = [];
+    for (const url of this.options.urls) {
+      const client = new Client({
+        url,
+        timeout: this.options.timeoutMs,
+        connectTimeout: this.options.timeoutMs,
+        // ldapts speaks TLS from the first byte whenever it is given TLS options: only for ldaps://. It also
+        // writes into the options it is given, so each connection gets its own.
+        ...(url.startsWith('ldaps:') && { tlsOptions: { ...this.tls } }),
+      });
+      try {
+        // The name the certificate must carry: without `host`, Node checks it against "localhost".
+        if (this.options.starttls)
+          await client.startTLS({ ...this.tls, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
+        await client.bind(this.options.bindDn, this.options.bindPassword);
+        const filter = this.options.userFilter.replaceAll('{username}', Filter.escape(user));
+        const found = await client
+          .search(this.options.userBase, { scope: 'sub', filter, attributes: ['dn'], sizeLimit: 2 })
+          .then(
+            (r) => r.searchEntries,
+            (err: unknown) => {
+              if (err instanceof SizeLimitExceededError) return [];
+              throw err;
+            },
+          );
+        const entry = found.length === 1 ? found[0] : undefined;
+        // A DN that exists nowhere, so an unknown (or ambiguous) user costs what a wrong password costs.
+        const dn = entry?.dn ?? `cn=unknown-${randomBytes(8).toString('hex')},${this.options.userBase}`;
+        try {
+          await client.bind(dn, password);
+          return entry !== undefined;
+        } catch (err) {
+          if (err instanceof InvalidCredentialsError) return false;
+          throw err;
+        }
+      } catch (err) {
+        const why =
+          err instanceof InvalidCredentialsError
+            ? `the service account ${this.options.bindDn} was refused`
+            : (err as Error).message;
+        problems.push(`${url}: ${why}`);
+        this.options.onUnavailable?.(`directory ${url} unavailable: ${why}`);
+      } finally {
+        await client.unbind().catch(() => {});
+      }
+    }
+    throw new AuthFailure('UNAVAILABLE', `the user directory is unavailable (${problems.join('; ')})`);
+  }
+}

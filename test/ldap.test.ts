@@ -147,11 +147,20 @@ describeWithPeers(
     });
 
     it('with the directory down: 503 naming it, a user signed in a moment before keeps pulling, and it recovers', async () => {
+      const debugPort = await freePort();
       const registry = await startOurRegistry({
         root: join(dir, 'data'),
         dir: join(dir, 'down'),
-        extra: ldapSection(slapd.url, { cache: { ttl: '1m' } }),
+        extra: {
+          ...ldapSection(slapd.url, { cache: { ttl: '1m' } }),
+          http: { debug: { addr: `127.0.0.1:${debugPort}` } },
+        },
       });
+      const health = async () => {
+        const res = await fetch(`http://127.0.0.1:${debugPort}/debug/health`);
+        return { status: res.status, body: (await res.json()) as Record<string, string> };
+      };
+      expect(await health()).toEqual({ status: 200, body: {} });
       expect((await v2(registry, basic('alice', 'alice-pw'))).status).toBe(200);
       await slapd.stop();
       try {
@@ -162,6 +171,15 @@ describeWithPeers(
         expect(((await res.json()) as { errors: { message: string }[] }).errors[0]?.message).toContain(
           slapd.url,
         );
+        expect((await v2(registry, basic('alice', 'alice-pw'))).status).toBe(200);
+        // /debug/health reports the directory (its check runs every 10 s) without taking the registry out.
+        let reported = await health();
+        for (let i = 0; i < 60 && !reported.body.ldap; i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          reported = await health();
+        }
+        expect(reported.status).toBe(503);
+        expect(reported.body.ldap).toContain(slapd.url);
         expect((await v2(registry, basic('alice', 'alice-pw'))).status).toBe(200);
       } finally {
         await slapd.start();

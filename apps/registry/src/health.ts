@@ -7,6 +7,11 @@ export interface CheckOptions {
   intervalMs: number;
   /** Consecutive failures before the check reports unhealthy. */
   threshold: number;
+  /**
+   * Whether failing takes the registry out (/v2 answers 503; default true). A check that only informs (the
+   * user directory: users it knows keep working while it is down) sets false and is only reported.
+   */
+  gates?: boolean;
 }
 
 /** One of distribution's health checks: a probe run every interval, unhealthy after `threshold` failures. */
@@ -25,6 +30,10 @@ export class PeriodicCheck {
 
   get healthy(): boolean {
     return this.failures < this.options.threshold;
+  }
+
+  get gates(): boolean {
+    return this.options.gates !== false;
   }
 
   get error(): string {
@@ -154,8 +163,9 @@ export function healthChecks(health: RegistryConfig['health'], driver: StorageDr
 export class Health {
   constructor(readonly checks: PeriodicCheck[]) {}
 
+  /** Whether the registry serves: every check that gates is healthy. */
   get healthy(): boolean {
-    return this.checks.every((c) => c.healthy);
+    return this.checks.every((c) => c.healthy || !c.gates);
   }
 
   status(): Record<string, string> {

@@ -19,7 +19,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import { accessControllerFor } from './auth.js';
 import { VERSION } from './cli.js';
 import { configureDebugServer } from './debug-server.js';
-import { Health, healthChecks } from './health.js';
+import { Health, healthChecks, PeriodicCheck } from './health.js';
 import { parseListenAddress } from './listen.js';
 import { configureLogging } from './logging.js';
 import { gcSchedule, purgeOptions } from './schedule.js';
@@ -132,6 +132,10 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
 
   // distribution's health checks: any failing one makes /v2 answer 503 (load balancers take the unit out).
   const checks = healthChecks(config.health, driver);
+  // The user directory's reachability is reported, not gated on: users it signed in keep working while it is down.
+  const probe = accessController?.probe?.bind(accessController);
+  if (probe)
+    checks.push(new PeriodicCheck('ldap', probe, { intervalMs: 10_000, threshold: 1, gates: false }));
   const health = checks.length ? new Health(checks) : undefined;
   if (health) {
     health.start();

@@ -61,6 +61,8 @@ const STATUS = { UNAUTHORIZED: 401, DENIED: 403, TOOMANYREQUESTS: 429, UNAVAILAB
 /** Decides, per request, whether the access it needs is granted (distribution's auth.AccessController). */
 export interface AccessController {
   authorize(request: AuthRequest, access: Access[]): Promise<Grant>;
+  /** Throws when what the controller depends on (a directory) cannot be reached: /debug/health reports it. */
+  probe?(): Promise<void>;
 }
 
 /** The value of a quoted challenge parameter: backslash-escape quotes and backslashes. */

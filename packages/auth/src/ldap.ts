@@ -103,54 +103,77 @@ export class LdapAccessController implements AccessController {
     return { user: credentials.user };
   }
 
-  /** Whether the directory takes the password for the user; UNAVAILABLE when no server could say. */
-  private async check(user: string, password: string): Promise<boolean> {
+  /**
+   * A connection to `url`, TLS set up and bound as the service account. ldapts speaks TLS from the first byte
+   * whenever it is given TLS options, so only ldaps:// gets them, and it writes into the options it is given, so
+   * each connection gets its own; StartTLS needs the host, or Node checks the certificate against "localhost".
+   */
+  private async connect(url: string): Promise<Client> {
+    const client = new Client({
+      url,
+      timeout: this.options.timeoutMs,
+      connectTimeout: this.options.timeoutMs,
+      ...(url.startsWith('ldaps:') && { tlsOptions: { ...this.tls } }),
+    });
+    try {
+      if (this.options.starttls)
+        await client.startTLS({ ...this.tls, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
+      await client.bind(this.options.bindDn, this.options.bindPassword);
+      return client;
+    } catch (err) {
+      await client.unbind().catch(() => {});
+      throw err instanceof InvalidCredentialsError
+        ? new Error(`the service account ${this.options.bindDn} was refused`)
+        : err;
+    }
+  }
+
+  /** Runs `use` on the first server that answers; UNAVAILABLE naming each one when none does. */
+  private async withDirectory<T>(use: (client: Client) => Promise<T>): Promise<T> {
     const problems: string[] = [];
     for (const url of this.options.urls) {
-      const client = new Client({
-        url,
-        timeout: this.options.timeoutMs,
-        connectTimeout: this.options.timeoutMs,
-        // ldapts speaks TLS from the first byte whenever it is given TLS options: only for ldaps://. It also
-        // writes into the options it is given, so each connection gets its own.
-        ...(url.startsWith('ldaps:') && { tlsOptions: { ...this.tls } }),
-      });
+      let client: Client | undefined;
       try {
-        // The name the certificate must carry: without `host`, Node checks it against "localhost".
-        if (this.options.starttls)
-          await client.startTLS({ ...this.tls, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
-        await client.bind(this.options.bindDn, this.options.bindPassword);
-        const filter = this.options.userFilter.replaceAll('{username}', Filter.escape(user));
-        const found = await client
-          .search(this.options.userBase, { scope: 'sub', filter, attributes: ['dn'], sizeLimit: 2 })
-          .then(
-            (r) => r.searchEntries,
-            (err: unknown) => {
-              if (err instanceof SizeLimitExceededError) return [];
-              throw err;
-            },
-          );
-        const entry = found.length === 1 ? found[0] : undefined;
-        // A DN that exists nowhere, so an unknown (or ambiguous) user costs what a wrong password costs.
-        const dn = entry?.dn ?? `cn=unknown-${randomBytes(8).toString('hex')},${this.options.userBase}`;
-        try {
-          await client.bind(dn, password);
-          return entry !== undefined;
-        } catch (err) {
-          if (err instanceof InvalidCredentialsError) return false;
-          throw err;
-        }
+        client = await this.connect(url);
+        return await use(client);
       } catch (err) {
-        const why =
-          err instanceof InvalidCredentialsError
-            ? `the service account ${this.options.bindDn} was refused`
-            : (err as Error).message;
+        const why = (err as Error).message;
         problems.push(`${url}: ${why}`);
         this.options.onUnavailable?.(`directory ${url} unavailable: ${why}`);
       } finally {
-        await client.unbind().catch(() => {});
+        await client?.unbind().catch(() => {});
       }
     }
     throw new AuthFailure('UNAVAILABLE', `the user directory is unavailable (${problems.join('; ')})`);
+  }
+
+  async probe(): Promise<void> {
+    await this.withDirectory(async () => {});
+  }
+
+  /** Whether the directory takes the password for the user; UNAVAILABLE when no server could say. */
+  private check(user: string, password: string): Promise<boolean> {
+    return this.withDirectory(async (client) => {
+      const filter = this.options.userFilter.replaceAll('{username}', Filter.escape(user));
+      const found = await client
+        .search(this.options.userBase, { scope: 'sub', filter, attributes: ['dn'], sizeLimit: 2 })
+        .then(
+          (r) => r.searchEntries,
+          (err: unknown) => {
+            if (err instanceof SizeLimitExceededError) return [];
+            throw err;
+          },
+        );
+      const entry = found.length === 1 ? found[0] : undefined;
+      // A DN that exists nowhere, so an unknown (or ambiguous) user costs what a wrong password costs.
+      const dn = entry?.dn ?? `cn=unknown-${randomBytes(8).toString('hex')},${this.options.userBase}`;
+      try {
+        await client.bind(dn, password);
+        return entry !== undefined;
+      } catch (err) {
+        if (err instanceof InvalidCredentialsError) return false;
+        throw err;
+      }
+    });
   }
 }

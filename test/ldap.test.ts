@@ -6,7 +6,7 @@ import { freePort, type Server, SLAPD_BINARIES, type Slapd, startSlapd, stopAll 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { insecure, makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
 import { describeWithPeers } from './support/peers.js';
-import { startOurRegistry } from './support/registries.js';
+import { startOurRegistry, startTokenServer } from './support/registries.js';
 
 const SUFFIX = 'dc=example,dc=org';
 const SERVICE_DN = `cn=registry,ou=services,${SUFFIX}`;
@@ -222,6 +222,54 @@ describeWithPeers(
       expect(((await res.json()) as { errors: { message: string }[] }).errors[0]?.message).toMatch(
         /certificate/i,
       );
+    });
+
+    it('through the token server: directory groups in the ACL decide who pushes where', async () => {
+      const tokens = await startTokenServer(
+        join(dir, 'tokens'),
+        'registry',
+        {
+          ldap: {
+            url: slapd.url,
+            binddn: SERVICE_DN,
+            bindpassword: 'service-pw',
+            userbase: SUFFIX,
+            groupbase: `ou=groups,${SUFFIX}`,
+          },
+        },
+        [
+          { groups: [`cn=ops,ou=groups,${SUFFIX}`], name: 'ops/*', actions: ['pull', 'push'] },
+          { groups: ['ops'], name: 'library/*', actions: ['pull', 'push'] },
+          { groups: ['dev'], name: 'library/*', actions: ['pull'] },
+        ],
+      );
+      const registry = await startOurRegistry({
+        root: join(dir, 'token-data'),
+        dir: join(dir, 'token'),
+        extra: { auth: tokens.auth },
+      });
+      const host = new URL(registry.url).host;
+      const push = (creds: string, target: string) =>
+        skopeo('copy', ...insecure, '--dest-creds', creds, `oci:${layout}:v1`, `docker://${host}/${target}`);
+      await push('alice:alice-pw', 'ops/app:v1');
+      await push('alice:alice-pw', 'library/x:v1');
+      const denied = await push('bob:bob-pw', 'ops/app:v2').catch((err: Error) => err);
+      expect(String(denied)).toMatch(/denied|unauthorized|authentication required/i);
+      const pulled = join(dir, 'bob-pulled');
+      await skopeo(
+        'copy',
+        ...insecure,
+        '--src-creds',
+        'bob:bob-pw',
+        `docker://${host}/library/x:v1`,
+        `oci:${pulled}:v1`,
+      );
+      expect(await ociManifestDigest(pulled, 'v1')).toBe(await ociManifestDigest(layout, 'v1'));
+      // A wrong directory password gets no token at all.
+      const refused = await fetch(`${tokens.url}/token?service=registry&scope=repository:library/x:pull`, {
+        headers: { authorization: basic('bob', 'nope') },
+      });
+      expect(refused.status).toBe(401);
     });
   },
 );

@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { freePort, type Server, startServer } from '@regop/peers';
 import { execa } from 'execa';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const REGISTRY_MAIN = join(REPO_ROOT, 'apps/registry/dist/main.js');
@@ -74,13 +74,13 @@ export interface TokenServer {
 }
 
 /**
- * `registry token-server` as a user sets it up: `init` in `dir`, `users` added with htpasswd -B, `acl` written,
- * and the server started (stopped by stopAll).
+ * `registry token-server` as a user sets it up: `init` in `dir`, `users` added with htpasswd -B (or, given an
+ * `ldap` section, taken from a directory instead), `acl` written, and the server started (stopped by stopAll).
  */
 export async function startTokenServer(
   dir: string,
   service: string,
-  users: [string, string][],
+  users: [string, string][] | { ldap: Record<string, unknown> },
   acl: object[],
 ): Promise<TokenServer> {
   const port = await freePort();
@@ -94,8 +94,21 @@ export async function startTokenServer(
     '--service',
     service,
   ]);
-  for (const [i, [user, password]] of users.entries())
-    await execa('htpasswd', ['-B', ...(i === 0 ? ['-c'] : []), '-b', join(dir, 'htpasswd'), user, password]);
+  if (Array.isArray(users)) {
+    for (const [i, [user, password]] of users.entries())
+      await execa('htpasswd', [
+        '-B',
+        ...(i === 0 ? ['-c'] : []),
+        '-b',
+        join(dir, 'htpasswd'),
+        user,
+        password,
+      ]);
+  } else {
+    const config = parse(await readFile(join(dir, 'token-server.yml'), 'utf8')) as Record<string, unknown>;
+    delete config.htpasswd;
+    await writeFile(join(dir, 'token-server.yml'), stringify({ ...config, ldap: users.ldap }));
+  }
   await writeFile(join(dir, 'acl.yml'), stringify(acl));
   const url = `http://127.0.0.1:${port}`;
   await startServer(process.execPath, [REGISTRY_MAIN, 'token-server', join(dir, 'token-server.yml')], {

@@ -1,6 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { AccessController, FailureLimitOptions } from '@regop/auth';
-import { ConfigError, type failureLimitSchema, type RegistryConfig } from '@regop/registry';
+import {
+  ConfigError,
+  type failureLimitSchema,
+  type LdapUsersConfig,
+  type RegistryConfig,
+} from '@regop/registry';
 import type * as z from 'zod';
 
 /** A file the config names, read now; a ConfigError naming the key when it cannot be. */
@@ -39,36 +44,8 @@ export async function accessControllerFor(
   if ([auth.htpasswd, auth.token, auth.ldap].filter(Boolean).length > 1)
     throw new ConfigError('auth: configure one of htpasswd, token and ldap');
   // @regop/auth (node-forge, the JWT code) is loaded only when the config names an auth method.
-  const { HtpasswdAccessController, LdapAccessController, TokenAccessController } = await import(
-    '@regop/auth'
-  );
-  if (auth.ldap) {
-    const ldap = auth.ldap;
-    const bindPassword =
-      ldap.bindpassword ??
-      (await readConfigured(ldap.bindpasswordfile as string, 'auth.ldap.bindpasswordfile')).trim();
-    const ca = ldap.cacert ? await readConfigured(ldap.cacert, 'auth.ldap.cacert') : undefined;
-    if (ldap.insecureskipverify)
-      warn(
-        "auth.ldap.insecureskipverify: the directory's certificate is not verified; anyone between may read passwords",
-      );
-    return new LdapAccessController({
-      realm: ldap.realm,
-      urls: ldap.url,
-      ...(ldap.starttls && { starttls: true }),
-      ...(ca && { ca }),
-      ...(ldap.insecureskipverify && { insecureSkipVerify: true }),
-      bindDn: ldap.binddn,
-      bindPassword,
-      userBase: ldap.userbase,
-      userFilter: ldap.userfilter ?? '(uid={username})',
-      timeoutMs: ldap.timeout ?? 5_000,
-      cacheTtlMs: ldap.cache?.ttl ?? 60_000,
-      rateLimit: failureLimit(ldap.ratelimit),
-      onLimited: logLimited(warn),
-      onUnavailable: warn,
-    });
-  }
+  const { HtpasswdAccessController, TokenAccessController } = await import('@regop/auth');
+  if (auth.ldap) return ldapUsers(auth.ldap, auth.ldap.realm, warn);
   if (auth.htpasswd) {
     const { realm, path, ratelimit } = auth.htpasswd;
     const controller = new HtpasswdAccessController({
@@ -120,4 +97,36 @@ export async function accessControllerFor(
     return controller;
   }
   return undefined;
+}
+
+/** A directory as a source of users: the registry's auth.ldap, or the token server's ldap section. */
+export async function ldapUsers(ldap: LdapUsersConfig, realm: string, warn: (message: string) => void) {
+  const { LdapAccessController } = await import('@regop/auth');
+  const bindPassword =
+    ldap.bindpassword ??
+    (await readConfigured(ldap.bindpasswordfile as string, 'ldap.bindpasswordfile')).trim();
+  const ca = ldap.cacert ? await readConfigured(ldap.cacert, 'ldap.cacert') : undefined;
+  if (ldap.insecureskipverify)
+    warn(
+      "ldap.insecureskipverify: the directory's certificate is not verified; anyone between may read passwords",
+    );
+  return new LdapAccessController({
+    realm,
+    urls: ldap.url,
+    ...(ldap.starttls && { starttls: true }),
+    ...(ca && { ca }),
+    ...(ldap.insecureskipverify && { insecureSkipVerify: true }),
+    bindDn: ldap.binddn,
+    bindPassword,
+    userBase: ldap.userbase,
+    userFilter: ldap.userfilter ?? '(uid={username})',
+    ...(ldap.groupbase && { groupBase: ldap.groupbase }),
+    ...(ldap.groupfilter && { groupFilter: ldap.groupfilter }),
+    ...(ldap.groupattribute && { groupAttribute: ldap.groupattribute }),
+    timeoutMs: ldap.timeout ?? 5_000,
+    cacheTtlMs: ldap.cache?.ttl ?? 60_000,
+    rateLimit: failureLimit(ldap.ratelimit),
+    onLimited: logLimited(warn),
+    onUnavailable: warn,
+  });
 }

@@ -6,12 +6,13 @@ import {
   HtpasswdAccessController,
   issueCertificate,
   tokenIssuer,
+  type UserSource,
 } from '@regop/auth';
-import { ConfigError, failureLimitSchema, parseDuration } from '@regop/registry';
+import { ConfigError, failureLimitSchema, ldapUsersSchema, parseDuration } from '@regop/registry';
 import Fastify from 'fastify';
 import { parse, stringify } from 'yaml';
 import * as z from 'zod';
-import { failureLimit, logLimited, readConfigured } from './auth.js';
+import { failureLimit, ldapUsers, logLimited, readConfigured } from './auth.js';
 import { parseCommandLine, UsageError } from './cli.js';
 import { parseListenAddress } from './listen.js';
 import { NO_ROUTE_SCHEMAS } from './schemaless.js';
@@ -26,6 +27,7 @@ const configSchema = z.strictObject({
   certificate: z.string().min(1),
   key: z.string().min(1),
   htpasswd: z.string().min(1).optional(),
+  ldap: ldapUsersSchema.optional(),
   ratelimit: failureLimitSchema.optional(),
   acl: z.string().min(1),
 });
@@ -43,18 +45,21 @@ async function serveTokens(configPath: string): Promise<number> {
   if (expiresMs === undefined || expiresMs < 1000)
     throw new ConfigError(`expiration: not a duration of a second or more: ${config.expiration}`);
   const app = Fastify({ logger: true, schemaController: NO_ROUTE_SCHEMAS });
-  let users: HtpasswdAccessController | undefined;
+  if (config.htpasswd && config.ldap) throw new ConfigError('htpasswd, ldap: give one source of users');
+  let users: UserSource | undefined;
+  if (config.ldap) users = await ldapUsers(config.ldap, config.realm, (m) => app.log.warn(m));
   if (config.htpasswd) {
-    users = new HtpasswdAccessController({
+    const file = new HtpasswdAccessController({
       realm: config.realm,
       path: config.htpasswd,
       onRefused: (m) => app.log.warn(m),
       rateLimit: failureLimit(config.ratelimit),
       onLimited: logLimited((m) => app.log.warn(m)),
     });
-    await users.load().catch((err: Error) => {
+    await file.load().catch((err: Error) => {
       throw new ConfigError(`htpasswd: cannot read ${config.htpasswd}: ${err.message}`);
     });
+    users = file;
   }
   await app.register(tokenIssuer, {
     issuer: config.issuer,

@@ -15,7 +15,7 @@ export {
   type HtpasswdOptions,
   parseHtpasswd,
 } from './htpasswd.js';
-export { type TokenIssuerOptions, tokenIssuer } from './issuer.js';
+export { type TokenIssuerOptions, tokenIssuer, type UserSource } from './issuer.js';
 export { SUPPORTED_ALGORITHMS, signJwt } from './jwt.js';
 export { libtrustKeyId, parseBundle, verifyChain } from './keys.js';
 export { LdapAccessController, type LdapOptions } from './ldap.js';

@@ -2,11 +2,29 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { jwtVerify } from 'jose';
 import * as z from 'zod';
-import { type Access, AuthFailure, formatScope, parseScope, quote } from './access.js';
+import {
+  type Access,
+  AuthFailure,
+  type AuthRequest,
+  formatScope,
+  type Grant,
+  parseScope,
+  quote,
+} from './access.js';
 import type { Acl } from './acl.js';
-import type { HtpasswdAccessController } from './htpasswd.js';
+
 import { signJwt } from './jwt.js';
 import { libtrustKeyId } from './keys.js';
+
+/** Where the issuer's users come from: an htpasswd file or a directory. */
+export interface UserSource {
+  /** Checks Basic credentials; AuthFailure when they do not pass. */
+  authorize(request: AuthRequest, access: Access[]): Promise<Grant>;
+  /** The user's credentials as they stand now (a hash), undefined once the user is gone: refresh tokens carry it. */
+  fingerprint(user: string): Promise<string | undefined>;
+  /** The groups the user is in now (DNs and names), for ACL entries naming groups. */
+  groups?(user: string): Promise<string[]>;
+}
 
 export interface TokenIssuerOptions {
   issuer: string;
@@ -14,8 +32,8 @@ export interface TokenIssuerOptions {
   /** PEM: the signing certificate first, then any intermediates up to (not including) the root. */
   certificateChainPem: string;
   keyPem: string;
-  /** Checks Basic credentials; without it only anonymous tokens are issued. */
-  users?: HtpasswdAccessController;
+  /** Checks Basic credentials (htpasswd, a directory); without it only anonymous tokens are issued. */
+  users?: UserSource;
   acl: Acl;
   expiresInSeconds: number;
   realm: string;
@@ -55,11 +73,16 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
 
   /** A token for `scopes`, each cut down to what the ACL allows `account` (undefined: anonymous). */
   const issue = async (account: string | undefined, scopes: string[]) => {
+    // Group membership is read at token time (a directory's own cache bounds how stale it may be).
+    const groups =
+      account !== undefined && options.acl.namesGroups
+        ? ((await options.users?.groups?.(account)) ?? [])
+        : [];
     const access: Access[] = [];
     for (const scope of scopes) {
       const wanted = parseScope(scope);
       if (!wanted) continue;
-      const actions = options.acl.allowed(account, wanted);
+      const actions = options.acl.allowed(account, wanted, groups);
       if (actions.length > 0) access.push({ ...wanted, actions });
     }
     const now = Math.floor(Date.now() / 1000);

@@ -1,10 +1,11 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, Filter, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
+import { Client, type Entry, Filter, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
 import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
 import { type AccessController, AuthFailure, type AuthRequest, type Grant, quote } from './access.js';
 import { basicCredentials, DEFAULT_FAILURE_LIMIT } from './htpasswd.js';
+import type { UserSource } from './issuer.js';
 import { FailureLimiter, type FailureLimitOptions } from './limiter.js';
 
 export interface LdapOptions {
@@ -23,6 +24,12 @@ export interface LdapOptions {
   userBase: string;
   /** `{username}` is replaced by the user name, escaped (RFC 4515). */
   userFilter: string;
+  /** Where groups are searched (the token issuer's ACL may name them); without it a user is in none. */
+  groupBase?: string;
+  /** `{dn}` is the user's DN, `{username}` the name, both escaped (default `(member={dn})`). */
+  groupFilter?: string;
+  /** The attribute that names a group besides its DN (default `cn`). */
+  groupAttribute?: string;
   /** Each directory operation's limit; past it the server is taken as down. */
   timeoutMs: number;
   /** How long verified credentials are remembered (as an HMAC), also while the directory is down. */
@@ -43,8 +50,9 @@ const CONNECTIONS = 8;
  * entries is refused; an unknown user costs a bind too (of a DN that does not exist), so it answers as a wrong
  * password does, in the same time.
  */
-export class LdapAccessController implements AccessController {
+export class LdapAccessController implements AccessController, UserSource {
   private readonly verified: LRUCache<string, true>;
+  private readonly memberships: LRUCache<string, string[]>;
   private readonly cacheKey = randomBytes(32);
   private readonly limiter: FailureLimiter | undefined;
   private readonly queue = pLimit(CONNECTIONS);
@@ -52,6 +60,7 @@ export class LdapAccessController implements AccessController {
 
   constructor(private readonly options: LdapOptions) {
     this.verified = new LRUCache({ max: 4096, ttl: options.cacheTtlMs });
+    this.memberships = new LRUCache({ max: 4096, ttl: options.cacheTtlMs });
     if (options.rateLimit !== false)
       this.limiter = new FailureLimiter(options.rateLimit ?? DEFAULT_FAILURE_LIMIT);
     this.tls = {
@@ -151,20 +160,25 @@ export class LdapAccessController implements AccessController {
     await this.withDirectory(async () => {});
   }
 
+  /** The user's one entry, found by the service account; undefined when there is none, or several. */
+  private async findUser(client: Client, user: string, attributes: string[]): Promise<Entry | undefined> {
+    const filter = this.options.userFilter.replaceAll('{username}', Filter.escape(user));
+    const found = await client
+      .search(this.options.userBase, { scope: 'sub', filter, attributes, sizeLimit: 2 })
+      .then(
+        (r) => r.searchEntries,
+        (err: unknown) => {
+          if (err instanceof SizeLimitExceededError) return [];
+          throw err;
+        },
+      );
+    return found.length === 1 ? found[0] : undefined;
+  }
+
   /** Whether the directory takes the password for the user; UNAVAILABLE when no server could say. */
   private check(user: string, password: string): Promise<boolean> {
     return this.withDirectory(async (client) => {
-      const filter = this.options.userFilter.replaceAll('{username}', Filter.escape(user));
-      const found = await client
-        .search(this.options.userBase, { scope: 'sub', filter, attributes: ['dn'], sizeLimit: 2 })
-        .then(
-          (r) => r.searchEntries,
-          (err: unknown) => {
-            if (err instanceof SizeLimitExceededError) return [];
-            throw err;
-          },
-        );
-      const entry = found.length === 1 ? found[0] : undefined;
+      const entry = await this.findUser(client, user, ['dn']);
       // A DN that exists nowhere, so an unknown (or ambiguous) user costs what a wrong password costs.
       const dn = entry?.dn ?? `cn=unknown-${randomBytes(8).toString('hex')},${this.options.userBase}`;
       try {
@@ -175,5 +189,46 @@ export class LdapAccessController implements AccessController {
         throw err;
       }
     });
+  }
+
+  /**
+   * The user's entry as it stands now (its DN and last modification, which a new password moves), undefined once
+   * it is gone: the token issuer's refresh tokens carry it.
+   */
+  async fingerprint(user: string): Promise<string | undefined> {
+    const entry = await this.queue(() =>
+      this.withDirectory((client) => this.findUser(client, user, ['modifyTimestamp'])),
+    );
+    return (
+      entry &&
+      createHash('sha256')
+        .update(`${entry.dn}\0${String(entry.modifyTimestamp ?? '')}`)
+        .digest('base64url')
+    );
+  }
+
+  /** The groups the user is in (each group's DN and its groupAttribute), read at most every cache.ttl. */
+  async groups(user: string): Promise<string[]> {
+    const { groupBase, groupFilter = '(member={dn})', groupAttribute = 'cn' } = this.options;
+    if (!groupBase) return [];
+    const cached = this.memberships.get(user);
+    if (cached) return cached;
+    const groups = await this.queue(() =>
+      this.withDirectory(async (client) => {
+        const entry = await this.findUser(client, user, ['dn']);
+        if (!entry) return [];
+        const filter = groupFilter
+          .replaceAll('{dn}', Filter.escape(entry.dn))
+          .replaceAll('{username}', Filter.escape(user));
+        const { searchEntries } = await client.search(groupBase, {
+          scope: 'sub',
+          filter,
+          attributes: [groupAttribute],
+        });
+        return searchEntries.flatMap((g) => [g.dn, ...[g[groupAttribute] ?? []].flat().map(String)]);
+      }),
+    );
+    this.memberships.set(user, groups);
+    return groups;
   }
 }

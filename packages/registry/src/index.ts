@@ -11,6 +11,8 @@ export {
 export {
   configSchema,
   failureLimitSchema,
+  type LdapUsersConfig,
+  ldapUsersSchema,
   type RegistryConfig,
   retentionRuleSchema,
   type StorageConfig,

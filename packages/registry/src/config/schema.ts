@@ -162,31 +162,46 @@ const ldapUrl = z.string().refine((u) => /^ldaps?:\/\/[^/\s]+\/?$/.test(u), {
   message: 'must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]',
 });
 
+/** An LDAP directory as a source of users: the registry's auth.ldap, and the token server's users. */
+const ldapFields = {
+  url: z.union([ldapUrl, z.array(ldapUrl).min(1)]).transform((u) => [u].flat()),
+  starttls: bool.optional(),
+  cacert: z.string().min(1).optional(),
+  insecureskipverify: bool.optional(),
+  binddn: z.string().min(1),
+  bindpassword: z.string().min(1).optional(),
+  bindpasswordfile: z.string().min(1).optional(),
+  userbase: z.string().min(1),
+  userfilter: z
+    .string()
+    .refine((f) => f.startsWith('(') && f.endsWith(')') && f.includes('{username}'), {
+      message: 'must be a filter in parentheses naming {username}, such as (uid={username})',
+    })
+    .optional(),
+  groupbase: z.string().min(1).optional(),
+  groupfilter: z
+    .string()
+    .refine((f) => f.startsWith('(') && f.endsWith(')'), {
+      message: 'must be a filter in parentheses, such as (member={dn})',
+    })
+    .optional(),
+  groupattribute: z.string().min(1).optional(),
+  timeout: duration.optional(),
+  cache: z.strictObject({ ttl: duration.optional() }).optional(),
+  ratelimit: failureLimitSchema.optional(),
+};
+const oneBindPassword = (l: { bindpassword?: string | undefined; bindpasswordfile?: string | undefined }) =>
+  (l.bindpassword === undefined) !== (l.bindpasswordfile === undefined);
+const ONE_BIND_PASSWORD = { message: 'give bindpassword or bindpasswordfile (one of them)' };
+
+/** The token server's users from a directory (its realm is the server's). */
+export const ldapUsersSchema = z.strictObject(ldapFields).refine(oneBindPassword, ONE_BIND_PASSWORD);
+export type LdapUsersConfig = z.output<typeof ldapUsersSchema>;
+
 /** This registry's own: basic auth against an LDAP directory (distribution has no such section). */
 const ldap = z
-  .strictObject({
-    realm: z.string().min(1),
-    url: z.union([ldapUrl, z.array(ldapUrl).min(1)]).transform((u) => [u].flat()),
-    starttls: bool.optional(),
-    cacert: z.string().min(1).optional(),
-    insecureskipverify: bool.optional(),
-    binddn: z.string().min(1),
-    bindpassword: z.string().min(1).optional(),
-    bindpasswordfile: z.string().min(1).optional(),
-    userbase: z.string().min(1),
-    userfilter: z
-      .string()
-      .refine((f) => f.startsWith('(') && f.endsWith(')') && f.includes('{username}'), {
-        message: 'must be a filter in parentheses naming {username}, such as (uid={username})',
-      })
-      .optional(),
-    timeout: duration.optional(),
-    cache: z.strictObject({ ttl: duration.optional() }).optional(),
-    ratelimit: failureLimitSchema.optional(),
-  })
-  .refine((l) => (l.bindpassword === undefined) !== (l.bindpasswordfile === undefined), {
-    message: 'give bindpassword or bindpasswordfile (one of them)',
-  });
+  .strictObject({ realm: z.string().min(1), ...ldapFields })
+  .refine(oneBindPassword, ONE_BIND_PASSWORD);
 
 const auth = z
   .strictObject({

@@ -5,6 +5,7 @@ import { createCertificateAuthority, issueCertificate } from '@regop/auth/pki';
 import { freePort, type Server, SLAPD_BINARIES, type Slapd, startSlapd, stopAll } from '@regop/peers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { insecure, makeOciImage, ociManifestDigest, skopeo } from './support/images.js';
+import { newModel } from './support/model.js';
 import { describeWithPeers } from './support/peers.js';
 import { startOurRegistry, startTokenServer } from './support/registries.js';
 
@@ -54,6 +55,16 @@ const ldapSection = (url: string | string[], extra: Record<string, unknown> = {}
 });
 const v2 = (registry: Server, authorization?: string) =>
   fetch(`${registry.url}/v2/`, { ...(authorization && { headers: { authorization } }) });
+/** skopeo pushes the test image to `target` on `host` as `creds` (user:password). */
+const push = (host: string, creds: string, target: string) =>
+  skopeo('copy', ...insecure, '--dest-creds', creds, `oci:${layout}:v1`, `docker://${host}/${target}`);
+let pulls = 0;
+/** skopeo pulls `source` from `host` as `creds`; the digest of what it got. */
+async function pull(host: string, creds: string, source: string): Promise<string> {
+  const to = join(dir, `pulled-${++pulls}`);
+  await skopeo('copy', ...insecure, '--src-creds', creds, `docker://${host}/${source}`, `oci:${to}:v1`);
+  return ociManifestDigest(to, 'v1');
+}
 
 describeWithPeers(
   ['skopeo', 'umoci', ...SLAPD_BINARIES],
@@ -81,24 +92,8 @@ describeWithPeers(
         extra: ldapSection(slapd.url),
       });
       const host = new URL(registry.url).host;
-      await skopeo(
-        'copy',
-        ...insecure,
-        '--dest-creds',
-        'alice:alice-pw',
-        `oci:${layout}:v1`,
-        `docker://${host}/ops/app:v1`,
-      );
-      const pulled = join(dir, 'pulled');
-      await skopeo(
-        'copy',
-        ...insecure,
-        '--src-creds',
-        'bob:bob-pw',
-        `docker://${host}/ops/app:v1`,
-        `oci:${pulled}:v1`,
-      );
-      expect(await ociManifestDigest(pulled, 'v1')).toBe(await ociManifestDigest(layout, 'v1'));
+      await push(host, 'alice:alice-pw', 'ops/app:v1');
+      expect(await pull(host, 'bob:bob-pw', 'ops/app:v1')).toBe(await ociManifestDigest(layout, 'v1'));
 
       const refused: [string, string][] = [
         ['alice', 'wrong'],
@@ -249,27 +244,51 @@ describeWithPeers(
         extra: { auth: tokens.auth },
       });
       const host = new URL(registry.url).host;
-      const push = (creds: string, target: string) =>
-        skopeo('copy', ...insecure, '--dest-creds', creds, `oci:${layout}:v1`, `docker://${host}/${target}`);
-      await push('alice:alice-pw', 'ops/app:v1');
-      await push('alice:alice-pw', 'library/x:v1');
-      const denied = await push('bob:bob-pw', 'ops/app:v2').catch((err: Error) => err);
+      await push(host, 'alice:alice-pw', 'ops/app:v1');
+      await push(host, 'alice:alice-pw', 'library/x:v1');
+      const denied = await push(host, 'bob:bob-pw', 'ops/app:v2').catch((err: Error) => err);
       expect(String(denied)).toMatch(/denied|unauthorized|authentication required/i);
-      const pulled = join(dir, 'bob-pulled');
-      await skopeo(
-        'copy',
-        ...insecure,
-        '--src-creds',
-        'bob:bob-pw',
-        `docker://${host}/library/x:v1`,
-        `oci:${pulled}:v1`,
-      );
-      expect(await ociManifestDigest(pulled, 'v1')).toBe(await ociManifestDigest(layout, 'v1'));
+      expect(await pull(host, 'bob:bob-pw', 'library/x:v1')).toBe(await ociManifestDigest(layout, 'v1'));
       // A wrong directory password gets no token at all.
       const refused = await fetch(`${tokens.url}/token?service=registry&scope=repository:library/x:pull`, {
         headers: { authorization: basic('bob', 'nope') },
       });
       expect(refused.status).toBe(401);
+    });
+
+    it('the charm: auth-ldap-* through the model; a bad filter blocks the unit naming it, the registry serving on', async () => {
+      const m = await newModel();
+      try {
+        const ok = async (...args: string[]) =>
+          expect((await m.model(...args)).exitCode, args.join(' ')).toBe(0);
+        await ok('deploy', 'docker-registry');
+        await ok(
+          'config',
+          'docker-registry',
+          `auth-ldap-url=${slapd.url}`,
+          `auth-ldap-bind-dn=${SERVICE_DN}`,
+          'auth-ldap-bind-password=service-pw',
+          `auth-ldap-user-base=${SUFFIX}`,
+        );
+        const unit = await m.unit('docker-registry/0');
+        expect(unit['workload-status'].current).toBe('active');
+        const host = `${unit['public-address']}:5000`;
+        await push(host, 'alice:alice-pw', 'ops/app:v1');
+        expect(
+          (await fetch(`http://${host}/v2/`, { headers: { authorization: basic('bob', 'nope') } })).status,
+        ).toBe(401);
+        await ok('config', 'docker-registry', 'auth-ldap-user-filter=(uid=alice)');
+        const blocked = (await m.unit('docker-registry/0'))['workload-status'];
+        expect(blocked.current).toBe('blocked');
+        expect(blocked.message).toContain('auth-ldap-user-filter');
+        expect(blocked.message).not.toContain('service-pw');
+        expect(
+          (await fetch(`http://${host}/v2/`, { headers: { authorization: basic('bob', 'bob-pw') } })).status,
+        ).toBe(200);
+      } finally {
+        await m.destroy();
+        await rm(m.dir, { recursive: true, force: true });
+      }
     });
   },
 );

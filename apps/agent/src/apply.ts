@@ -50,7 +50,8 @@ export async function apply(unit: UnitState, ctx: CharmContext, machine: Machine
   // Basic auth needs both a user and a password; the file is rewritten only when they change.
   const user = config['auth-basic-user'];
   const password = config['auth-basic-password'];
-  const basicAuth = Boolean(user && password && !config['auth-token-realm']);
+  // A token realm wins, then a directory; only the charm's own htpasswd user is sent to related clients.
+  const basicAuth = Boolean(user && password && !config['auth-token-realm'] && !config['auth-ldap-url']);
   if (basicAuth) {
     const [entryUser, hash] = (unit.htpasswd ?? '').trim().split(':', 2);
     if (entryUser !== user || !hash || !(await bcrypt.compare(password, hash))) {
@@ -59,6 +60,10 @@ export async function apply(unit: UnitState, ctx: CharmContext, machine: Machine
     }
   } else if (unit.htpasswd !== undefined) {
     changed = (await machine.remove(PATHS.htpasswd)) || changed;
+  }
+  if (config['auth-ldap-url'] && config['auth-ldap-ca']) {
+    const ca = Buffer.from(config['auth-ldap-ca'], 'base64').toString('utf8');
+    changed = (await machine.write(PATHS.ldapCa, ca)) || changed;
   }
   if (config['auth-token-realm']) {
     const bundle = Buffer.from(config['auth-token-root-certs'], 'base64').toString('utf8');

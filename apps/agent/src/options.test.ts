@@ -31,4 +31,19 @@ describe('the charm options', () => {
       { option: 'registry-port', reason: 'must be a number' },
     ]);
   });
+
+  it('name each auth-ldap option that is wrong, and what a directory needs besides its URL', () => {
+    const problems = (over: Record<string, unknown>) =>
+      parseCharmConfig({ ...CHARM_DEFAULTS, ...over }).problems.map((p) => p.option);
+    expect(problems({ 'auth-ldap-url': 'http://ldap.example.org' })[0]).toBe('auth-ldap-url');
+    expect(problems({ 'auth-ldap-url': 'ldaps://a.example ldap://b.example:389' })).toEqual([
+      'auth-ldap-bind-dn',
+      'auth-ldap-bind-password',
+      'auth-ldap-user-base',
+    ]);
+    expect(problems({ 'auth-ldap-user-filter': '(uid=alice)' })).toEqual(['auth-ldap-user-filter']);
+    expect(problems({ 'auth-ldap-ca': Buffer.from('not a certificate').toString('base64') })).toEqual([
+      'auth-ldap-ca',
+    ]);
+  });
 });

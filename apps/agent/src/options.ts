@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { parseDuration, retentionRulesSchema } from '@regop/registry/config-schema';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
@@ -41,6 +42,18 @@ const retentionRules = str.transform((text, ctx) => {
   return rules as unknown[];
 });
 
+/** auth-ldap-url's URLs: several may be given, separated by spaces or commas. */
+export const ldapUrls = (value: string) => value.split(/[\s,]+/).filter(Boolean);
+
+const isCertificate = (pem: string) => {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /**
  * The charm's options as config-get reports them (names as in config.yaml). Juju sends every option, with
  * config.yaml's default where nobody set one, so the defaults live there alone.
@@ -49,6 +62,27 @@ export const charmConfigSchema = z
   .object({
     'auth-basic-password': str,
     'auth-basic-user': str,
+    'auth-ldap-url': str.refine(
+      (v) => ldapUrls(v).every((u) => /^ldaps?:\/\/[^/\s]+\/?$/.test(u)),
+      'must be ldap://HOST[:PORT] or ldaps://HOST[:PORT] (several separated by spaces)',
+    ),
+    'auth-ldap-starttls': z.boolean(),
+    'auth-ldap-ca': str.refine(
+      (v) => v === '' || isCertificate(Buffer.from(v, 'base64').toString('utf8')),
+      "must be a base64-encoded PEM certificate (the CA of the directory's certificate)",
+    ),
+    'auth-ldap-bind-dn': str,
+    'auth-ldap-bind-password': str,
+    'auth-ldap-user-base': str,
+    'auth-ldap-user-filter': str.refine(
+      (f) => f.startsWith('(') && f.endsWith(')') && f.includes('{username}'),
+      'must be a filter in parentheses naming {username}, such as (uid={username})',
+    ),
+    'auth-ldap-group-base': str,
+    'auth-ldap-group-filter': str.refine(
+      (f) => f.startsWith('(') && f.endsWith(')'),
+      'must be a filter in parentheses, such as (member={dn})',
+    ),
     'auth-token-issuer': str,
     'auth-token-realm': str,
     'auth-token-root-certs': str,
@@ -133,6 +167,13 @@ export const charmConfigSchema = z
     'storage-s3-loglevel': str,
     nagios_context: str,
     nagios_servicegroups: str,
+  })
+  // A directory needs the account that searches it and where its users are.
+  .superRefine((c, ctx) => {
+    if (!c['auth-ldap-url']) return;
+    for (const option of ['auth-ldap-bind-dn', 'auth-ldap-bind-password', 'auth-ldap-user-base'] as const)
+      if (!c[option])
+        ctx.addIssue({ code: 'custom', path: [option], message: 'is needed with auth-ldap-url' });
   })
   // The debug server listens beside the API: the same port would stop the registry at start.
   .refine((c) => c['debug-port'] !== c['registry-port'], {

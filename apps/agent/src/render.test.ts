@@ -139,6 +139,33 @@ describe('config.yml rendering', () => {
   });
 });
 
+describe('auth-ldap', () => {
+  it('renders auth.ldap (the token realm winning over it), and no htpasswd user beside it', () => {
+    const ldap = {
+      'auth-ldap-url': 'ldaps://a.example ldaps://b.example',
+      'auth-ldap-bind-dn': 'cn=registry,dc=example,dc=org',
+      'auth-ldap-bind-password': 'service-pw',
+      'auth-ldap-user-base': 'ou=people,dc=example,dc=org',
+    };
+    expect(render(ldap).auth).toEqual({
+      ldap: {
+        realm: 'basic-realm',
+        url: ['ldaps://a.example', 'ldaps://b.example'],
+        binddn: 'cn=registry,dc=example,dc=org',
+        bindpassword: 'service-pw',
+        userbase: 'ou=people,dc=example,dc=org',
+        userfilter: '(uid={username})',
+      },
+    });
+    expect(render({ ...ldap, 'auth-ldap-group-base': 'ou=groups,dc=example,dc=org' }).auth).toMatchObject({
+      ldap: { groupbase: 'ou=groups,dc=example,dc=org', groupfilter: '(member={dn})' },
+    });
+    expect(Object.keys(render({ ...ldap, 'auth-token-realm': 'https://auth/token' }).auth as object)).toEqual(
+      ['token'],
+    );
+  });
+});
+
 describe('the web UI', () => {
   it('is off unless ui-enabled, and carries ui-title', () => {
     expect(render({}).ui).toBeUndefined();

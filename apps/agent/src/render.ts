@@ -1,4 +1,4 @@
-import type { CharmConfig } from './options.js';
+import { type CharmConfig, ldapUrls } from './options.js';
 import { charmStorage, defined } from './storage.js';
 
 /** Where the agent keeps the registry's files (below the machine root). */
@@ -6,6 +6,7 @@ export const PATHS = {
   config: '/etc/docker/registry/config.yml',
   htpasswd: '/etc/docker/registry/htpasswd',
   tokenBundle: '/etc/docker/registry/auth_token.pem',
+  ldapCa: '/etc/docker/registry/ldap-ca.pem',
   data: '/srv/registry',
   state: '/var/lib/regop-agent/state.json',
   images: '/var/lib/regop-agent/images',
@@ -51,6 +52,23 @@ export function renderRegistryConfig(config: CharmConfig, ctx: RenderContext): R
         service: config['auth-token-service'],
         issuer: config['auth-token-issuer'],
         rootcertbundle: ctx.root(PATHS.tokenBundle),
+      },
+    };
+  } else if (config['auth-ldap-url']) {
+    auth = {
+      ldap: {
+        realm: 'basic-realm',
+        url: ldapUrls(config['auth-ldap-url']),
+        ...(config['auth-ldap-starttls'] && { starttls: true }),
+        ...(config['auth-ldap-ca'] && { cacert: ctx.root(PATHS.ldapCa) }),
+        binddn: config['auth-ldap-bind-dn'],
+        bindpassword: config['auth-ldap-bind-password'],
+        userbase: config['auth-ldap-user-base'],
+        userfilter: config['auth-ldap-user-filter'],
+        ...(config['auth-ldap-group-base'] && {
+          groupbase: config['auth-ldap-group-base'],
+          groupfilter: config['auth-ldap-group-filter'],
+        }),
       },
     };
   } else if (config['auth-basic-user'] && config['auth-basic-password']) {

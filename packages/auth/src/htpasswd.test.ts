@@ -7,7 +7,8 @@ import bcrypt from 'bcryptjs';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuthFailure } from './access.js';
 import { apr1 } from './apr1.js';
-import { basicCredentials, HtpasswdAccessController, parseHtpasswd, verifierFor } from './htpasswd.js';
+import { basicCredentials } from './basic.js';
+import { HtpasswdAccessController, parseHtpasswd, verifierFor } from './htpasswd.js';
 
 // Every bcrypt check the controller makes is seen (with the hash it checks against), so the tests assert which
 // checks run rather than how long they take.

@@ -1,12 +1,12 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
-import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
-import { type AccessController, AuthFailure, type AuthRequest, type Grant, quote } from './access.js';
+import type { AccessController, AuthRequest, Grant } from './access.js';
 import { apr1 } from './apr1.js';
-import { FailureLimiter, type FailureLimitOptions } from './limiter.js';
+import { BasicCheck } from './basic.js';
+import type { FailureLimitOptions } from './limiter.js';
 
 /** Checks a password against one stored hash; bcrypt runs natively off the event loop. */
 type Verifier = (password: string) => Promise<boolean>;
@@ -79,16 +79,6 @@ export function parseHtpasswd(text: string): HtpasswdEntries {
   return { users, hashes, refused, bcryptCost };
 }
 
-/** Splits `Authorization: Basic base64(user:password)`; undefined when absent or malformed. */
-export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=]{1,4096})\s*$/i.exec(header ?? '');
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return undefined;
-  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
 export interface HtpasswdOptions {
   realm: string;
   path: string;
@@ -100,8 +90,6 @@ export interface HtpasswdOptions {
   onLimited?: (limited: { address?: string; user: string; retryAfterSeconds: number }) => void;
 }
 
-export const DEFAULT_FAILURE_LIMIT: FailureLimitOptions = { burst: 10, perMinute: 10 };
-
 /**
  * distribution's htpasswd access controller: Basic credentials checked against an htpasswd file, which is
  * re-read when it changes. Any valid user gets any access (as distribution's does).
@@ -112,18 +100,15 @@ export class HtpasswdAccessController implements AccessController {
   private decoy: Verifier = async () => false;
   private loadedMtime = -1;
   private checkedAt = 0;
-  /**
-   * Credentials verified lately, so a client sending them on every request pays bcrypt once. Keyed by an HMAC
-   * under a key of this process (the cache never holds a password or a plain hash of one), kept a minute, and
-   * dropped whenever the file is read again.
-   */
-  private readonly verified = new LRUCache<string, true>({ max: 1024, ttl: 60_000 });
-  private readonly cacheKey = randomBytes(32);
-  private readonly limiter: FailureLimiter | undefined;
+  private readonly check: BasicCheck;
 
   constructor(private readonly options: HtpasswdOptions) {
-    if (options.rateLimit !== false)
-      this.limiter = new FailureLimiter(options.rateLimit ?? DEFAULT_FAILURE_LIMIT);
+    this.check = new BasicCheck({
+      realm: options.realm,
+      cacheTtlMs: 60_000,
+      ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+      ...(options.onLimited && { onLimited: options.onLimited }),
+    });
   }
 
   /** Loads the file now; fails if it cannot be read. */
@@ -136,7 +121,7 @@ export class HtpasswdAccessController implements AccessController {
       : verifierFor('{SHA}');
     this.entries = entries;
     this.decoy = typeof decoy === 'string' ? async () => false : decoy;
-    this.verified.clear();
+    this.check.forget();
     this.loadedMtime = info.mtimeMs;
     for (const reason of this.entries.refused) this.options.onRefused?.(`${this.options.path}: ${reason}`);
   }
@@ -162,47 +147,11 @@ export class HtpasswdAccessController implements AccessController {
       : createHash('sha256').update(`${user}:${hash}`).digest('base64url');
   }
 
-  private challenge(message: string): AuthFailure {
-    return new AuthFailure('UNAUTHORIZED', message, `Basic realm=${quote(this.options.realm)}`);
-  }
-
   async authorize(request: AuthRequest, _access: unknown[]): Promise<Grant> {
     await this.refresh();
-    const header = request.headers.authorization;
-    if (!header) throw this.challenge('authentication required');
-    const credentials = basicCredentials(header);
-    if (!credentials) throw this.challenge('malformed Basic credentials');
-    const key = createHmac('sha256', this.cacheKey)
-      .update(`${credentials.user}\0${credentials.password}`)
-      .digest('base64');
-    if (this.verified.get(key)) return { user: credentials.user };
-    const keys = [...(request.address ? [`address ${request.address}`] : []), `user ${credentials.user}`];
-    const waitMs = Math.max(0, ...keys.map((k) => this.limiter?.waitMs(k) ?? 0));
-    if (waitMs > 0) {
-      const seconds = Math.ceil(waitMs / 1000);
-      throw new AuthFailure(
-        'TOOMANYREQUESTS',
-        `too many failed logins; try again in ${seconds}s`,
-        undefined,
-        seconds,
-      );
-    }
-    const verify = this.entries.users.get(credentials.user);
-    const ok = verify ? await verify(credentials.password) : await this.decoy(credentials.password);
-    if (!ok) {
-      if (keys.map((k) => this.limiter?.fail(k)).some(Boolean)) {
-        const retryAfterSeconds = Math.ceil(
-          Math.max(...keys.map((k) => this.limiter?.waitMs(k) ?? 0)) / 1000,
-        );
-        this.options.onLimited?.({
-          ...(request.address && { address: request.address }),
-          user: credentials.user,
-          retryAfterSeconds,
-        });
-      }
-      throw this.challenge('invalid username or password');
-    }
-    this.verified.set(key, true);
-    return { user: credentials.user };
+    return this.check.authorize(request, async (user, password) => {
+      const verify = this.entries.users.get(user);
+      return verify ? verify(password) : this.decoy(password);
+    });
   }
 }

@@ -8,9 +8,8 @@ export {
   parseScope,
 } from './access.js';
 export { Acl, type AclEntry } from './acl.js';
+export { BasicCheck, basicCredentials, DEFAULT_FAILURE_LIMIT } from './basic.js';
 export {
-  basicCredentials,
-  DEFAULT_FAILURE_LIMIT,
   HtpasswdAccessController,
   type HtpasswdOptions,
   parseHtpasswd,

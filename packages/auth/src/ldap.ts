@@ -1,12 +1,12 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type Entry, Filter, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
 import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
-import { type AccessController, AuthFailure, type AuthRequest, type Grant, quote } from './access.js';
-import { basicCredentials, DEFAULT_FAILURE_LIMIT } from './htpasswd.js';
+import { type AccessController, AuthFailure, type AuthRequest, type Grant } from './access.js';
+import { BasicCheck } from './basic.js';
 import type { UserSource } from './issuer.js';
-import { FailureLimiter, type FailureLimitOptions } from './limiter.js';
+import type { FailureLimitOptions } from './limiter.js';
 
 export interface LdapOptions {
   realm: string;
@@ -51,65 +51,31 @@ const CONNECTIONS = 8;
  * password does, in the same time.
  */
 export class LdapAccessController implements AccessController, UserSource {
-  private readonly verified: LRUCache<string, true>;
+  private readonly basic: BasicCheck;
   private readonly memberships: LRUCache<string, string[]>;
-  private readonly cacheKey = randomBytes(32);
-  private readonly limiter: FailureLimiter | undefined;
   private readonly queue = pLimit(CONNECTIONS);
   private readonly tls: ConnectionOptions;
 
   constructor(private readonly options: LdapOptions) {
-    this.verified = new LRUCache({ max: 4096, ttl: options.cacheTtlMs });
+    this.basic = new BasicCheck({
+      realm: options.realm,
+      cacheTtlMs: options.cacheTtlMs,
+      ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+      ...(options.onLimited && { onLimited: options.onLimited }),
+    });
     this.memberships = new LRUCache({ max: 4096, ttl: options.cacheTtlMs });
-    if (options.rateLimit !== false)
-      this.limiter = new FailureLimiter(options.rateLimit ?? DEFAULT_FAILURE_LIMIT);
     this.tls = {
       ...(options.ca && { ca: options.ca }),
       rejectUnauthorized: options.insecureSkipVerify !== true,
     };
   }
 
-  private challenge(message: string): AuthFailure {
-    return new AuthFailure('UNAUTHORIZED', message, `Basic realm=${quote(this.options.realm)}`);
-  }
-
-  async authorize(request: AuthRequest, _access: unknown[]): Promise<Grant> {
-    const header = request.headers.authorization;
-    if (!header) throw this.challenge('authentication required');
-    const credentials = basicCredentials(header);
-    if (!credentials) throw this.challenge('malformed Basic credentials');
-    if (!credentials.password || !credentials.user) throw this.challenge('invalid username or password');
-    const key = createHmac('sha256', this.cacheKey)
-      .update(`${credentials.user}\0${credentials.password}`)
-      .digest('base64');
-    if (this.verified.get(key)) return { user: credentials.user };
-    const keys = [...(request.address ? [`address ${request.address}`] : []), `user ${credentials.user}`];
-    const waitMs = Math.max(0, ...keys.map((k) => this.limiter?.waitMs(k) ?? 0));
-    if (waitMs > 0) {
-      const seconds = Math.ceil(waitMs / 1000);
-      throw new AuthFailure(
-        'TOOMANYREQUESTS',
-        `too many failed logins; try again in ${seconds}s`,
-        undefined,
-        seconds,
-      );
-    }
-    const ok = await this.queue(() => this.check(credentials.user, credentials.password));
-    if (!ok) {
-      if (keys.map((k) => this.limiter?.fail(k)).some(Boolean)) {
-        const retryAfterSeconds = Math.ceil(
-          Math.max(...keys.map((k) => this.limiter?.waitMs(k) ?? 0)) / 1000,
-        );
-        this.options.onLimited?.({
-          ...(request.address && { address: request.address }),
-          user: credentials.user,
-          retryAfterSeconds,
-        });
-      }
-      throw this.challenge('invalid username or password');
-    }
-    this.verified.set(key, true);
-    return { user: credentials.user };
+  authorize(request: AuthRequest, _access: unknown[]): Promise<Grant> {
+    return this.basic.authorize(request, async (user, password) => {
+      // An empty password is an unauthenticated bind, which servers accept: refused before asking.
+      if (!password) return false;
+      return this.queue(() => this.check(user, password));
+    });
   }
 
   /**

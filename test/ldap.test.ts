@@ -103,6 +103,7 @@ describeWithPeers(
         ['alice)(uid=*', 'alice-pw'],
         ['*)(|(uid=*', 'x'],
         ['alice\0', 'alice-pw'],
+        ['alice\\00', 'alice-pw'],
         // Two entries answer to this name: neither is let in.
         ['dup', 'dup-pw'],
       ];

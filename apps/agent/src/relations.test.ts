@@ -144,11 +144,27 @@ describe('docker-registry relations', () => {
     );
     await harness.config({ 'auth-basic-user': 'alice', 'auth-basic-password': 'pw-1' });
     expect(json(client)).toMatchObject({ basic_user: 'alice', basic_password: 'pw-1' });
+    // A directory replaces that user: clients are sent no password, the directory's least of all.
+    await harness.config({
+      'auth-ldap-url': 'ldap://127.0.0.1:9',
+      'auth-ldap-bind-dn': 'cn=registry,dc=example,dc=org',
+      'auth-ldap-bind-password': 'directory-secret',
+      'auth-ldap-user-base': 'dc=example,dc=org',
+    });
+    expect(json(client)).toMatchObject({ basic_user: null, basic_password: null });
+    expect(JSON.stringify(harness.publishedData(client))).not.toContain('directory-secret');
+    await harness.config({
+      'auth-ldap-url': '',
+      'auth-ldap-bind-dn': '',
+      'auth-ldap-bind-password': '',
+      'auth-ldap-user-base': '',
+    });
+    expect(json(client)).toMatchObject({ basic_user: 'alice', basic_password: 'pw-1' });
     await harness.config({ 'http-host': 'https://registry.example:8443/' });
     expect(json(client)).toMatchObject({ registry_netloc: 'registry.example:8443' });
     await harness.config({ 'http-host': '', 'auth-basic-password': '' });
     expect(json(client)).toMatchObject({ registry_netloc: `10.9.9.9:${port}`, basic_user: null });
-  });
+  }, 30_000);
 
   it('cert-provider: asks for a certificate, serves HTTPS with it and tells the clients', async () => {
     const provider = harness.addRelation('cert-provider', 'easyrsa', { 'easyrsa/0': {} });

@@ -45,7 +45,8 @@ N manifests (default 1000) of ten blobs each, one in ten deleted.
 --model times the local model (pnpm model): deploy to active, a config change, an action, add-unit,
 relating haproxy and easyrsa, and status (built and through pnpm), each in a fresh model.
 --auth starts this registry and docker-registry with a cost-10 bcrypt htpasswd (as the charm writes) and
-measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab).
+measures manifest HEAD and GET rates with Basic credentials sent on every request (needs htpasswd and ab);
+then this registry against an LDAP directory (slapd), with verified credentials cached and not.
 --proxy pulls an image of four 64 MiB layers through a pull-through cache of a docker-registry upstream, cold
 and warm, this registry against docker-registry in proxy mode, beside pulls from the upstream and from this
 registry directly, and the blob bytes each cache fetched from the upstream (from its access log).

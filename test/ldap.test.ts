@@ -55,6 +55,15 @@ const ldapSection = (url: string | string[], extra: Record<string, unknown> = {}
 });
 const v2 = (registry: Server, authorization?: string) =>
   fetch(`${registry.url}/v2/`, { ...(authorization && { headers: { authorization } }) });
+/** Whether the server's log shows `what` within 2 s (its logger writes asynchronously). */
+async function logged(server: Server, what: string | RegExp): Promise<boolean> {
+  for (let i = 0; i < 40; i++) {
+    const output = server.output();
+    if (typeof what === 'string' ? output.includes(what) : what.test(output)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
 /** skopeo pushes the test image to `target` on `host` as `creds` (user:password). */
 const push = (host: string, creds: string, target: string) =>
   skopeo('copy', ...insecure, '--dest-creds', creds, `oci:${layout}:v1`, `docker://${host}/${target}`);
@@ -164,9 +173,11 @@ describeWithPeers(
         const res = await v2(registry, basic('bob', 'bob-pw'));
         expect(res.status).toBe(503);
         expect(Date.now() - started).toBeLessThan(5_000);
+        // The client is told the directory is down; the log names the server and why.
         expect(((await res.json()) as { errors: { message: string }[] }).errors[0]?.message).toContain(
-          slapd.url,
+          'the user directory is unavailable',
         );
+        expect(await logged(registry, `directory ${slapd.url} unavailable`)).toBe(true);
         expect((await v2(registry, basic('alice', 'alice-pw'))).status).toBe(200);
         // /debug/health reports the directory (its check runs every 10 s) without taking the registry out.
         let reported = await health();
@@ -215,9 +226,7 @@ describeWithPeers(
       });
       const res = await v2(untrusted, basic('alice', 'alice-pw'));
       expect(res.status).toBe(503);
-      expect(((await res.json()) as { errors: { message: string }[] }).errors[0]?.message).toMatch(
-        /certificate/i,
-      );
+      expect(await logged(untrusted, /directory ldaps:\/\/\S+ unavailable: [^"]*certificate/i)).toBe(true);
     });
 
     it('through the token server: directory groups in the ACL decide who pushes where', async () => {

@@ -75,12 +75,12 @@ export const charmConfigSchema = z
     'auth-ldap-bind-password': str,
     'auth-ldap-user-base': str,
     'auth-ldap-user-filter': str.refine(
-      (f) => f.startsWith('(') && f.endsWith(')') && f.includes('{username}'),
+      (f) => f === '' || (f.startsWith('(') && f.endsWith(')') && f.includes('{username}')),
       'must be a filter in parentheses naming {username}, such as (uid={username})',
     ),
     'auth-ldap-group-base': str,
     'auth-ldap-group-filter': str.refine(
-      (f) => f.startsWith('(') && f.endsWith(')'),
+      (f) => f === '' || (f.startsWith('(') && f.endsWith(')')),
       'must be a filter in parentheses, such as (member={dn})',
     ),
     'auth-token-issuer': str,
@@ -171,7 +171,12 @@ export const charmConfigSchema = z
   // A directory needs the account that searches it and where its users are.
   .superRefine((c, ctx) => {
     if (!c['auth-ldap-url']) return;
-    for (const option of ['auth-ldap-bind-dn', 'auth-ldap-bind-password', 'auth-ldap-user-base'] as const)
+    for (const option of [
+      'auth-ldap-bind-dn',
+      'auth-ldap-bind-password',
+      'auth-ldap-user-base',
+      'auth-ldap-user-filter',
+    ] as const)
       if (!c[option])
         ctx.addIssue({ code: 'custom', path: [option], message: 'is needed with auth-ldap-url' });
   })

@@ -106,6 +106,10 @@ export async function ldapUsers(ldap: LdapUsersConfig, realm: string, warn: (mes
     ldap.bindpassword ??
     (await readConfigured(ldap.bindpasswordfile as string, 'ldap.bindpasswordfile')).trim();
   const ca = ldap.cacert ? await readConfigured(ldap.cacert, 'ldap.cacert') : undefined;
+  if (!ldap.starttls && ldap.url.some((u) => u.startsWith('ldap:')))
+    warn(
+      'ldap.url: ldap:// without starttls: passwords cross the network in clear text (use ldaps:// or starttls)',
+    );
   if (ldap.insecureskipverify)
     warn(
       "ldap.insecureskipverify: the directory's certificate is not verified; anyone between may read passwords",

@@ -12,6 +12,11 @@ export interface BasicCheckOptions {
   cacheTtlMs: number;
   rateLimit?: FailureLimitOptions | false;
   onLimited?: (info: { address?: string; user: string; retryAfterSeconds: number }) => void;
+  /**
+   * The name failures are counted under, when the source takes several spellings as one user (a directory
+   * matching without regard to case or spaces): so "ALICE " cannot get a budget of its own.
+   */
+  userKey?: (user: string) => string;
 }
 
 /** `Basic base64(user:password)`: the user and password, or undefined when malformed or of no user. */
@@ -63,7 +68,8 @@ export class BasicCheck {
       .update(`${credentials.user}\0${credentials.password}`)
       .digest('base64');
     if (this.verified.get(key)) return { user: credentials.user };
-    const keys = [...(request.address ? [`address ${request.address}`] : []), `user ${credentials.user}`];
+    const userKey = this.options.userKey?.(credentials.user) ?? credentials.user;
+    const keys = [...(request.address ? [`address ${request.address}`] : []), `user ${userKey}`];
     const waitMs = Math.max(0, ...keys.map((k) => this.limiter?.waitMs(k) ?? 0));
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);

@@ -71,6 +71,14 @@ export async function tokenIssuer(fastify: FastifyInstance, options: TokenIssuer
 
   const signingKey = leaf.publicKey;
 
+  // A directory that cannot be reached while a token is made (its groups, a refresh token's user): 503 in the
+  // endpoint's own shape, not fastify's.
+  fastify.setErrorHandler((error, _request, reply) => {
+    if (error instanceof AuthFailure)
+      return reply.code(error.status).send({ errors: [{ code: error.code, message: error.message }] });
+    return reply.send(error);
+  });
+
   /** A token for `scopes`, each cut down to what the ACL allows `account` (undefined: anonymous). */
   const issue = async (account: string | undefined, scopes: string[]) => {
     // Group membership is read at token time (a directory's own cache bounds how stale it may be).

@@ -1,6 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, type Entry, Filter, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
+import {
+  Client,
+  ConstraintViolationError,
+  type Entry,
+  Filter,
+  InsufficientAccessError,
+  InvalidCredentialsError,
+  SizeLimitExceededError,
+  UnwillingToPerformError,
+} from 'ldapts';
 import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
 import { type AccessController, AuthFailure, type AuthRequest, type Grant } from './access.js';
@@ -40,6 +49,30 @@ export interface LdapOptions {
   onUnavailable?: (message: string) => void;
 }
 
+/** Why a user's own bind fails when the directory refuses the user: invalid credentials, a locked account. */
+const REFUSALS = [
+  InvalidCredentialsError,
+  UnwillingToPerformError,
+  ConstraintViolationError,
+  InsufficientAccessError,
+];
+
+/** The directory could not be asked: 503 with a plain message; `details` names each server and why. */
+class DirectoryUnavailable extends AuthFailure {
+  constructor(readonly details: string) {
+    super('UNAVAILABLE', 'the user directory is unavailable; the registry log names the servers and why');
+  }
+}
+
+/** `work`, or a rejection once `ms` have passed. */
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** Conversations with the directory at once: binds queue beyond it instead of opening ever more connections. */
 const CONNECTIONS = 8;
 
@@ -62,6 +95,8 @@ export class LdapAccessController implements AccessController, UserSource {
       cacheTtlMs: options.cacheTtlMs,
       ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
       ...(options.onLimited && { onLimited: options.onLimited }),
+      // Directories compare names without regard to case and surrounding or repeated spaces.
+      userKey: (user) => user.normalize('NFKC').toLowerCase().trim().replace(/\s+/g, ' '),
     });
     this.memberships = new LRUCache({ max: 4096, ttl: options.cacheTtlMs });
     this.tls = {
@@ -91,12 +126,18 @@ export class LdapAccessController implements AccessController, UserSource {
       ...(url.startsWith('ldaps:') && { tlsOptions: { ...this.tls } }),
     });
     try {
+      // ldapts sets no timer on the TLS handshake: one is set here, or a stalled server would hold a slot for good.
       if (this.options.starttls)
-        await client.startTLS({ ...this.tls, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
+        await within(
+          client.startTLS({ ...this.tls, host: new URL(url).hostname.replace(/^\[|\]$/g, '') }),
+          this.options.timeoutMs,
+          'the StartTLS handshake',
+        );
       await client.bind(this.options.bindDn, this.options.bindPassword);
       return client;
     } catch (err) {
-      await client.unbind().catch(() => {});
+      // Not awaited: a connection stuck in its handshake may not answer an unbind either.
+      void client.unbind().catch(() => {});
       throw err instanceof InvalidCredentialsError
         ? new Error(`the service account ${this.options.bindDn} was refused`)
         : err;
@@ -119,11 +160,14 @@ export class LdapAccessController implements AccessController, UserSource {
         await client?.unbind().catch(() => {});
       }
     }
-    throw new AuthFailure('UNAVAILABLE', `the user directory is unavailable (${problems.join('; ')})`);
+    // Clients are told no more than that; which servers and why go to the log (onUnavailable) and the probe.
+    throw new DirectoryUnavailable(problems.join('; '));
   }
 
   async probe(): Promise<void> {
-    await this.withDirectory(async () => {});
+    await this.withDirectory(async () => {}).catch((err: unknown) => {
+      throw err instanceof DirectoryUnavailable ? new Error(err.details) : err;
+    });
   }
 
   /** The user's one entry, found by the service account; undefined when there is none, or several. */
@@ -151,7 +195,8 @@ export class LdapAccessController implements AccessController, UserSource {
         await client.bind(dn, password);
         return entry !== undefined;
       } catch (err) {
-        if (err instanceof InvalidCredentialsError) return false;
+        // The user's bind refused (a wrong password, a locked or disabled account): a failed sign-in, not an outage.
+        if (REFUSALS.some((refusal) => err instanceof refusal)) return false;
         throw err;
       }
     });
@@ -165,12 +210,12 @@ export class LdapAccessController implements AccessController, UserSource {
     const entry = await this.queue(() =>
       this.withDirectory((client) => this.findUser(client, user, ['modifyTimestamp'])),
     );
-    return (
-      entry &&
-      createHash('sha256')
-        .update(`${entry.dn}\0${String(entry.modifyTimestamp ?? '')}`)
-        .digest('base64url')
-    );
+    if (!entry) return undefined;
+    // Servers name the attribute in their own case (Active Directory: modifyTimeStamp).
+    const modified = Object.entries(entry).find(([name]) => name.toLowerCase() === 'modifytimestamp')?.[1];
+    return createHash('sha256')
+      .update(`${entry.dn}\0${String(modified ?? '')}`)
+      .digest('base64url');
   }
 
   /** The groups the user is in (each group's DN and its groupAttribute), read at most every cache.ttl. */

@@ -164,7 +164,14 @@ export async function registryUi(fastify: FastifyInstance, options: RegistryUiOp
       const status = tokens && error.status === 401 ? 403 : error.status;
       return send(request, reply, viewer, {
         status,
-        heading: status === 429 ? 'Too many attempts' : status === 401 ? 'Sign-in required' : 'Not allowed',
+        heading:
+          status === 429
+            ? 'Too many attempts'
+            : status === 503
+              ? 'Unavailable'
+              : status === 401
+                ? 'Sign-in required'
+                : 'Not allowed',
         pageTitle: 'Not allowed',
         body: problemBody(status === 403 ? `${viewer?.user ?? 'You'} may not see this page.` : error.message),
       });

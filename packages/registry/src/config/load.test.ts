@@ -96,6 +96,16 @@ notifications:
       `${BASE}auth:\n  ldap: { realm: r, url: ldap://dir, binddn: cn=x, bindpassword: p, userbase: dc=x, userfilter: "(uid=alice)" }\n`,
       /auth\.ldap\.userfilter: must be a filter in parentheses naming \{username\}/,
     ],
+    [
+      'an ldap timeout of 0',
+      `${BASE}auth:\n  ldap: { realm: r, url: ldaps://dir, binddn: cn=x, bindpassword: p, userbase: dc=x, timeout: 0s }\n`,
+      /auth\.ldap\.timeout: must be a duration of at least 1ms/,
+    ],
+    [
+      'starttls on ldaps',
+      `${BASE}auth:\n  ldap: { realm: r, url: ldaps://dir, starttls: true, binddn: cn=x, bindpassword: p, userbase: dc=x }\n`,
+      /auth\.ldap\.starttls: starttls is for ldap:\/\/ URLs/,
+    ],
     ['an unknown ui key', `${BASE}ui:\n  enabled: true\n  colour: blue\n`, /ui\.colour: unknown key/],
     ['a ui path under /v2', `${BASE}ui:\n  path: /v2/ui\n`, /ui\.path: must not be under \/v2/],
     ['a ui path not a path', `${BASE}ui:\n  path: ui/\n`, /ui\.path: must be a path such as \/ui/],

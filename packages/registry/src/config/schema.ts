@@ -162,6 +162,11 @@ const ldapUrl = z.string().refine((u) => /^ldaps?:\/\/[^/\s]+\/?$/.test(u), {
   message: 'must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]',
 });
 
+/** A time the LDAP client and the cache take in whole milliseconds (0 would mean "never" to both). */
+const atLeastAMillisecond = duration.refine((ms) => Number.isInteger(ms) && ms >= 1, {
+  message: 'must be a duration of at least 1ms, such as 5s',
+});
+
 /** An LDAP directory as a source of users: the registry's auth.ldap, and the token server's users. */
 const ldapFields = {
   url: z.union([ldapUrl, z.array(ldapUrl).min(1)]).transform((u) => [u].flat()),
@@ -186,22 +191,33 @@ const ldapFields = {
     })
     .optional(),
   groupattribute: z.string().min(1).optional(),
-  timeout: duration.optional(),
-  cache: z.strictObject({ ttl: duration.optional() }).optional(),
+  timeout: atLeastAMillisecond.optional(),
+  cache: z.strictObject({ ttl: atLeastAMillisecond.optional() }).optional(),
   ratelimit: failureLimitSchema.optional(),
 };
 const oneBindPassword = (l: { bindpassword?: string | undefined; bindpasswordfile?: string | undefined }) =>
   (l.bindpassword === undefined) !== (l.bindpasswordfile === undefined);
 const ONE_BIND_PASSWORD = { message: 'give bindpassword or bindpasswordfile (one of them)' };
+/** StartTLS upgrades a plain connection: on ldaps:// (already TLS) every sign-in would fail. */
+const noStarttlsOnLdaps = (l: { starttls?: boolean | undefined; url: string[] }) =>
+  !l.starttls || l.url.every((u) => u.startsWith('ldap:'));
+const NO_STARTTLS_ON_LDAPS = {
+  message: 'starttls is for ldap:// URLs; ldaps:// is TLS already',
+  path: ['starttls'],
+};
 
 /** The token server's users from a directory (its realm is the server's). */
-export const ldapUsersSchema = z.strictObject(ldapFields).refine(oneBindPassword, ONE_BIND_PASSWORD);
+export const ldapUsersSchema = z
+  .strictObject(ldapFields)
+  .refine(oneBindPassword, ONE_BIND_PASSWORD)
+  .refine(noStarttlsOnLdaps, NO_STARTTLS_ON_LDAPS);
 export type LdapUsersConfig = z.output<typeof ldapUsersSchema>;
 
 /** This registry's own: basic auth against an LDAP directory (distribution has no such section). */
 const ldap = z
   .strictObject({ realm: z.string().min(1), ...ldapFields })
-  .refine(oneBindPassword, ONE_BIND_PASSWORD);
+  .refine(oneBindPassword, ONE_BIND_PASSWORD)
+  .refine(noStarttlsOnLdaps, NO_STARTTLS_ON_LDAPS);
 
 const auth = z
   .strictObject({

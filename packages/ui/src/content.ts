@@ -263,7 +263,9 @@ export class UiContent {
         }
         total++;
         const type = referrer.artifactType ?? referrer.mediaType;
-        groups.set(type, [...(groups.get(type) ?? []), referrer]);
+        const group = groups.get(type);
+        if (group) group.push(referrer);
+        else groups.set(type, [referrer]);
       }
     } catch (err) {
       unreadable = (err as Error).message;

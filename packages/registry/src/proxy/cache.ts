@@ -1,13 +1,14 @@
 import { PassThrough, type Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { BlobDescriptor } from '../content/blobs.js';
 import type { StoredManifest } from '../content/manifests.js';
 import type { Registry } from '../content/registry.js';
 import { RegistryError } from '../errors.js';
 import type { Digest, Reference } from '../reference.js';
+import { tee } from './tee.js';
 import { type Upstream, UpstreamUnavailable } from './upstream.js';
 
-const STORE_BUFFER = 1024 * 1024;
+/** What the store and the client may each fall behind the upstream by (see tee). */
+const BUFFERED = { store: 2 * 1024 * 1024, client: 2 * 1024 * 1024 };
 
 /**
  * distribution's proxy mode: content is fetched from the upstream registry the first time it is asked for and
@@ -130,28 +131,24 @@ export class PullThroughCache {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${name} at ${this.upstream.url}`, {
         digest: `${digest}`,
       });
-    const { size } = res;
-    const upload = await this.registry.uploads.start(name);
-    // Room for a few chunks, so storage takes the next while the last is written.
-    const store = new PassThrough({ highWaterMark: STORE_BUFFER });
-    const committing = this.registry.uploads.commit(name, upload.id, digest, store);
-    const client = begin(size);
-    // One source piped to both: it pauses while either is full and goes on without a client that leaves (a
-    // destination that closes is unpiped), so the blob is still cached. The client's body is ended only once
-    // the blob is verified and stored.
-    res.body.pipe(store);
-    // A HEAD's answer is complete with its headers: the bytes go to storage only.
-    if (!client.writableEnded) res.body.pipe(client, { end: false });
+    // The client's bytes flow from here on; storage takes what was buffered meanwhile once its upload starts.
+    const store = new PassThrough({ highWaterMark: BUFFERED.store });
+    const client = begin(res.size);
+    const copying = tee(res.body, store, client, BUFFERED);
+    copying.catch(() => undefined);
+    const { uploads } = this.registry;
+    let id: string | undefined;
     try {
-      await Promise.all([finished(res.body), committing]);
+      id = (await uploads.start(name)).id;
+      // The client's body ends with the upstream's, while storage may still be writing and verifying: it checks
+      // the digest itself (as with distribution's proxy), and only a verified blob is ever served from here.
+      await Promise.all([copying, uploads.commit(name, id, digest, store)]);
     } catch (err) {
       res.body.destroy();
-      store.destroy(err as Error);
-      await committing.catch(() => undefined);
-      await this.registry.uploads.cancel(name, upload.id).catch(() => undefined);
-      client.destroy();
+      store.destroy();
+      if (id) await uploads.cancel(name, id).catch(() => undefined);
+      if (!client.writableEnded) client.destroy();
       throw err;
     }
-    client.end();
   }
 }

@@ -40,9 +40,12 @@ function challengeParams(header: string): Record<string, string> {
 export class Upstream {
   private readonly base: string;
   private readonly tokens = new Map<string, Token>();
+  /** Loaded as the cache starts, not at its first blob, which waited for it (about 70 ms). */
+  private readonly blobRequest = import('./blob-request.js');
 
   constructor(private readonly options: UpstreamOptions) {
     this.base = options.remoteurl.replace(/\/+$/, '');
+    this.blobRequest.catch(() => undefined);
   }
 
   get url(): string {
@@ -174,14 +177,29 @@ export class Upstream {
 
   /** A blob's response (its body a stream), or undefined when upstream has none. */
   async blob(repository: string, digest: string): Promise<{ size: number; body: Readable } | undefined> {
-    // The login (a challenge answered, a token fetched) happens on a HEAD; the bytes come over undici's request.
+    // The GET goes first with what the cache holds (a token, or its Basic credentials); a 401 sends it to log in
+    // (a challenge answered on a HEAD, a token fetched) and ask once more.
     const path = `/v2/${repository}/blobs/${digest}`;
-    const head = await this.request('HEAD', path, repository);
-    if (head.status === 404) return undefined;
+    let res = await this.getBlob(path, repository);
+    if (res.statusCode === 401) {
+      await res.body.dump();
+      if ((await this.request('HEAD', path, repository)).status === 404) return undefined;
+      res = await this.getBlob(path, repository);
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      if (res.statusCode === 404) return undefined;
+      throw new UpstreamUnavailable(this.base, `blob GET answered HTTP ${res.statusCode}`);
+    }
+    return { size: Number(res.headers['content-length'] ?? Number.NaN), body: res.body };
+  }
+
+  /** A GET of blob bytes with the credentials held for `repository`, following up to three redirects. */
+  private async getBlob(path: string, repository: string): Promise<Dispatcher.ResponseData> {
     const token = this.tokens.get(`repository:${repository}:pull`);
     const authorization = token && token.expires > Date.now() ? `Bearer ${token.token}` : this.basic();
+    const { requestBlob } = await this.blobRequest;
     let url = `${this.base}${path}`;
-    const { requestBlob } = await import('./blob-request.js');
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       try {
@@ -191,20 +209,10 @@ export class Upstream {
         throw new UpstreamUnavailable(this.base, (err as { code?: string }).code ?? (err as Error).message);
       }
       const location = res.headers.location;
-      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && hop < 3) {
-        await res.body.dump();
-        url = new URL(location, url).toString();
-        continue;
-      }
-      if (res.statusCode === 404) {
-        await res.body.dump();
-        return undefined;
-      }
-      if (res.statusCode !== 200) {
-        await res.body.dump();
-        throw new UpstreamUnavailable(this.base, `blob GET answered HTTP ${res.statusCode}`);
-      }
-      return { size: Number(res.headers['content-length'] ?? Number.NaN), body: res.body };
+      if (res.statusCode < 300 || res.statusCode >= 400 || typeof location !== 'string' || hop === 3)
+        return res;
+      await res.body.dump();
+      url = new URL(location, url).toString();
     }
   }
 }

@@ -212,6 +212,7 @@ export async function serve(config: RegistryConfig, options: ServeOptions = {}):
     deleteEnabled: storage.delete?.enabled === true,
     redirect: storage.redirect?.disable !== true,
     relativeUrls: config.http?.relativeurls === true,
+    ...(config.referrers?.pagesize && { referrersPageBytes: config.referrers.pagesize }),
     ...(config.http?.host && { host: config.http.host }),
     ...(config.http?.headers && { headers: config.http.headers }),
     ...(accessController && { accessController }),

@@ -52,4 +52,10 @@ export const paths = {
   referrersDir: (name: string, subject: Digest) => `${repo(name)}/_referrers/${digestDir(subject)}`,
   referrerLink: (name: string, subject: Digest, referrer: Digest) =>
     `${repo(name)}/_referrers/${digestDir(subject)}/${digestDir(referrer)}/link`,
+  /** The digest (`algorithm:hex`) a referrer's directory, listed below its algorithm's, is named for. */
+  referrerOfDir: (dir: string): string => {
+    const hex = dir.lastIndexOf('/');
+    const algorithm = dir.lastIndexOf('/', hex - 1);
+    return `${dir.slice(algorithm + 1, hex)}:${dir.slice(hex + 1)}`;
+  },
 };

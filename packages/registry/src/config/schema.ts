@@ -362,6 +362,11 @@ const ui = z.strictObject({
   title: z.string().min(1).max(200).optional(),
 });
 
+/** This registry's own section: how large a referrers answer grows before the rest goes to a next page. */
+const referrers = z.strictObject({
+  pagesize: z.number().int().min(1024, { message: 'must be a number of bytes, at least 1024' }).optional(),
+});
+
 /** Sections of distribution's config that this registry accepts and, for now, does not act on. */
 export const IGNORED_SECTIONS = ['redis', 'reporting', 'middleware', 'compatibility'] as const;
 
@@ -385,6 +390,7 @@ export const configSchema = z.strictObject({
   validation: validation.optional(),
   compatibility: z.unknown().optional(),
   ui: ui.optional(),
+  referrers: referrers.optional(),
 });
 
 export type RegistryConfig = z.output<typeof configSchema>;

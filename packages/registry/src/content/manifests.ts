@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import { Digest, type DigestAlgorithm, type Reference } from '../reference.js';
-import type { BlobStore } from './blobs.js';
+import type { BlobDescriptor, BlobStore } from './blobs.js';
 import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from './links.js';
 import {
   type DescriptorJson,
@@ -177,29 +177,55 @@ export class ManifestService {
   }
 
   /**
-   * Descriptors of the manifests in `name` whose subject is `subject`, one at a time: a subject may have
-   * thousands of referrers with large annotations, so nothing holds the whole list.
+   * Descriptors of the manifests in `name` whose subject is `subject`, one at a time in digest order (after
+   * `after`, when given): a subject may have thousands of referrers with large annotations, so nothing holds the
+   * whole list, and they are read past the manifest cache, whose manifests pulls want.
    */
-  async *referrers(name: string, subject: Digest, artifactType?: string): AsyncGenerator<DescriptorJson> {
+  async *referrers(
+    name: string,
+    subject: Digest,
+    artifactType?: string,
+    after?: Digest,
+  ): AsyncGenerator<DescriptorJson> {
+    for await (const digest of this.referrerDigests(name, subject, after)) {
+      const stored = await this.load(digest, false);
+      const parsed = referrerFields(stored.content);
+      if (artifactType !== undefined && parsed.artifactType !== artifactType) continue;
+      yield {
+        mediaType: stored.mediaType,
+        digest: `${digest}`,
+        size: stored.content.length,
+        ...(parsed.artifactType && { artifactType: parsed.artifactType }),
+        ...(parsed.annotations && { annotations: parsed.annotations }),
+      };
+    }
+  }
+
+  /**
+   * The referrers `referrers` lists, each with its stored size only (a stat, nothing read): its descriptor
+   * repeats at most its fields, so the size bounds the descriptor's, less its digest, size and media type.
+   */
+  async *referrerSizes(name: string, subject: Digest, after?: Digest): AsyncGenerator<BlobDescriptor> {
+    for await (const digest of this.referrerDigests(name, subject, after)) {
+      const found = await this.blobs.statGlobal(digest);
+      if (found) yield found;
+    }
+  }
+
+  /** The digests of `subject`'s referrers present in `name`, in digest order, after `after` when given. */
+  private async *referrerDigests(name: string, subject: Digest, after?: Digest): AsyncGenerator<Digest> {
+    const from = after && `${after}`;
     for (const algDir of await listIfExists(this.driver, paths.referrersDir(name, subject))) {
       for (const hexDir of await listIfExists(this.driver, algDir)) {
+        if (from && paths.referrerOfDir(hexDir) <= from) continue;
         const digest = await readLink(this.driver, `${hexDir}/link`);
-        if (!digest || !(await this.exists(name, digest))) continue;
-        const stored = await this.load(digest);
-        const parsed = referrerFields(stored.content);
-        if (artifactType !== undefined && parsed.artifactType !== artifactType) continue;
-        yield {
-          mediaType: stored.mediaType,
-          digest: `${digest}`,
-          size: stored.content.length,
-          ...(parsed.artifactType && { artifactType: parsed.artifactType }),
-          ...(parsed.annotations && { annotations: parsed.annotations }),
-        };
+        if (digest && (await this.exists(name, digest))) yield digest;
       }
     }
   }
 
-  private async load(digest: Digest): Promise<StoredManifest> {
+  /** A manifest's bytes, from the cache or storage; kept in the cache unless `keep` is false. */
+  private async load(digest: Digest, keep = true): Promise<StoredManifest> {
     const cached = this.cache.get(`${digest}`);
     if (cached) return cached;
     const content = await this.driver.getContent(paths.blobData(digest)).catch(() => {
@@ -214,7 +240,7 @@ export class ManifestService {
       throw new RegistryError('MANIFEST_INVALID', `stored manifest ${digest} is not JSON`);
     }
     const stored = { digest, mediaType, content };
-    this.cache.set(`${digest}`, stored);
+    if (keep) this.cache.set(`${digest}`, stored);
     return stored;
   }
 

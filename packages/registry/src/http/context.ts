@@ -22,6 +22,8 @@ export interface RegistryHttpOptions {
   accessController?: AccessController;
   /** Told of every push, pull, mount and delete (notifications); it must not block. */
   events?: EventSink;
+  /** referrers.pagesize: the bytes of descriptors one referrers answer carries (more go to a next page). */
+  referrersPageBytes?: number;
   /** proxy: a pull-through cache of another registry; pushes and deletes are refused. */
   proxy?: PullThroughCache;
 }

@@ -151,6 +151,11 @@ export const deleteManifest: Handler = async (ctx) => {
   ctx.reply.code(202).header('content-length', 0).send();
 };
 
+/** How many bytes of descriptors a referrers answer carries before the rest goes to a next page. */
+export const REFERRERS_PAGE_BYTES = 4 * 1024 * 1024;
+/** What a descriptor adds to the fields it takes from its manifest: its digest, size, media type, a comma. */
+const DESCRIPTOR_FIELDS_BYTES = 256;
+
 export const getReferrers: Handler = async (ctx) => {
   const subject = Digest.parse(ctx.params.digest as string);
   const artifactType = ctx.query.artifactType;
@@ -163,15 +168,42 @@ export const getReferrers: Handler = async (ctx) => {
       .header('content-type', MediaType.ociIndex)
       .send(Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>));
   }
-  const descriptors = ctx.registry.manifests.referrers(ctx.name, subject, artifactType);
+  const last = ctx.query.last === undefined ? undefined : Digest.parse(ctx.query.last);
   if (artifactType !== undefined) ctx.reply.header('oci-filters-applied', 'artifactType');
+  const { manifests } = ctx.registry;
+  // Where this page ends, worked out before the body: the spec lets a registry page a list larger than it wants to
+  // send at once, naming the next page in a Link header. Unfiltered, from the referrers' stored sizes (bounds of
+  // their descriptors; nothing read); filtered, from the descriptors themselves (none kept).
+  const pageBytes = ctx.options.referrersPageBytes ?? REFERRERS_PAGE_BYTES;
+  const sizes =
+    artifactType === undefined
+      ? manifests.referrerSizes(ctx.name, subject, last)
+      : manifests.referrers(ctx.name, subject, artifactType, last);
+  let bytes = 0;
+  let end: string | undefined;
+  for await (const found of sizes) {
+    const size =
+      'mediaType' in found
+        ? Buffer.byteLength(JSON.stringify(found)) + 1
+        : found.size + DESCRIPTOR_FIELDS_BYTES;
+    if (end !== undefined && bytes + size > pageBytes) {
+      const query = new URLSearchParams({ ...(artifactType !== undefined && { artifactType }), last: end });
+      ctx.reply.header('link', `<${ctx.url(`/v2/${ctx.name}/referrers/${subject}?${query}`)}>; rel="next"`);
+      break;
+    }
+    bytes += size;
+    end = `${found.digest}`;
+  }
   // The image index, streamed a descriptor at a time (memory stays flat however many referrers there are).
   async function* index() {
     yield `{"schemaVersion":2,"mediaType":"${MediaType.ociIndex}","manifests":[`;
-    let first = true;
-    for await (const descriptor of descriptors) {
-      yield `${first ? '' : ','}${JSON.stringify(descriptor)}`;
-      first = false;
+    if (end !== undefined) {
+      let first = true;
+      for await (const descriptor of manifests.referrers(ctx.name, subject, artifactType, last)) {
+        if (descriptor.digest > (end as string)) break;
+        yield `${first ? '' : ','}${JSON.stringify(descriptor)}`;
+        first = false;
+      }
     }
     yield ']}';
   }

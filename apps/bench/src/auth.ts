@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Server, startSlapd } from '@regop/peers';
-import { digestOf } from './client.js';
+import { digestOf, median } from './client.js';
 import { ab } from './scenarios.js';
 import { DOCKER_REGISTRY, OURS, startRegistry } from './servers.js';
 
@@ -49,9 +49,6 @@ async function seed(url: string): Promise<string> {
   if (res.status !== 201) throw new Error(`manifest push to ${url}: HTTP ${res.status}`);
   return `${url}/v2/${repo}/manifests/latest`;
 }
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 /**
  * Manifest HEAD and GET rates under Basic auth with a cost-10 bcrypt htpasswd (what the charm writes), the

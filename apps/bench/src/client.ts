@@ -34,6 +34,20 @@ export function send(
   });
 }
 
+/** Milliseconds of one request, checked to answer 200. */
+export async function timedRequest(
+  method: 'GET' | 'HEAD',
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const started = process.hrtime.bigint();
+  await expectStatus(send(method, url, { headers }), 200, `${method} ${url}`);
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+export const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
 export async function expectStatus(reply: Promise<Reply>, status: number, what: string): Promise<Reply> {
   const r = await reply;
   if (r.status !== status) throw new Error(`${what}: HTTP ${r.status} ${r.body.toString().slice(0, 300)}`);

@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { type Server, startSwift } from '@regop/peers';
 import { benchBasicAuth } from './auth.js';
+import { median } from './client.js';
 import { benchGarbageCollection } from './gc.js';
 import { benchModel } from './model.js';
 import { benchProxy } from './proxy.js';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
+import { benchScale } from './scale.js';
 import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
 import {
   type Backend,
@@ -29,6 +31,7 @@ const USAGE = `Usage: pnpm bench [--s3 | --swift] [--rounds N] [--big-mib N] [--
        pnpm bench --auth [--rounds N]
        pnpm bench --proxy [--rounds N]
        pnpm bench --ui [--swift]
+       pnpm bench --scale [--swift] [--sizes 1000,10000,100000]
 
 Without --url, starts this registry and docker-registry (2.8, from the docker-registry package) side by side,
 each on its own store: a directory, or with --s3 / --swift its own bucket or container on a test OpenStack Swift
@@ -51,11 +54,12 @@ then this registry against an LDAP directory (slapd), with verified credentials 
 and warm, this registry against docker-registry in proxy mode, beside pulls from the upstream and from this
 registry directly, and the blob bytes each cache fetched from the upstream (from its access log).
 --ui times the web UI's first page of repositories and of a repository's tags, on stores of 10 and of 10,000
-repositories and tags (with --swift, on a test OpenStack Swift): the first request and the median after it.`;
+repositories and tags (with --swift, on a test OpenStack Swift): the first request and the median after it.
+--scale times, on stores of each size (default 1,000, 10,000 and 100,000; written straight through the driver),
+the first and a deep page of the catalog and of a repository's tags, a tag resolve and a manifest GET (median of
+20), and garbage collection per blob by this registry and docker-registry (on a test OpenStack Swift with --swift).`;
 
 const MiB = 1024 * 1024;
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const fmt = (n: number | undefined) => (n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 async function main(): Promise<void> {
@@ -71,6 +75,8 @@ async function main(): Promise<void> {
       auth: { type: 'boolean' },
       proxy: { type: 'boolean' },
       ui: { type: 'boolean' },
+      scale: { type: 'boolean' },
+      sizes: { type: 'string', default: '1000,10000,100000' },
       s3: { type: 'boolean' },
       swift: { type: 'boolean' },
       'gc-manifests': { type: 'string', default: '1000' },
@@ -102,6 +108,13 @@ async function main(): Promise<void> {
   }
   if (values.ui) {
     process.stdout.write(await benchUi(values.swift ? 'swift' : 'filesystem'));
+    return;
+  }
+  if (values.scale) {
+    const sizes = values.sizes.split(',').map(Number);
+    if (sizes.some((n) => !Number.isInteger(n) || n < 10 || n % 10 !== 0))
+      throw new Error('--sizes takes multiples of 10, comma-separated, such as 1000,10000');
+    process.stdout.write(await benchScale(values.swift ? 'swift' : 'filesystem', sizes));
     return;
   }
   if (values.gc) {

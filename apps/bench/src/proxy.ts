@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Server } from '@regop/peers';
-import { digestOf, expectStatus, pushMonolithic, send } from './client.js';
+import { digestOf, expectStatus, median, pushMonolithic, send } from './client.js';
 import { DOCKER_REGISTRY, OURS, startRegistry } from './servers.js';
 
 const MiB = 1024 * 1024;
@@ -52,9 +52,6 @@ function upstreamBlobBytes(log: string): { go: number; other: number } {
     sent[m[2]?.startsWith('Go-http-client') ? 'go' : 'other'] += Number(m[1]);
   return sent;
 }
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 /**
  * A pull through a pull-through cache, cold (nothing cached) and warm, for this registry and docker-registry in

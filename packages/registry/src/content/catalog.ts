@@ -17,11 +17,23 @@ export function compareNames(a: string, b: string): number {
 /** Directories listed at once while walking: on an object store each listing is a request. */
 const LISTINGS_AT_ONCE = 16;
 
+/** The index of the first of the sorted `items` not before `value` (binary search). */
+function lowerBound(items: readonly string[], value: string): number {
+  let [low, high] = [0, items.length];
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((items[mid] as string) < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /**
  * Lists repositories in catalog order: a directory is a repository when it holds `_manifests`. Subtrees that
- * sort wholly before `last` are skipped without being listed, and the walk stops once `limit` names are found.
- * Sibling directories are listed LISTINGS_AT_ONCE at a time ahead of the walk (on an object store, a page of
- * 100 repositories was 100 requests one after another); the walk still takes them in order.
+ * sort wholly before `last` are skipped without being listed (found by a binary search in a level's sorted
+ * listing, not by looking at each entry: a level may hold 100,000 repositories), and the walk stops once `limit`
+ * names are found. Sibling directories are listed LISTINGS_AT_ONCE at a time ahead of the walk (on an object
+ * store, a page of 100 repositories was 100 requests one after another); the walk still takes them in order.
  */
 export async function listRepositories(
   driver: StorageDriver,
@@ -30,24 +42,24 @@ export async function listRepositories(
 ): Promise<string[]> {
   const found: string[] = [];
   const visit = async (children: string[], prefix: string): Promise<void> => {
-    const names = children.map((c) => c.slice(c.lastIndexOf('/') + 1));
-    if (prefix && names.includes('_manifests') && (last === undefined || compareNames(prefix, last) > 0)) {
-      found.push(prefix);
-    }
-    // Everything below a child sorts before `last` unless `last` lies inside it or after it.
-    const wanted = names
-      .filter((name) => !name.startsWith('_'))
-      .map((name) => ({ name, repo: prefix ? `${prefix}/${name}` : name }))
-      .filter(
-        ({ repo }) => last === undefined || compareNames(repo, last) >= 0 || last.startsWith(`${repo}/`),
-      );
     const dir = prefix ? `${REPOSITORIES}/${prefix}` : REPOSITORIES;
-    for (let i = 0; i < wanted.length && found.length < limit; i += LISTINGS_AT_ONCE) {
-      const window = wanted.slice(i, i + LISTINGS_AT_ONCE);
-      const listings = await Promise.all(window.map(({ name }) => listIfExists(driver, `${dir}/${name}`)));
-      for (const [j, { repo }] of window.entries()) {
+    const manifests = `${dir}/_manifests`;
+    if (prefix && (last === undefined || compareNames(prefix, last) > 0)) {
+      if (children[lowerBound(children, manifests)] === manifests) found.push(prefix);
+    }
+    // A visited level sorts after `last` or holds it: then its children from the one on `last`'s path on.
+    let from = 0;
+    if (last !== undefined && (!prefix || last.startsWith(`${prefix}/`)))
+      from = lowerBound(children, `${dir}/${last.slice(prefix ? prefix.length + 1 : 0).split('/')[0]}`);
+    for (let i = from; i < children.length && found.length < limit; i += LISTINGS_AT_ONCE) {
+      const window = children
+        .slice(i, i + LISTINGS_AT_ONCE)
+        .map((child) => child.slice(child.lastIndexOf('/') + 1))
+        .filter((name) => !name.startsWith('_'));
+      const listings = await Promise.all(window.map((name) => listIfExists(driver, `${dir}/${name}`)));
+      for (const [j, name] of window.entries()) {
         if (found.length >= limit) return;
-        await visit(listings[j] as string[], repo);
+        await visit(listings[j] as string[], prefix ? `${prefix}/${name}` : name);
       }
     }
   };

@@ -42,7 +42,8 @@ export class TagStore {
   async list(name: string): Promise<string[]> {
     const dirs = await listIfExists(this.driver, paths.tagsDir(name));
     if (dirs.length === 0 && !(await this.repositoryExists(name))) throw unknownName(name);
-    return dirs.map((d) => d.slice(d.lastIndexOf('/') + 1)).sort();
+    // Sorted already: the driver lists in order, and every path has the same prefix.
+    return dirs.map((d) => d.slice(d.lastIndexOf('/') + 1));
   }
 
   /**

@@ -713,6 +713,13 @@ describe('listing', () => {
     expect(page.json().repositories).toEqual(['a/z', 'a-b']);
     expect(page.headers.link).toMatch(/\/v2\/_catalog\?last=a-b&n=2>; rel="next"/);
     expect((await app.inject('/v2/_catalog?n=10&last=a-b')).json().repositories).toEqual(['b', 'c/d/e']);
+    expect((await app.inject('/v2/_catalog?n=10&last=a/z')).json().repositories).toEqual([
+      'a-b',
+      'b',
+      'c/d/e',
+    ]);
+    expect((await app.inject('/v2/_catalog?n=10&last=c/d')).json().repositories).toEqual(['c/d/e']);
+    expect((await app.inject('/v2/_catalog?n=10&last=bb')).json().repositories).toEqual(['c/d/e']);
   });
 });
 

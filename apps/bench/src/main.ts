@@ -4,8 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
-import { type Server, startSwift } from '@regop/peers';
+import { freePort, type Server, startServer, startSwift } from '@regop/peers';
 import { benchBasicAuth } from './auth.js';
 import { median } from './client.js';
 import { benchGarbageCollection } from './gc.js';
@@ -36,11 +37,12 @@ const USAGE = `Usage: pnpm bench [--s3 | --swift] [--rounds N] [--big-mib N] [--
 Without --url, starts this registry and docker-registry (2.8, from the docker-registry package) side by side,
 each on its own store: a directory, or with --s3 / --swift its own bucket or container on a test OpenStack Swift
 started for the run (its S3 API, or its Swift API); adds each one's start time (spawn to first answer on /v2/,
-median of three starts). With --url, measures a registry already running (and, with --vs, another one).
+median of three starts), and a bare Node 20 HTTP server's idle RSS beside theirs. With --url, measures a registry already running (and, with --vs, another one).
 Measures in alternating rounds, after an untimed one for each: blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
-RSS: idle, peak over the run, and the rise while a --big-mib blob (default 2048) is pushed and pulled.
+RSS: idle (after 12 s without requests), peak over the run, and the rise while a --big-mib blob (default 2048) is
+pushed and pulled.
 Servers must listen on this machine for RSS to be read (their PID is found from the port).
 --only runs the scenarios whose name contains TEXT (and the big blob only when TEXT is 'rss').
 --gc times registry garbage-collect against docker-registry's on copies of one filesystem store of
@@ -162,16 +164,35 @@ async function sideBySide(backend: Backend, options: CompareOptions): Promise<st
     servers.push(ours.server);
     const theirs = await start('theirs', DOCKER_REGISTRY);
     servers.push(theirs.server);
+    const bare = await startBareNode();
+    servers.push(bare);
     process.stderr.write(`storage: ${backend}${swift ? ` (test Swift at ${swift.authUrl})` : ''}\n`);
-    return await compare([ours.url, theirs.url], options, [
-      ['start to first answer on /v2/ (s)', median(starts.A).toFixed(2), median(starts.B).toFixed(2)],
-    ]);
+    return await compare(
+      [ours.url, theirs.url],
+      options,
+      [['start to first answer on /v2/ (s)', median(starts.A).toFixed(2), median(starts.B).toFixed(2)]],
+      bare.pid,
+    );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await swift?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** The ceiling of a lean process: Node 20's own HTTP server answering every request with `{}`. */
+async function startBareNode(): Promise<Server> {
+  const port = await freePort();
+  const script = `require('node:http').createServer((q, s) => s.end('{}')).listen(${port}, '127.0.0.1')`;
+  const url = `http://127.0.0.1:${port}`;
+  return startServer(process.execPath, ['-e', script], { url, output: 'ignore', pollMs: 5 });
+}
+
+/**
+ * How long servers are left without requests before their idle RSS is read: V8 gives back what its start took
+ * (its memory reducer) some 8 s after the last activity, in every Node process alike.
+ */
+const SETTLE_MS = 12_000;
 
 interface CompareOptions {
   rounds: number;
@@ -182,7 +203,12 @@ interface CompareOptions {
 const flushPageCache = () => promisify(execFile)('sync');
 
 /** Runs the scenarios against `urls` (A, and B if given) in alternating rounds; returns the table. */
-async function compare(urls: string[], options: CompareOptions, extraRows: string[][] = []): Promise<string> {
+async function compare(
+  urls: string[],
+  options: CompareOptions,
+  extraRows: string[][] = [],
+  barePid?: number,
+): Promise<string> {
   const { rounds, only } = options;
   const runId = randomBytes(4).toString('hex');
   const targets: Target[] = urls.map((url, i) => ({
@@ -198,9 +224,15 @@ async function compare(urls: string[], options: CompareOptions, extraRows: strin
     if (res.status !== 200) throw new Error(`${t.url}/v2/ answered ${res.status}`);
     const pid = await pidListeningOn(Number(new URL(t.url).port || 80));
     pids.set(t.label, pid);
-    if (pid) idle.set(t.label, await rssBytes(pid));
     process.stderr.write(`${t.label}: ${t.url}${pid ? ` (pid ${pid})` : ' (pid not found: no RSS)'}\n`);
   }
+  process.stderr.write(`idle RSS read after ${SETTLE_MS / 1000} s without requests\n`);
+  await setTimeout(SETTLE_MS);
+  for (const t of targets) {
+    const pid = pids.get(t.label);
+    if (pid) idle.set(t.label, await rssBytes(pid));
+  }
+  const bareIdle = barePid === undefined ? undefined : await rssBytes(barePid);
   const samplers = targets.map((t) => {
     const pid = pids.get(t.label);
     return pid ? sampleRss(pid) : undefined;
@@ -276,6 +308,8 @@ async function compare(urls: string[], options: CompareOptions, extraRows: strin
     m.has(label) ? fmt((m.get(label) as number) / MiB) : '-';
   rows.push(...extraRows);
   rows.push(['RSS idle (MiB)', ...targets.map((t) => mib(t.label, idle))]);
+  if (bareIdle !== undefined)
+    rows.push(['RSS idle of a bare Node 20 HTTP server, for scale (MiB)', fmt(bareIdle / MiB), '']);
   rows.push([
     'RSS peak over the run (MiB)',
     ...targets.map((_, i) => fmt(peaks[i] === undefined ? undefined : (peaks[i] as number) / MiB)),

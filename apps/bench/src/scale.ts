@@ -4,14 +4,7 @@ import { join } from 'node:path';
 import { type Swift, startSwift } from '@regop/peers';
 import { median, timedRequest } from './client.js';
 import { timed } from './gc.js';
-import {
-  type Backend,
-  DOCKER_REGISTRY,
-  OURS,
-  REGISTRY_MAIN,
-  startRegistry,
-  storageConfig,
-} from './servers.js';
+import { type Backend, OURS, REGISTRY_MAIN, startRegistry, storageConfig } from './servers.js';
 import { entryName, openStore, populateImages, populateListings } from './stores.js';
 
 const REQUESTS = 20;
@@ -37,7 +30,10 @@ export async function benchScale(backend: Backend, sizes: number[]): Promise<str
   const rows: Row[] = [];
   const row = (metric: string, unit: string, i: number, value: number | undefined) => {
     let found = rows.find((r) => r.metric === metric);
-    if (!found) rows.push((found = { metric, unit, values: sizes.map(() => undefined) }));
+    if (!found) {
+      found = { metric, unit, values: sizes.map(() => undefined) };
+      rows.push(found);
+    }
     found.values[i] = value;
   };
   try {

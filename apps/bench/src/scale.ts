@@ -1,6 +1,8 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { type Swift, startSwift } from '@regop/peers';
 import { median, timedRequest } from './client.js';
 import { timed } from './gc.js';
@@ -71,7 +73,7 @@ export async function benchScale(backend: Backend, sizes: number[]): Promise<str
     }
   } finally {
     await swift?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
   }
   const fmt = (n: number | undefined) => (n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n.toFixed(2));
   const first = 0;
@@ -96,6 +98,9 @@ export async function benchScale(backend: Backend, sizes: number[]): Promise<str
   const header = `| metric (${backend}) | ${sizes.map((s) => s.toLocaleString('en')).join(' | ')} | ${sizes[last]?.toLocaleString('en')} vs ${sizes[first]?.toLocaleString('en')} |`;
   return `\n${header}\n|${' --- |'.repeat(sizes.length + 2)}\n${lines.join('\n')}\n`;
 }
+
+/** `rm -rf`, which removes a tree of 300,000 files in seconds where fs.rm took minutes. */
+const removeTree = (path: string) => promisify(execFile)('rm', ['-rf', path]);
 
 /**
  * Microseconds per blob that `registry garbage-collect` and `docker-registry garbage-collect` take on a store of
@@ -136,7 +141,7 @@ async function collect(
   process.stderr.write(
     `  garbage-collect [${blobs}]: ours ${ours.toFixed(2)} s, docker-registry ${theirs?.toFixed(2) ?? '-'} s\n`,
   );
-  await rm(join(dir, names.ours), { recursive: true, force: true });
-  await rm(join(dir, names.theirs), { recursive: true, force: true });
+  await removeTree(join(dir, names.ours));
+  await removeTree(join(dir, names.theirs));
   return { ours: (ours * 1e6) / blobs, theirs: theirs === undefined ? undefined : (theirs * 1e6) / blobs };
 }

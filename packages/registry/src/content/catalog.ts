@@ -1,6 +1,7 @@
 import type { StorageDriver } from '@regop/storage';
 import { REPOSITORIES } from '../paths.js';
 import { listIfExists } from './links.js';
+import { lowerBound } from './sorted.js';
 
 /** Orders repository names component by component, as distribution's catalog walk does. */
 export function compareNames(a: string, b: string): number {
@@ -16,17 +17,6 @@ export function compareNames(a: string, b: string): number {
 
 /** Directories listed at once while walking: on an object store each listing is a request. */
 const LISTINGS_AT_ONCE = 16;
-
-/** The index of the first of the sorted `items` not before `value` (binary search). */
-function lowerBound(items: readonly string[], value: string): number {
-  let [low, high] = [0, items.length];
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if ((items[mid] as string) < value) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
 
 /**
  * Lists repositories in catalog order: a directory is a repository when it holds `_manifests`. Subtrees that

@@ -3,6 +3,7 @@ import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import type { Digest } from '../reference.js';
 import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from './links.js';
+import { lowerBound } from './sorted.js';
 
 export interface TagPush {
   tag: string;
@@ -39,11 +40,26 @@ export class TagStore {
   }
 
   /** All tags, sorted; NAME_UNKNOWN when the repository does not exist. */
-  async list(name: string): Promise<string[]> {
+  list(name: string): Promise<string[]> {
+    return this.page(name, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * At most `limit` tags in order, those after `last` when given; NAME_UNKNOWN when the repository does not
+   * exist. Where a page starts is found by binary search, and only its tags are taken out of their paths: a
+   * repository may have 100,000 tags.
+   */
+  async page(name: string, limit: number, last?: string): Promise<string[]> {
+    // Sorted already: the driver lists in order, and every path has the same prefix.
     const dirs = await listIfExists(this.driver, paths.tagsDir(name));
     if (dirs.length === 0 && !(await this.repositoryExists(name))) throw unknownName(name);
-    // Sorted already: the driver lists in order, and every path has the same prefix.
-    return dirs.map((d) => d.slice(d.lastIndexOf('/') + 1));
+    let from = 0;
+    if (last !== undefined) {
+      const after = paths.tagDir(name, last);
+      from = lowerBound(dirs, after);
+      if (dirs[from] === after) from++;
+    }
+    return dirs.slice(from, from + limit).map((d) => d.slice(d.lastIndexOf('/') + 1));
   }
 
   /**

@@ -698,6 +698,9 @@ describe('listing', () => {
     const page3 = await app.inject('/v2/t/tags/list?n=2&last=d');
     expect(page3.json().tags).toEqual(['e']);
     expect(page3.headers.link).toBeUndefined();
+    expect((await app.inject('/v2/t/tags/list?n=2&last=bb')).json().tags).toEqual(['c', 'd']);
+    expect((await app.inject('/v2/t/tags/list?last=c')).json().tags).toEqual(['d', 'e']);
+    expect((await app.inject('/v2/t/tags/list?last=z')).json().tags).toEqual([]);
     expect(errorCode(await app.inject('/v2/t/tags/list?n=-1'))).toBe('PAGINATION_NUMBER_INVALID');
     const unknown = await app.inject('/v2/nothing/tags/list');
     expect(unknown.statusCode).toBe(404);

@@ -28,10 +28,10 @@ export const base: Handler = async (ctx) => {
 export const listTags: Handler = async (ctx) => {
   const n = pageSize(ctx, undefined);
   const last = ctx.query.last;
+  // One more than asked tells whether another page follows.
   let tags = ctx.options.proxy
-    ? await ctx.options.proxy.tags(ctx.name)
-    : await ctx.registry.tags.list(ctx.name);
-  if (last !== undefined) tags = tags.filter((t) => t > last);
+    ? (await ctx.options.proxy.tags(ctx.name)).filter((t) => last === undefined || t > last)
+    : await ctx.registry.tags.page(ctx.name, n === undefined ? Number.POSITIVE_INFINITY : n + 1, last);
   if (n !== undefined && tags.length > n) {
     tags = tags.slice(0, n);
     const lastTag = tags[tags.length - 1];

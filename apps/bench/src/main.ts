@@ -37,7 +37,8 @@ const USAGE = `Usage: pnpm bench [--s3 | --swift] [--rounds N] [--big-mib N] [--
 Without --url, starts this registry and docker-registry (2.8, from the docker-registry package) side by side,
 each on its own store: a directory, or with --s3 / --swift its own bucket or container on a test OpenStack Swift
 started for the run (its S3 API, or its Swift API); adds each one's start time (spawn to first answer on /v2/,
-median of three starts), and a bare Node 20 HTTP server's idle RSS beside theirs. With --url, measures a registry already running (and, with --vs, another one).
+median of three starts), a bare Node 20 HTTP server's idle RSS beside theirs, and (on a directory) what dd writes
+to the same disk. With --url, measures a registry already running (and, with --vs, another one).
 Measures in alternating rounds, after an untimed one for each: blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
@@ -167,12 +168,16 @@ async function sideBySide(backend: Backend, options: CompareOptions): Promise<st
     const bare = await startBareNode();
     servers.push(bare);
     process.stderr.write(`storage: ${backend}${swift ? ` (test Swift at ${swift.authUrl})` : ''}\n`);
-    return await compare(
-      [ours.url, theirs.url],
-      options,
-      [['start to first answer on /v2/ (s)', median(starts.A).toFixed(2), median(starts.B).toFixed(2)]],
-      bare.pid,
-    );
+    const rows = [
+      ['start to first answer on /v2/ (s)', median(starts.A).toFixed(2), median(starts.B).toFixed(2)],
+    ];
+    if (backend === 'filesystem')
+      rows.push([
+        'write ceiling: dd of 256 MiB with fsync, same disk (MB/s)',
+        (await ddRate(dir)).toFixed(0),
+        '',
+      ]);
+    return await compare([ours.url, theirs.url], options, rows, bare.pid);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await swift?.stop();
@@ -186,6 +191,19 @@ async function startBareNode(): Promise<Server> {
   const script = `require('node:http').createServer((q, s) => s.end('{}')).listen(${port}, '127.0.0.1')`;
   const url = `http://127.0.0.1:${port}`;
   return startServer(process.execPath, ['-e', script], { url, output: 'ignore', pollMs: 5 });
+}
+
+/** What this disk takes: `dd` of 256 MiB into a new file in `dir`, synced, median of three, in MB/s. */
+async function ddRate(dir: string): Promise<number> {
+  const rates: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const file = join(dir, `dd-${i}`);
+    const started = process.hrtime.bigint();
+    await promisify(execFile)('dd', ['if=/dev/zero', `of=${file}`, 'bs=8M', 'count=32', 'conv=fsync']);
+    rates.push(268.435456 / (Number(process.hrtime.bigint() - started) / 1e9));
+    await rm(file);
+  }
+  return median(rates);
 }
 
 /**

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { cp, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type Swift, startSwift } from '@regop/peers';
 import { median, timedRequest } from './client.js';
-import { timed } from './gc.js';
-import { type Backend, OURS, REGISTRY_MAIN, startRegistry, storageConfig } from './servers.js';
-import { entryName, openStore, populateImages, populateListings } from './stores.js';
+import { collectGarbage, removeTree } from './gc.js';
+import { type Backend, OURS, startRegistry, storageConfig } from './servers.js';
+import { entryName, openStore, populateListings } from './stores.js';
 
 const REQUESTS = 20;
 const PAGE = 100;
@@ -99,49 +97,19 @@ export async function benchScale(backend: Backend, sizes: number[]): Promise<str
   return `\n${header}\n|${' --- |'.repeat(sizes.length + 2)}\n${lines.join('\n')}\n`;
 }
 
-/** `rm -rf`, which removes a tree of 300,000 files in seconds where fs.rm took minutes. */
-const removeTree = (path: string) => promisify(execFile)('rm', ['-rf', path]);
-
-/**
- * Microseconds per blob that `registry garbage-collect` and `docker-registry garbage-collect` take on a store of
- * `blobs` blobs, each on its own copy (a directory copied, or a Swift container populated the same way twice).
- */
+/** Microseconds per blob of each collector on a store of `blobs` blobs (see collectGarbage). */
 async function collect(
   backend: Backend,
   dir: string,
   swift: Swift | undefined,
   blobs: number,
 ): Promise<{ ours: number; theirs: number | undefined }> {
-  const names = { ours: `scale-g${blobs}-ours`, theirs: `scale-g${blobs}-theirs` };
-  process.stderr.write(`populating ${blobs} blobs in ${blobs / 10} images on ${backend}...\n`);
-  await populateImages(await openStore(backend, dir, names.ours, swift), blobs / 10);
-  if (backend === 'filesystem') await cp(join(dir, names.ours), join(dir, names.theirs), { recursive: true });
-  else await populateImages(await openStore(backend, dir, names.theirs, swift), blobs / 10);
-  const config = async (name: string) => {
-    const file = join(dir, `${name}.yml`);
-    await writeFile(file, `version: 0.1\n${storageConfig(backend, dir, name, swift)}\n`);
-    return file;
-  };
-  const ours = await timed(process.execPath, [
-    REGISTRY_MAIN,
-    'garbage-collect',
-    await config(names.ours),
-    '--grace',
-    '0s',
-    '-q',
-  ]);
-  let theirs: number | undefined;
-  try {
-    theirs = await timed('docker-registry', ['garbage-collect', await config(names.theirs)]);
-  } catch (err) {
-    process.stderr.write(
-      `docker-registry garbage-collect failed: ${(err as Error).message.split('\n')[0]}\n`,
-    );
-  }
+  const name = `scale-g${blobs}`;
+  const { ours, theirs } = await collectGarbage(backend, dir, name, blobs / 10, swift);
   process.stderr.write(
     `  garbage-collect [${blobs}]: ours ${ours.toFixed(2)} s, docker-registry ${theirs?.toFixed(2) ?? '-'} s\n`,
   );
-  await removeTree(join(dir, names.ours));
-  await removeTree(join(dir, names.theirs));
+  await removeTree(join(dir, `${name}-ours`));
+  await removeTree(join(dir, `${name}-theirs`));
   return { ours: (ours * 1e6) / blobs, theirs: theirs === undefined ? undefined : (theirs * 1e6) / blobs };
 }

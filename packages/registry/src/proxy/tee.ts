@@ -56,6 +56,7 @@ export async function tee(
   } finally {
     source.off('data', onData);
     store.off('drain', resume).off('error', storeFailed);
+    // Its 'error' listener stays: a client failing after this would otherwise be an unhandled error.
     client?.off('drain', resume).off('close', drop);
   }
   store.end();

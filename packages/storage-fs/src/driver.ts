@@ -24,6 +24,7 @@ import {
   FileWriterBase,
   InvalidOffsetError,
   PathNotFoundError,
+  type PutOptions,
   SkipDir,
   StopWalk,
   type StorageDriver,
@@ -164,7 +165,7 @@ export class FilesystemDriver implements StorageDriver {
   private async inDirectory<T>(dir: string, op: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await mkdir(dir, { recursive: true });
+        await makeDirectory(dir);
         return await op();
       } catch (err) {
         // ENOTDIR too: a path walked while a component is being removed can briefly look like a file.
@@ -173,13 +174,16 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putContent(path: string, content: Uint8Array | string): Promise<void> {
+  async putContent(path: string, content: Uint8Array | string, options?: PutOptions): Promise<void> {
     const full = this.full(path);
     const dir = osDirname(full);
+    const durable = options?.durable ?? true;
+    // Scratch content that is empty is created in place: there is nothing a reader could see in part.
+    if (!durable && content.length === 0) return this.inDirectory(dir, () => createEmpty(full));
     const temp = join(dir, `.${path.slice(path.lastIndexOf('/') + 1)}.${randomBytes(8).toString('hex')}.tmp`);
     await this.inDirectory(dir, async () => {
       try {
-        await writeDurably(temp, content);
+        await writeWhole(temp, content, durable);
         await rename(temp, full);
       } catch (err) {
         await rm(temp, { force: true });
@@ -281,7 +285,7 @@ export class FilesystemDriver implements StorageDriver {
     // Moves into one directory in a row (garbage collection's quarantine) make it once; if it is removed
     // meanwhile, the rename's failure below makes it again.
     if (dir !== this.lastMoveDir) {
-      await mkdir(dir, { recursive: true });
+      await makeDirectory(dir);
       this.lastMoveDir = dir;
     }
     try {
@@ -476,11 +480,11 @@ async function unlinkIfThere(full: string): Promise<boolean> {
 }
 
 /**
- * Writes a new file and syncs it before it is closed, as distribution's writers do on commit: the rename that
- * makes it visible must never leave an empty or partial file behind after a crash of the machine (ext4 and
+ * Writes a new file, durably: synced before it is closed, as distribution's writers do on commit, so the rename
+ * that makes it visible never leaves an empty or partial file behind after a crash of the machine (ext4 and
  * others allocate a new file's blocks only at writeback, so a rename can reach the disk before the data).
  */
-function writeDurably(file: string, content: Uint8Array | string): Promise<void> {
+function writeWhole(file: string, content: Uint8Array | string, durable: boolean): Promise<void> {
   const data = typeof content === 'string' ? Buffer.from(content) : content;
   return new Promise((resolve, reject) => {
     open(file, 'w', (err, fd) => {
@@ -488,15 +492,43 @@ function writeDurably(file: string, content: Uint8Array | string): Promise<void>
       const finish = (error: Error | null) =>
         close(fd, (closeErr) => (error || closeErr ? reject(error ?? closeErr) : resolve()));
       const writeFrom = (offset: number): void => {
-        if (offset >= data.length) fdatasync(fd, finish);
-        else
+        if (offset < data.length)
           write(fd, data, offset, data.length - offset, null, (writeErr, n) =>
             writeErr ? finish(writeErr) : writeFrom(offset + n),
           );
+        else if (durable) fdatasync(fd, finish);
+        else finish(null);
       };
       writeFrom(0);
     });
   });
+}
+
+/** Creates (or empties) a file and closes it. */
+function createEmpty(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    open(file, 'w', (err, fd) => {
+      if (err) return reject(err);
+      close(fd, (closeErr) => (closeErr ? reject(closeErr) : resolve()));
+    });
+  });
+}
+
+/**
+ * mkdir -p, for a directory that usually exists or lacks only itself: one mkdir then. A recursive mkdir stats
+ * a directory that exists (a second operation) to fail if it is a file; here the write that follows fails so.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return;
+    if (!isErrno(err, 'ENOENT')) throw err;
+    await mkdir(osDirname(dir), { recursive: true });
+    await mkdir(dir).catch((again: unknown) => {
+      if (!isErrno(again, 'EEXIST')) throw again;
+    });
+  }
 }
 
 /** Writes straight into the file (fs paths are not visible to registry clients until moved or linked). */

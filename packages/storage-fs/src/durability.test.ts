@@ -33,6 +33,19 @@ describe('what survives a crash of the machine', () => {
     expect(await readFile(join(root, 'a/link'), 'utf8')).toBe('sha256:00');
   });
 
+  it('does not sync scratch content, which is still written whole and replaced', async () => {
+    await driver.putContent('/up/startedat', 'first', { durable: false });
+    await driver.putContent('/up/startedat', '2026-12-07T07:50:57Z', { durable: false });
+    await driver.putContent('/up/data', '', { durable: false });
+    expect(synced.calls).toBe(0);
+    expect(await readFile(join(root, 'up/startedat'), 'utf8')).toBe('2026-12-07T07:50:57Z');
+    expect(await readFile(join(root, 'up/data'), 'utf8')).toBe('');
+    // Emptying scratch content in place leaves nothing of the old behind, and no temporary file.
+    await driver.putContent('/up/startedat', '', { durable: false });
+    expect(await driver.list('/up')).toEqual(['/up/data', '/up/startedat']);
+    expect((await driver.stat('/up/startedat')).size).toBe(0);
+  });
+
   it('syncs a writer on commit, not when it is only closed (an upload between two chunks)', async () => {
     const chunk = await driver.writer('/up/data', false);
     await new Promise<void>((resolve) => chunk.end(Buffer.alloc(1024), resolve));

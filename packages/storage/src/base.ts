@@ -1,5 +1,13 @@
 import type { Writable } from 'node:stream';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './driver.js';
+import type {
+  FileInfo,
+  FileWriter,
+  PutOptions,
+  RedirectOptions,
+  StorageDriver,
+  WalkFn,
+  WalkOptions,
+} from './driver.js';
 import { BackendUnavailableError, isPathNotFound, StorageError } from './errors.js';
 import { mapLimited } from './limit.js';
 import { checkPath } from './path.js';
@@ -74,8 +82,8 @@ export class BaseDriver implements StorageDriver {
     return this.run('GetContent', [path], () => this.inner.getContent(path));
   }
 
-  putContent(path: string, content: Uint8Array | string): Promise<void> {
-    return this.run('PutContent', [path], () => this.inner.putContent(path, content));
+  putContent(path: string, content: Uint8Array | string, options?: PutOptions): Promise<void> {
+    return this.run('PutContent', [path], () => this.inner.putContent(path, content, options));
   }
 
   reader(path: string, offset = 0) {

@@ -68,6 +68,16 @@ export function runDriverContract(
       expect((await d.getContent(p)).length).toBe(0);
     });
 
+    it('puts scratch content (not durable) as it puts any, into a new directory or over a file', async () => {
+      const upload = `${dir()}/scratch/new`;
+      await d.putContent(`${upload}/startedat`, '2026-12-07T07:50:57Z', { durable: false });
+      expect((await d.getContent(`${upload}/startedat`)).toString()).toBe('2026-12-07T07:50:57Z');
+      await d.putContent(`${upload}/startedat`, '', { durable: false });
+      expect((await d.getContent(`${upload}/startedat`)).length).toBe(0);
+      await d.putContent(`${upload}/data`, '', { durable: false });
+      expect(await d.list(upload)).toEqual([`${upload}/data`, `${upload}/startedat`]);
+    });
+
     it('rejects missing paths with PathNotFoundError', async () => {
       const p = `${dir()}/missing`;
       await expect(d.getContent(p)).rejects.toBeInstanceOf(PathNotFoundError);

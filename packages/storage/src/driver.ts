@@ -42,6 +42,15 @@ export interface WalkOptions {
   unordered?: boolean;
 }
 
+export interface PutOptions {
+  /**
+   * False for scratch content a client would redo if it were lost (an upload's start): it need not survive a
+   * crash of the machine, so a driver may skip what makes it durable (a filesystem's sync). It is still
+   * replaced atomically. Default true.
+   */
+  durable?: boolean;
+}
+
 export interface RedirectOptions {
   method: 'GET' | 'HEAD';
   expiresInSeconds?: number;
@@ -69,9 +78,9 @@ export interface StorageDriver {
   getContentMany?(paths: readonly string[]): Promise<(Buffer | undefined)[]>;
   /**
    * Replaces the content atomically: readers see the old bytes or the new, never a part. Once it resolves, the
-   * content survives a crash of the machine.
+   * content survives a crash of the machine (unless options.durable is false).
    */
-  putContent(path: string, content: Uint8Array | string): Promise<void>;
+  putContent(path: string, content: Uint8Array | string, options?: PutOptions): Promise<void>;
   /** A stream from `offset`; an offset past the end rejects with InvalidOffsetError. */
   reader(path: string, offset?: number): Promise<Readable>;
   writer(path: string, append: boolean): Promise<FileWriter>;

@@ -3,6 +3,7 @@ export type { DriverContext, DriverDescriptor } from './descriptor.js';
 export type {
   FileInfo,
   FileWriter,
+  PutOptions,
   RedirectOptions,
   StorageDriver,
   WalkFn,

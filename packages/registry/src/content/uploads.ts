@@ -87,10 +87,16 @@ export class UploadService {
   async start(name: string): Promise<UploadStatus> {
     const id = randomUUID();
     const startedAt = new Date();
-    // distribution writes RFC 3339 with second precision.
+    // Scratch: an upload lost in a crash of the machine is one the client starts again, so neither file is
+    // synced (its data is, at commit). distribution writes RFC 3339 with second precision.
+    const scratch = { durable: false };
     await Promise.all([
-      this.driver.putContent(paths.uploadStartedAt(name, id), `${startedAt.toISOString().slice(0, 19)}Z`),
-      this.driver.putContent(paths.uploadData(name, id), ''),
+      this.driver.putContent(
+        paths.uploadStartedAt(name, id),
+        `${startedAt.toISOString().slice(0, 19)}Z`,
+        scratch,
+      ),
+      this.driver.putContent(paths.uploadData(name, id), '', scratch),
     ]);
     return { id, size: 0 };
   }

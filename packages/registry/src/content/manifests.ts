@@ -122,6 +122,7 @@ export class ManifestService {
         actual: `${digest}`,
       });
     }
+    // Nothing unverified becomes visible: a push with a missing blob fails before anything is written.
     await this.verifyReferences(name, manifest);
 
     const revisionExisted = await this.exists(name, digest);
@@ -129,36 +130,27 @@ export class ManifestService {
       await this.driver.putContent(paths.blobData(digest), body);
     }
     await writeLink(this.driver, paths.revisionLink(name, digest), digest);
-    // Online garbage collection may have swept a referenced blob between the check above and the revision
-    // link becoming visible. Checking again now that the revision is visible closes that gap: a collector
-    // restores whatever a visible revision references, so if everything is still here it stays here.
-    try {
-      await this.verifyReferences(name, manifest);
-    } catch (err) {
-      if (!revisionExisted) await deleteIfExists(this.driver, paths.revisionDir(name, digest));
-      throw err;
-    }
-    if (!(await statIfExists(this.driver, paths.blobData(digest)))) {
-      await this.driver.putContent(paths.blobData(digest), body);
-    }
     const subject = manifest.subject && Digest.parse(manifest.subject.digest);
     if (subject) await writeLink(this.driver, paths.referrerLink(name, subject, digest), digest);
     const tags = [...new Set([...(reference.kind === 'tag' ? [reference.tag] : []), ...extraTags])];
-    if (tags.length > 0) {
+    try {
       for (const tag of tags) await this.tags.tag(name, tag, digest);
-      // A collector deleting untagged manifests may have removed this revision (and swept its blob) after the
-      // checks above but before the tag was visible to its rescan. Now that the tag is visible, any later sweep
-      // keeps it; what was already removed is put back from the bytes in hand, and missing layers refuse the push.
-      if (!(await readLink(this.driver, paths.revisionLink(name, digest))))
+      // Online garbage collection may have swept a referenced blob, or (deleting untagged manifests) this
+      // revision and its blob, between the check above and the revision and its tags becoming visible. Once
+      // they are, a collector restores whatever they reference (see gc/sweep.ts), so one check now, with
+      // what was removed put back from the bytes in hand, closes that gap; missing layers refuse the push.
+      if (tags.length > 0 && !(await this.exists(name, digest)))
         await writeLink(this.driver, paths.revisionLink(name, digest), digest);
       if (!(await statIfExists(this.driver, paths.blobData(digest))))
         await this.driver.putContent(paths.blobData(digest), body);
-      try {
-        await this.verifyReferences(name, manifest);
-      } catch (err) {
-        for (const tag of tags) await this.tags.untag(name, tag).catch(() => undefined);
-        throw err;
+      await this.verifyReferences(name, manifest);
+    } catch (err) {
+      for (const tag of tags) await this.tags.untag(name, tag).catch(() => undefined);
+      if (!revisionExisted) {
+        if (subject) await deleteIfExists(this.driver, paths.referrerLink(name, subject, digest));
+        await deleteIfExists(this.driver, paths.revisionDir(name, digest));
       }
+      throw err;
     }
     this.cache.set(`${digest}`, { digest, mediaType: manifest.mediaType, content: body });
     return { digest, mediaType: manifest.mediaType, tags, ...(subject && { subject }) };

@@ -25,13 +25,17 @@ export class BlobStore {
 
   /** The blob as seen from a repository: linked there and present; otherwise undefined. */
   async find(name: string, digest: Digest): Promise<BlobDescriptor | undefined> {
-    // A layer link only ever names its own digest, so its presence answers (a stat, where reading it is three
-    // storage operations), and it and the blob are looked up together.
-    const [link, blob] = await Promise.all([
-      statIfExists(this.driver, paths.layerLink(name, digest)),
-      this.statGlobal(digest),
-    ]);
-    return link && !link.isDir ? blob : undefined;
+    // Looked up together.
+    const [linked, blob] = await Promise.all([this.linked(name, digest), this.statGlobal(digest)]);
+    return linked ? blob : undefined;
+  }
+
+  /**
+   * Whether the repository links the blob. A layer link only ever names its own digest, so its presence
+   * answers (a stat, where reading it is three storage operations).
+   */
+  async linked(name: string, digest: Digest): Promise<boolean> {
+    return (await statIfExists(this.driver, paths.layerLink(name, digest)))?.isDir === false;
   }
 
   async stat(name: string, digest: Digest): Promise<BlobDescriptor> {

@@ -17,9 +17,12 @@ const digestParam = (ctx: RouteContext, key: string) => {
 export const getBlob: Handler = async (ctx) => {
   const { registry, name, reply, request } = ctx;
   const digest = digestParam(ctx, 'digest');
+  // The data first: a blob not in the registry at all (what every push asks before uploading) costs one stat.
+  const stored = await registry.blobs.statGlobal(digest);
   let found =
-    (await registry.blobs.find(name, digest)) ??
-    ((await registry.manifests.exists(name, digest)) ? await registry.blobs.statGlobal(digest) : undefined);
+    stored && ((await registry.blobs.linked(name, digest)) || (await registry.manifests.exists(name, digest)))
+      ? stored
+      : undefined;
   if (!found && ctx.options.proxy) {
     // Not cached yet: fetched from upstream, streamed to this client while it is stored.
     reply.header('docker-content-digest', `${digest}`).header('content-type', 'application/octet-stream');

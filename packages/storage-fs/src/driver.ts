@@ -52,6 +52,16 @@ const SLICE_MS = 10;
 const DIRECTORY_TRIES = 50;
 // Temporary names used by putContent; they never match a registry path and are hidden from list/walk.
 const TEMP_NAME = /^\..*\.[0-9a-f]{16}\.tmp$/;
+/**
+ * A temporary name's 16 hex digits: this process's random half and a count, unique among the processes that
+ * share a store without drawing random bytes for every write (that cost as much as the write's own syscalls).
+ */
+const TEMP_PROCESS = randomBytes(4).toString('hex');
+let tempCount = 0;
+const tempSuffix = () => {
+  tempCount = (tempCount + 1) >>> 0;
+  return TEMP_PROCESS + tempCount.toString(16).padStart(8, '0');
+};
 
 export interface FilesystemDriverOptions {
   /** Directory that holds the tree (distribution's `rootdirectory`, default /var/lib/registry). */
@@ -180,7 +190,7 @@ export class FilesystemDriver implements StorageDriver {
     const durable = options?.durable ?? true;
     // Scratch content that is empty is created in place: there is nothing a reader could see in part.
     if (!durable && content.length === 0) return this.inDirectory(dir, () => createEmpty(full));
-    const temp = join(dir, `.${path.slice(path.lastIndexOf('/') + 1)}.${randomBytes(8).toString('hex')}.tmp`);
+    const temp = `${dir}/.${path.slice(path.lastIndexOf('/') + 1)}.${tempSuffix()}.tmp`;
     await this.inDirectory(dir, async () => {
       try {
         await writeWhole(temp, content, durable);

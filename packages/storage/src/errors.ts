@@ -10,12 +10,19 @@ export class StorageError extends Error {
   }
 }
 
+/**
+ * A miss is mostly an answer, not a fault (every HEAD before a push, every check that a link is there), so it is
+ * made without a stack trace: capturing one cost more than the lookup. The message names the path.
+ */
 export class PathNotFoundError extends StorageError {
   constructor(
     readonly path: string,
     driver: string,
   ) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${driver}: path not found: ${path}`, driver);
+    Error.stackTraceLimit = limit;
   }
 }
 

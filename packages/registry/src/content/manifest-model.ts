@@ -99,21 +99,24 @@ export function jsonDepth(body: Buffer): number {
 }
 
 /**
- * What the referrers API reports of a stored manifest: its artifactType (an image's falls back to its config's
- * media type) and annotations. Stored manifests were validated when pushed, so this only reads them: validating
- * thousands again per referrers request cost hundreds of MB of garbage.
+ * What the referrers API reports of a stored manifest besides its digest and size: its media type, artifactType
+ * (an image's falls back to its config's media type) and annotations. Stored manifests were validated when
+ * pushed, so this only reads them: validating thousands again per referrers request cost hundreds of MB of garbage.
  */
 export function referrerFields(content: Buffer): {
+  mediaType: string;
   artifactType?: string;
   annotations?: Record<string, string>;
 } {
-  const json = JSON.parse(content.toString('utf8')) as {
-    artifactType?: string;
-    config?: { mediaType?: string };
-    annotations?: Record<string, string>;
-  };
+  let json: { artifactType?: string; config?: { mediaType?: string }; annotations?: Record<string, string> };
+  try {
+    json = JSON.parse(content.toString('utf8'));
+  } catch {
+    throw invalid('a stored referrer is not JSON');
+  }
   const artifactType = json.artifactType ?? json.config?.mediaType;
   return {
+    mediaType: storedMediaType(json),
     ...(artifactType && { artifactType }),
     ...(json.annotations && { annotations: json.annotations }),
   };

@@ -1,10 +1,10 @@
-import type { StorageDriver } from '@regop/storage';
+import type { BaseDriver } from '@regop/storage';
 import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../errors.js';
 import { paths } from '../paths.js';
 import { Digest, type DigestAlgorithm, type Reference } from '../reference.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
-import { deleteIfExists, listIfExists, readLink, statIfExists, writeLink } from './links.js';
+import { deleteIfExists, listIfExists, statIfExists, writeLink } from './links.js';
 import {
   type DescriptorJson,
   type ParsedManifest,
@@ -13,6 +13,7 @@ import {
   storedMediaType,
 } from './manifest-model.js';
 import { isNonDistributable } from './media-types.js';
+import { lowerBound } from './sorted.js';
 import type { TagStore } from './tags.js';
 
 export interface StoredManifest {
@@ -48,6 +49,29 @@ export interface ManifestServiceOptions {
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/** Referrers looked up with one batched call (three stats each), at most. */
+const REFERRER_BATCH = 256;
+/** Bytes of referrers read with one batched call, at most (or the one manifest, when larger). */
+const REFERRER_READ_BYTES = 1024 * 1024;
+
+/** `items` in order, in runs of at most `limit` bytes (a larger item on its own). */
+function byBytes<T extends { size: number }>(items: T[], limit: number): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (run.length > 0 && bytes + item.size > limit) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(item);
+    bytes += item.size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
 /**
  * Manifests are stored as blobs and made part of a repository by a revision link; tags point at revisions.
  */
@@ -56,7 +80,7 @@ export class ManifestService {
   private readonly validation: ManifestValidation;
 
   constructor(
-    private readonly driver: StorageDriver,
+    private readonly driver: BaseDriver,
     private readonly blobs: BlobStore,
     private readonly tags: TagStore,
     options: ManifestServiceOptions,
@@ -169,9 +193,10 @@ export class ManifestService {
   }
 
   /**
-   * Descriptors of the manifests in `name` whose subject is `subject`, one at a time in digest order (after
-   * `after`, when given): a subject may have thousands of referrers with large annotations, so nothing holds the
-   * whole list, and they are read past the manifest cache, whose manifests pulls want.
+   * Descriptors of the manifests in `name` whose subject is `subject`, in digest order (after `after`, when
+   * given): a subject may have thousands of referrers with large annotations, so nothing holds the whole list,
+   * and they are read past the manifest cache, whose manifests pulls want. A batch of referrers is looked up
+   * with one batched call each (see StorageDriver.statMany), and read a megabyte at a time.
    */
   async *referrers(
     name: string,
@@ -179,45 +204,86 @@ export class ManifestService {
     artifactType?: string,
     after?: Digest,
   ): AsyncGenerator<DescriptorJson> {
-    for await (const digest of this.referrerDigests(name, subject, after)) {
-      const stored = await this.load(digest, false);
-      const parsed = referrerFields(stored.content);
-      if (artifactType !== undefined && parsed.artifactType !== artifactType) continue;
-      yield {
-        mediaType: stored.mediaType,
-        digest: `${digest}`,
-        size: stored.content.length,
-        ...(parsed.artifactType && { artifactType: parsed.artifactType }),
-        ...(parsed.annotations && { annotations: parsed.annotations }),
-      };
-    }
-  }
-
-  /**
-   * The referrers `referrers` lists, each with its stored size only (a stat, nothing read): its descriptor
-   * repeats at most its fields, so the size bounds the descriptor's, less its digest, size and media type.
-   */
-  async *referrerSizes(name: string, subject: Digest, after?: Digest): AsyncGenerator<BlobDescriptor> {
-    for await (const digest of this.referrerDigests(name, subject, after)) {
-      const found = await this.blobs.statGlobal(digest);
-      if (found) yield found;
-    }
-  }
-
-  /** The digests of `subject`'s referrers present in `name`, in digest order, after `after` when given. */
-  private async *referrerDigests(name: string, subject: Digest, after?: Digest): AsyncGenerator<Digest> {
-    const from = after && `${after}`;
-    for (const algDir of await listIfExists(this.driver, paths.referrersDir(name, subject))) {
-      for (const hexDir of await listIfExists(this.driver, algDir)) {
-        if (from && paths.referrerOfDir(hexDir) <= from) continue;
-        const digest = await readLink(this.driver, `${hexDir}/link`);
-        if (digest && (await this.exists(name, digest))) yield digest;
+    for await (const batch of this.referrerBatches(name, subject, after)) {
+      for (const part of byBytes(batch, REFERRER_READ_BYTES)) {
+        const contents = await this.driver.getContentMany(part.map((d) => paths.blobData(d.digest)));
+        for (const [i, content] of contents.entries()) {
+          // Gone since it was found: a referrer deleted meanwhile is left out.
+          if (!content) continue;
+          const fields = referrerFields(content);
+          if (artifactType !== undefined && fields.artifactType !== artifactType) continue;
+          yield {
+            mediaType: fields.mediaType,
+            digest: `${part[i]?.digest}`,
+            size: content.length,
+            ...(fields.artifactType && { artifactType: fields.artifactType }),
+            ...(fields.annotations && { annotations: fields.annotations }),
+          };
+        }
       }
     }
   }
 
-  /** A manifest's bytes, from the cache or storage; kept in the cache unless `keep` is false. */
-  private async load(digest: Digest, keep = true): Promise<StoredManifest> {
+  /**
+   * The referrers `referrers` lists, each with its stored size only (nothing read): its descriptor repeats at
+   * most its fields, so the size bounds the descriptor's, less its digest, size and media type.
+   */
+  async *referrerSizes(name: string, subject: Digest, after?: Digest): AsyncGenerator<BlobDescriptor> {
+    for await (const batch of this.referrerBatches(name, subject, after)) yield* batch;
+  }
+
+  /**
+   * `subject`'s referrers present in `name` with their stored sizes, in digest order after `after` when given, a
+   * batch at a time. A referrer link only ever names its own digest (the directory it is in), so its presence
+   * answers, with the revision's and the content's: three stats, in one batched call for the batch.
+   */
+  private async *referrerBatches(
+    name: string,
+    subject: Digest,
+    after?: Digest,
+  ): AsyncGenerator<BlobDescriptor[]> {
+    const from = after && `${after}`;
+    for (const algDir of await listIfExists(this.driver, paths.referrersDir(name, subject))) {
+      const dirs = await listIfExists(this.driver, algDir);
+      // Where `after` falls among its own algorithm's referrers (by binary search; the listing is sorted).
+      const algorithm = `${algDir.slice(algDir.lastIndexOf('/') + 1)}:`;
+      const start = from?.startsWith(algorithm)
+        ? lowerBound(dirs, `${algDir}/${from.slice(algorithm.length)}`)
+        : 0;
+      // Batches start small and double: a page often ends after a few dozen.
+      for (let at = start, batchSize = 16; at < dirs.length; ) {
+        const digests: Digest[] = [];
+        for (const dir of dirs.slice(at, at + batchSize)) {
+          const digest = paths.referrerOfDir(dir);
+          if (from && digest <= from) continue;
+          try {
+            digests.push(Digest.parse(digest));
+          } catch {
+            // A directory not named for a digest is not a referrer.
+          }
+        }
+        at += batchSize;
+        batchSize = Math.min(2 * batchSize, REFERRER_BATCH);
+        const found = await this.driver.statMany(
+          digests.flatMap((d) => [
+            paths.referrerLink(name, subject, d),
+            paths.revisionLink(name, d),
+            paths.blobData(d),
+          ]),
+        );
+        const batch: BlobDescriptor[] = [];
+        for (const [i, digest] of digests.entries()) {
+          const [link, revision, data] = found.slice(3 * i, 3 * i + 3);
+          if (link && !link.isDir && revision && !revision.isDir && data && !data.isDir)
+            batch.push({ digest, size: data.size });
+        }
+        if (batch.length > 0) yield batch;
+      }
+    }
+  }
+
+  /** A manifest's bytes, from the cache or storage (then kept in the cache). */
+  private async load(digest: Digest): Promise<StoredManifest> {
     const cached = this.cache.get(`${digest}`);
     if (cached) return cached;
     const content = await this.driver.getContent(paths.blobData(digest)).catch(() => {
@@ -232,7 +298,7 @@ export class ManifestService {
       throw new RegistryError('MANIFEST_INVALID', `stored manifest ${digest} is not JSON`);
     }
     const stored = { digest, mediaType, content };
-    if (keep) this.cache.set(`${digest}`, stored);
+    this.cache.set(`${digest}`, stored);
     return stored;
   }
 

@@ -14,7 +14,14 @@ import { benchModel } from './model.js';
 import { benchProxy } from './proxy.js';
 import { pidListeningOn, rssBytes, sampleRss } from './rss.js';
 import { benchScale } from './scale.js';
-import { bigBlobRoundTrip, SCENARIOS, type Target } from './scenarios.js';
+import {
+  bigBlobRoundTrip,
+  MIXED_FIRST,
+  MIXED_REQUESTS,
+  mixedRequests,
+  SCENARIOS,
+  type Target,
+} from './scenarios.js';
 import {
   type Backend,
   createBucket,
@@ -42,10 +49,11 @@ to the same disk. With --url, measures a registry already running (and, with --v
 Measures in alternating rounds, after an untimed one for each: blob push (monolithic and
 chunked) and pull in MB/s, manifest HEAD and GET rates under 32 connections (needs ab, from apache2-utils), 200 small-image
 pushes at concurrency 16, a 2000-tag list, catalog pagination over 1000 repositories, and each server's
-RSS: idle (after 12 s without requests), peak over the run, and the rise while a --big-mib blob (default 2048) is
-pushed and pulled.
+RSS: idle (after 12 s without requests), peak over the run, the rise while a --big-mib blob (default 2048) is
+pushed and pulled, and what it is after 5,000 and after 40,000 mixed requests (pulls, misses, uploads started
+and cancelled; 16 clients).
 Servers must listen on this machine for RSS to be read (their PID is found from the port).
---only runs the scenarios whose name contains TEXT (and the big blob only when TEXT is 'rss').
+--only runs the scenarios whose name contains TEXT (and the big blob and mixed requests only when TEXT is 'rss').
 --gc times registry garbage-collect against docker-registry's on copies of one filesystem store of
 N manifests (default 1000) of ten blobs each, one in ten deleted.
 --model times the local model (pnpm model): deploy to active, a config change, an action, add-unit,
@@ -302,6 +310,19 @@ async function compare(
     );
   }
 
+  // RSS after MIXED_FIRST and after MIXED_REQUESTS mixed requests: what stays of the load, not its peak.
+  const mixed = new Map<string, number[]>();
+  for (const t of targets) {
+    const pid = pids.get(t.label);
+    if (!pid || !(only === undefined || only === 'rss')) continue;
+    const marks: number[] = [];
+    await mixedRequests(t, async () => {
+      marks.push((await rssBytes(pid)) / MiB);
+    });
+    mixed.set(t.label, marks);
+    process.stderr.write(`  mixed requests [${t.label}]: RSS ${marks.map((m) => fmt(m)).join(' -> ')} MiB\n`);
+  }
+
   const header = [
     'metric',
     ...targets.map((t) => `${t.label} (${t.url})`),
@@ -336,6 +357,12 @@ async function compare(
     `RSS rise during ${bigMiB} MiB push+pull (MiB)`,
     ...targets.map((t) => fmt(bigRise.get(t.label))),
   ]);
+  for (const [i, count] of [MIXED_FIRST, MIXED_REQUESTS].entries()) {
+    rows.push([
+      `RSS after ${count.toLocaleString('en')} mixed requests (MiB)`,
+      ...targets.map((t) => fmt(mixed.get(t.label)?.[i])),
+    ]);
+  }
 
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return `\n${line(header)}\n${line(header.map(() => '---'))}\n${rows.map(line).join('\n')}\n\nmedians of ${rounds} rounds\n`;

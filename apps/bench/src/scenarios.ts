@@ -333,6 +333,50 @@ export async function bigBlobRoundTrip(target: Target, size: number): Promise<vo
   if (r.status !== 200) throw new Error(`GET big blob: HTTP ${r.status}`);
 }
 
+/** Requests mixedRequests makes, and after how many of them it first reads the RSS. */
+export const MIXED_REQUESTS = 40_000;
+export const MIXED_FIRST = 5_000;
+
+/**
+ * MIXED_REQUESTS requests, 16 clients at once, of what a registry mostly answers: pulls (a manifest by tag, then
+ * its layer), misses (a blob; a manifest in one of a thousand repositories that do not exist) and uploads
+ * started and cancelled. Calls `mark` after MIXED_FIRST requests and after the last.
+ */
+export async function mixedRequests(target: Target, mark: () => Promise<void>): Promise<void> {
+  const repo = `${target.prefix}/mixed`;
+  await pushSmallImage(target, repo, 'v1');
+  const manifest = await expectStatus(
+    send('GET', `${target.url}/v2/${repo}/manifests/v1`, { headers: { accept: OCI_MANIFEST } }),
+    200,
+    'GET manifest',
+  );
+  const layer = (JSON.parse(manifest.body.toString()) as { layers: { digest: string }[] }).layers[0]?.digest;
+  // distribution answers an OCI manifest only to a client that accepts one.
+  const headers = { accept: OCI_MANIFEST };
+  const expect = async (method: string, path: string, want: number) =>
+    (
+      await expectStatus(
+        send(method, `${target.url}${path}`, { headers, keepBody: false }),
+        want,
+        `${method} ${path}`,
+      )
+    ).headers;
+  // Five requests each.
+  const round = async (i: number) => {
+    await expect('GET', `/v2/${repo}/manifests/v1`, 200);
+    await expect('GET', `/v2/${repo}/blobs/${layer}`, 200);
+    if (i % 2 === 0) await expect('GET', `/v2/${repo}/blobs/${digestOf(Buffer.from(`absent ${i}`))}`, 404);
+    else await expect('GET', `/v2/${target.prefix}/absent-${i % 1000}/manifests/latest`, 404);
+    const started = await expect('POST', `/v2/${repo}/blobs/uploads/`, 202);
+    const upload = new URL(started.location as string, target.url);
+    await expect('DELETE', upload.pathname + upload.search, 204);
+  };
+  await pool(MIXED_FIRST / 5, 16, round);
+  await mark();
+  await pool((MIXED_REQUESTS - MIXED_FIRST) / 5, 16, (i) => round(MIXED_FIRST / 5 + i));
+  await mark();
+}
+
 export const SCENARIOS: Scenario[] = [
   pushMonolithicScenario,
   pushChunkedScenario,

@@ -4,6 +4,7 @@
  */
 import { BaseDriver, InMemoryDriver } from '@regop/storage';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MAX_MANIFEST_BYTES } from '../content/manifests.js';
 import { paths } from '../paths.js';
 import { Digest } from '../reference.js';
 import { StorageLease } from './lease.js';
@@ -72,6 +73,24 @@ describe('the mark', () => {
       { kind: 'mark-manifest', repository: 'app', digest: `${image}` },
     ]);
     for (const write of writes) expect(write).not.toHaveBeenCalled();
+  });
+
+  it('does not read a revision larger than a manifest may be (a link to a layer in a damaged store)', async () => {
+    const { store, layer } = await oldStore();
+    const big = Buffer.alloc(MAX_MANIFEST_BYTES + 1, 0x20);
+    const bigDigest = Digest.of('sha256', big);
+    await store.putContent(paths.blobData(bigDigest), big);
+    await store.putContent(paths.revisionLink('app', bigDigest), `${bigDigest}`);
+    await store.putContent(paths.tagCurrentLink('app', 'big'), `${bigDigest}`);
+    const reads = [vi.spyOn(store, 'getContent'), vi.spyOn(store, 'getContentMany')];
+    const manifests = new ManifestReader(store);
+    const plan = await mark(store, manifests, policyOf({}, Date.now()), () => {});
+    const read = reads.flatMap((spy) => spy.mock.calls.flatMap(([paths]) => paths));
+    expect(read).not.toContain(paths.blobData(bigDigest));
+    // Kept as what its tag names, referencing nothing; the real image's layer is marked as before.
+    expect(manifests.known(`${bigDigest}`)).toBeNull();
+    expect(plan.marked.has(`${bigDigest}`)).toBe(true);
+    expect(plan.marked.has(`${layer}`)).toBe(true);
   });
 });
 

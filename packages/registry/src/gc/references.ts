@@ -1,4 +1,5 @@
 import { type BaseDriver, isPathNotFound } from '@regop/storage';
+import { MAX_MANIFEST_BYTES } from '../content/manifests.js';
 import { paths } from '../paths.js';
 import type { Digest } from '../reference.js';
 
@@ -32,7 +33,9 @@ export function manifestReferences(content: Buffer): ManifestReferences {
 
 /**
  * The references of the manifests a run reads, each read once: a digest names its content, so what was read
- * stays true for the whole run. Null marks one that is missing or not JSON.
+ * stays true for the whole run. Null marks one that is missing or not JSON, or larger than any manifest may be
+ * (a revision link to a layer in a damaged store): its size is looked at first, and it is not read, as
+ * distribution reads at most 4 MiB of a manifest.
  */
 export class ManifestReader {
   private readonly read = new Map<string, ManifestReferences | null>();
@@ -42,10 +45,13 @@ export class ManifestReader {
   /** Reads those not read yet, in one call where the driver batches. */
   async readAll(digests: Digest[]): Promise<void> {
     const unread = digests.filter((d) => !this.read.has(`${d}`));
-    const contents = await this.driver.getContentMany(unread.map((d) => paths.blobData(d)));
-    unread.forEach((digest, i) => {
+    const sizes = await this.driver.statMany(unread.map((d) => paths.blobData(d)));
+    const readable = unread.filter((_, i) => isManifestSized(sizes[i]));
+    const contents = await this.driver.getContentMany(readable.map((d) => paths.blobData(d)));
+    for (const digest of unread) this.read.set(`${digest}`, null);
+    readable.forEach((digest, i) => {
       const content = contents[i];
-      this.read.set(`${digest}`, content ? parsed(content) : null);
+      if (content) this.read.set(`${digest}`, parsed(content));
     });
   }
 
@@ -67,6 +73,7 @@ export class ManifestReader {
     if (options.quarantine) places.push(paths.gcQuarantine(options.quarantine, digest));
     for (const path of places) {
       try {
+        if (!isManifestSized(await this.driver.stat(path))) continue;
         refs = parsed(await this.driver.getContent(path));
         if (refs) break;
       } catch (err) {
@@ -76,6 +83,11 @@ export class ManifestReader {
     this.read.set(key, refs);
     return refs;
   }
+}
+
+/** Whether a stored file may be a manifest: a file no larger than a manifest may be. */
+function isManifestSized(info: { size: number; isDir: boolean } | undefined): boolean {
+  return info !== undefined && !info.isDir && info.size <= MAX_MANIFEST_BYTES;
 }
 
 function parsed(content: Buffer): ManifestReferences | null {

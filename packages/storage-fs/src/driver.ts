@@ -189,7 +189,7 @@ export class FilesystemDriver implements StorageDriver {
     const dir = osDirname(full);
     const durable = options?.durable ?? true;
     // Scratch content that is empty is created in place: there is nothing a reader could see in part.
-    if (!durable && content.length === 0) return this.inDirectory(dir, () => createEmpty(full));
+    if (!durable && content.length === 0) return this.inDirectory(dir, () => writeWhole(full, '', false));
     const temp = `${dir}/.${path.slice(path.lastIndexOf('/') + 1)}.${tempSuffix()}.tmp`;
     await this.inDirectory(dir, async () => {
       try {
@@ -490,9 +490,9 @@ async function unlinkIfThere(full: string): Promise<boolean> {
 }
 
 /**
- * Writes a new file, durably: synced before it is closed, as distribution's writers do on commit, so the rename
- * that makes it visible never leaves an empty or partial file behind after a crash of the machine (ext4 and
- * others allocate a new file's blocks only at writeback, so a rename can reach the disk before the data).
+ * Writes a file whole; when `durable`, synced before it is closed, as distribution's writers do on commit, so the
+ * rename that makes it visible never leaves an empty or partial file behind after a crash of the machine (ext4
+ * and others allocate a new file's blocks only at writeback, so a rename can reach the disk before the data).
  */
 function writeWhole(file: string, content: Uint8Array | string, durable: boolean): Promise<void> {
   const data = typeof content === 'string' ? Buffer.from(content) : content;
@@ -510,16 +510,6 @@ function writeWhole(file: string, content: Uint8Array | string, durable: boolean
         else finish(null);
       };
       writeFrom(0);
-    });
-  });
-}
-
-/** Creates (or empties) a file and closes it. */
-function createEmpty(file: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    open(file, 'w', (err, fd) => {
-      if (err) return reject(err);
-      close(fd, (closeErr) => (closeErr ? reject(closeErr) : resolve()));
     });
   });
 }
